@@ -1,0 +1,45 @@
+# One entry point for every developer task. Everything starts from the repo's
+# own files: Python 3.12, Node and make are the only prerequisites.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON312 = $(shell devstack/bin/find-python312)
+
+.PHONY: deps help dev test lint typecheck pytest db-reset migration bench fuzz soak vercel-check clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@py="$(PYTHON312)"; [ -n "$$py" ] || exit 1; \
+	  if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then \
+	    rm -rf $(VENV) && "$$py" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(VENV)/.installed node_modules/.installed
+
+dev: deps ## Run the local Supabase-compatible stack and the API on http://127.0.0.1:3000/api
+	$(PY) -m devstack up
+
+test: deps ## Lint, type-check and run the whole test suite against a throwaway stack
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+db-reset: deps ## Drop the local database, migrate and seed it again
+	$(PY) -m devstack db-reset
+
+migration: deps ## Create supabase/migrations/<timestamp>_$(name).sql
+	@[ -n "$(name)" ] || { echo "usage: make migration name=add_something" >&2; exit 2; }
+	$(PY) -m devstack new-migration "$(name)"
+
+clean: ## Remove the virtualenv, node_modules and local data
+	rm -rf $(VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

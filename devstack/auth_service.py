@@ -1,0 +1,1464 @@
+"""A local, Auth-compatible (GoTrue) HTTP service for development and tests; it never ships.
+
+It implements the subset of Supabase Auth's API the product uses (email/password
+sign-up and sign-in, refresh-token rotation, logout, the current user, a few
+admin endpoints, JWKS and the custom access token hook) against the real
+`auth` schema, connecting as `supabase_auth_admin` exactly like GoTrue does.
+Paths are relative to the service root; the gateway maps /auth/v1/* here and
+checks API keys.
+
+`python -m devstack.auth_service --host H --port P` reads its configuration from
+AUTH_DB_DSN, SUPABASE_JWT_SECRET, AUTH_ISSUER and optionally AUTH_HOOK (or
+AUTH_CONFIG_TOML, a supabase/config.toml to read the hook from),
+AUTH_SIGNING_JWK, AUTH_ACCESS_TOKEN_TTL, AUTH_PASSWORD_MIN_LENGTH and
+AUTH_BCRYPT_ROUNDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import tomllib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import bcrypt
+import psycopg
+from jose import jwk, jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError, JWTError
+from psycopg import sql
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+
+_log = logging.getLogger("devstack.auth_service")
+
+AUDIENCE = "authenticated"
+DEFAULT_ROLE = "authenticated"
+ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
+NIL_UUID = uuid.UUID(int=0)
+HOOK_TIMEOUT_MS = 2000  # GoTrue's default for Postgres hooks
+MAX_BODY_BYTES = 1 << 20
+BCRYPT_MAX_BYTES = 72
+INVALID_LOGIN = "Invalid login credentials"
+API_VERSION_HEADER = "X-Supabase-Api-Version"
+API_VERSION_2024_01_01 = "2024-01-01"
+
+# GoTrue validates addresses with this pattern (badoux/checkmail).
+_EMAIL = re.compile(
+    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+# Lower case only: the name is both quoted as an identifier and passed to
+# to_regprocedure(), which folds unquoted names to lower case.
+_HOOK_NAME = re.compile(r"^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$")
+_HOOK_URI = re.compile(r"^pg-functions://[^/]+/(?P<schema>[^/]+)/(?P<function>[^/]+)$")
+_BEARER = re.compile(r"^[Bb]earer (\S+)$")
+_ADMIN_USER_PATH = re.compile(r"^/admin/users/(?P<user_id>[^/]+)$")
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+_USER_COLUMNS = (
+    "id, aud, role, email, encrypted_password, email_confirmed_at, invited_at, "
+    "confirmation_sent_at, recovery_sent_at, last_sign_in_at, raw_app_meta_data, "
+    "raw_user_meta_data, created_at, updated_at, phone, phone_confirmed_at, confirmed_at, "
+    "banned_until, deleted_at, is_anonymous"
+)
+
+# GoTrue's MinimumViableTokenSchema: what a hook's output claims must satisfy.
+_REQUIRED_CLAIMS = (
+    "aud",
+    "exp",
+    "iat",
+    "sub",
+    "email",
+    "phone",
+    "role",
+    "aal",
+    "session_id",
+    "is_anonymous",
+)
+_CLAIM_TYPES: dict[str, tuple[str, ...]] = {
+    "aud": ("string", "array"),
+    "exp": ("integer",),
+    "jti": ("string",),
+    "iat": ("integer",),
+    "iss": ("string",),
+    "nbf": ("integer",),
+    "sub": ("string",),
+    "email": ("string",),
+    "phone": ("string",),
+    "app_metadata": ("object",),
+    "user_metadata": ("object",),
+    "role": ("string",),
+    "aal": ("string",),
+    "amr": ("array",),
+    "session_id": ("string",),
+    "client_id": ("string",),
+}
+
+_Conn = psycopg.Connection[DictRow]
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """How the service connects, signs tokens and validates passwords."""
+
+    dsn: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
+    issuer: str
+    access_token_ttl: int = 3600
+    hook: str | None = None
+    signing_jwk: dict[str, Any] | None = field(default=None, repr=False)
+    password_min_length: int = 6
+    bcrypt_rounds: int = 10
+
+    def __post_init__(self) -> None:
+        """Reject unusable values early. Raises ValueError."""
+        if not self.dsn:
+            raise ValueError("dsn is required")
+        if not self.jwt_secret:
+            raise ValueError("jwt_secret is required")
+        if self.access_token_ttl <= 0:
+            raise ValueError("access_token_ttl must be positive")
+        if self.hook is not None and not _HOOK_NAME.match(self.hook):
+            raise ValueError(f"hook must be a lower-case schema.function name, got {self.hook!r}")
+        if not 4 <= self.bcrypt_rounds <= 31:
+            raise ValueError("bcrypt_rounds must be between 4 and 31")
+        if self.password_min_length < 0:
+            raise ValueError("password_min_length must not be negative")
+
+
+def load_hook_from_config(path: Path) -> str | None:
+    """The enabled pg-functions access token hook as `schema.function`, else None. Raises ValueError."""
+    # A missing file means no hook; invalid TOML raises tomllib.TOMLDecodeError (a ValueError).
+    if not path.exists():
+        return None
+    config = tomllib.loads(path.read_text())
+    section = config.get("auth", {}).get("hook", {}).get("custom_access_token")
+    if not isinstance(section, dict) or section.get("enabled") is not True:
+        return None
+    uri = section.get("uri")
+    match = _HOOK_URI.match(uri) if isinstance(uri, str) else None
+    if match is None:
+        raise ValueError(
+            f"{path}: [auth.hook.custom_access_token] uri must look like "
+            f"pg-functions://postgres/<schema>/<function>, got {uri!r}"
+        )
+    name = f"{match['schema']}.{match['function']}"
+    if not _HOOK_NAME.match(name):
+        raise ValueError(f"{path}: unsupported hook function name {name!r}")
+    return name
+
+
+def config_from_env(env: Mapping[str, str]) -> AuthConfig:
+    """An AuthConfig from AUTH_* and SUPABASE_JWT_SECRET. Raises ValueError naming the variable."""
+    missing = [name for name in ("AUTH_DB_DSN", "SUPABASE_JWT_SECRET") if not env.get(name)]
+    if missing:
+        raise ValueError(f"missing environment variable(s): {', '.join(missing)}")
+    hook: str | None = env.get("AUTH_HOOK") or None
+    if "AUTH_HOOK" not in env and env.get("AUTH_CONFIG_TOML"):
+        hook = load_hook_from_config(Path(env["AUTH_CONFIG_TOML"]))
+    signing_jwk: dict[str, Any] | None = None
+    if env.get("AUTH_SIGNING_JWK"):
+        try:
+            parsed = json.loads(env["AUTH_SIGNING_JWK"])
+        except json.JSONDecodeError:
+            raise ValueError("AUTH_SIGNING_JWK is not valid JSON") from None
+        # The Supabase CLI stores signing keys as a JSON array; the first one signs.
+        if isinstance(parsed, list) and parsed:
+            parsed = parsed[0]
+        if not isinstance(parsed, dict):
+            raise ValueError("AUTH_SIGNING_JWK must be a JWK object (or an array of them)")
+        signing_jwk = parsed
+
+    def integer(name: str, default: int) -> int:
+        raw = env.get(name)
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer") from None
+
+    return AuthConfig(
+        dsn=env["AUTH_DB_DSN"],
+        jwt_secret=env["SUPABASE_JWT_SECRET"],
+        issuer=env.get("AUTH_ISSUER") or "http://127.0.0.1:54321/auth/v1",
+        access_token_ttl=integer("AUTH_ACCESS_TOKEN_TTL", 3600),
+        hook=hook,
+        signing_jwk=signing_jwk,
+        password_min_length=integer("AUTH_PASSWORD_MIN_LENGTH", 6),
+        bcrypt_rounds=integer("AUTH_BCRYPT_ROUNDS", 10),
+    )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class _ApiError(Exception):
+    """An error GoTrue would answer with; `_AuthService.render_error` shapes the body."""
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str,
+        msg: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.error_code = error_code
+        self.msg = msg
+        self.extra = extra or {}
+        self.body = body  # a fixed body (GoTrue's OAuth-style errors ignore the API version)
+        self.headers = headers or []
+
+
+def _bad_jwt(detail: str) -> _ApiError:
+    return _ApiError(403, "bad_jwt", f"invalid JWT: unable to parse or verify signature, {detail}")
+
+
+def _bad_json(detail: str) -> _ApiError:
+    return _ApiError(400, "bad_json", f"Could not parse request body as JSON: {detail}")
+
+
+def _weak_password(min_length: int) -> _ApiError:
+    return _ApiError(
+        422,
+        "weak_password",
+        f"Password should be at least {min_length} characters.",
+        extra={"weak_password": {"reasons": ["length"]}},
+    )
+
+
+def _unexpected() -> _ApiError:
+    return _ApiError(
+        500, "unexpected_failure", "Unexpected failure, please check server logs for more information"
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _user_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """GoTrue's User object: nil timestamps are omitted, strings default to ""."""
+    user: dict[str, Any] = {
+        "id": str(row["id"]),
+        "aud": row["aud"] or "",
+        "role": row["role"] or "",
+        "email": row["email"] or "",
+    }
+    optional = {
+        "email_confirmed_at": row["email_confirmed_at"],
+        "invited_at": row["invited_at"],
+    }
+    user.update({key: _timestamp(value) for key, value in optional.items() if value is not None})
+    user["phone"] = row["phone"] or ""
+    optional = {
+        "phone_confirmed_at": row["phone_confirmed_at"],
+        "confirmation_sent_at": row["confirmation_sent_at"],
+        "confirmed_at": row["confirmed_at"],
+        "recovery_sent_at": row["recovery_sent_at"],
+        "last_sign_in_at": row["last_sign_in_at"],
+    }
+    user.update({key: _timestamp(value) for key, value in optional.items() if value is not None})
+    user["app_metadata"] = row["raw_app_meta_data"] or {}
+    user["user_metadata"] = row["raw_user_meta_data"] or {}
+    user["identities"] = []
+    # Go marshals a zero time.Time this way; seeds sometimes leave these NULL.
+    user["created_at"] = _timestamp(row["created_at"]) or "0001-01-01T00:00:00Z"
+    user["updated_at"] = _timestamp(row["updated_at"]) or "0001-01-01T00:00:00Z"
+    if row["banned_until"] is not None:
+        user["banned_until"] = _timestamp(row["banned_until"])
+    if row["deleted_at"] is not None:
+        user["deleted_at"] = _timestamp(row["deleted_at"])
+    user["is_anonymous"] = bool(row["is_anonymous"])
+    return user
+
+
+def _is_banned(row: Mapping[str, Any], now: datetime) -> bool:
+    banned_until = row["banned_until"]
+    return banned_until is not None and banned_until > now
+
+
+def _password_matches(password: str, hashed: str | None) -> bool:
+    if not hashed:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:
+        # Over-long passwords and malformed stored hashes simply do not match.
+        return False
+
+
+def _merge_metadata(current: Any, updates: dict[str, Any]) -> dict[str, Any]:
+    """GoTrue's UpdateAppMetaData/UpdateUserMetaData: null deletes a key, anything else sets it."""
+    if not isinstance(current, dict):
+        return dict(updates)
+    merged = dict(current)
+    for key, value in updates.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parse_go_duration(text: str) -> timedelta:
+    """Parse a Go time.ParseDuration string such as "24h" or "1h30m". Raises ValueError."""
+    sign = 1.0
+    rest = text
+    if rest and rest[0] in "+-":
+        sign = -1.0 if rest[0] == "-" else 1.0
+        rest = rest[1:]
+    if rest == "0":
+        return timedelta(0)
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total = 0.0
+    position = 0
+    while position < len(rest):
+        match = _GO_DURATION_PART.match(rest, position)
+        if match is None:
+            raise ValueError(f'time: invalid duration "{text}"')
+        total += float(match[1]) * _GO_DURATION_UNITS[match[2]]
+        position = match.end()
+    return timedelta(seconds=sign * total)
+
+
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),  # before int: bool is a subclass of int
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return "integer"  # JSON Schema counts 3600.0 as an integer
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "null")
+
+
+def _claims_problems(claims: Mapping[str, Any]) -> list[str]:
+    """Violations of GoTrue's MinimumViableTokenSchema, worded like gojsonschema."""
+    problems = [f"(root): {name} is required" for name in _REQUIRED_CLAIMS if name not in claims]
+    for name, allowed in _CLAIM_TYPES.items():
+        if name not in claims:
+            continue
+        given = _json_type(claims[name])
+        if given not in allowed:
+            expected = "/".join(allowed)
+            problems.append(f"{name}: Invalid type. Expected: {expected}, given: {given}")
+    amr = claims.get("amr")
+    if isinstance(amr, list):
+        for index, item in enumerate(amr):
+            if not isinstance(item, dict | str):
+                problems.append(f"amr.{index}: Must validate at least one schema (anyOf)")
+    return problems
+
+
+def _api_version(header: str | None) -> str | None:
+    """GoTrue's DetermineClosestAPIVersion: 2024-01-01 for any valid date on or after it."""
+    if not header:
+        return None
+    try:
+        requested = datetime.strptime(header, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return API_VERSION_2024_01_01 if requested.isoformat() >= API_VERSION_2024_01_01 else None
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class _Keys:
+    """Signs access tokens (HS256, or ES256 with the signing JWK) and verifies presented ones."""
+
+    def __init__(self, config: AuthConfig) -> None:
+        self._secret = config.jwt_secret
+        self.kid: str | None = None
+        self._private: Any = None
+        self._public: Any = None
+        self.public_jwks: list[dict[str, Any]] = []
+        if config.signing_jwk is None:
+            return
+        key = config.signing_jwk
+        if key.get("kty") != "EC" or key.get("crv") != "P-256":
+            raise ValueError("signing_jwk must be an EC P-256 key (kty EC, crv P-256)")
+        kid = key.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise ValueError("signing_jwk needs a non-empty 'kid'")
+        if "d" not in key:
+            raise ValueError("signing_jwk must be a private key (it has no 'd')")
+        try:
+            private = jwk.construct({**key, "alg": "ES256"}, "ES256")
+        except (JOSEError, ValueError, TypeError) as error:
+            raise ValueError(f"signing_jwk is not a usable ES256 key: {error}") from None
+        public = private.public_key()
+        public_fields = public.to_dict()
+        self.kid = kid
+        self._private = private
+        self._public = public
+        # The shape GoTrue publishes for an asymmetric signing key.
+        self.public_jwks = [
+            {
+                "alg": "ES256",
+                "crv": "P-256",
+                "ext": True,
+                "key_ops": ["verify"],
+                "kid": kid,
+                "kty": "EC",
+                "use": "sig",
+                "x": public_fields["x"],
+                "y": public_fields["y"],
+            }
+        ]
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """Sign claims as an access token."""
+        if self._private is not None:
+            token = jwt.encode(dict(claims), self._private, algorithm="ES256", headers={"kid": self.kid})
+        else:
+            token = jwt.encode(dict(claims), self._secret, algorithm="HS256")
+        return str(token)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a token signed by our key or the JWT secret. Raises _ApiError (bad_jwt)."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError:
+            raise _bad_jwt("token is malformed: could not base64 decode header") from None
+        alg = header.get("alg")
+        kid = header.get("kid")
+        key: Any
+        if kid is not None and kid == self.kid and alg == "ES256":
+            key = self._public
+        elif alg == "HS256":
+            # Like GoTrue: HS256 tokens without a known kid fall back to the legacy secret.
+            key = self._secret
+        else:
+            raise _bad_jwt(f"unrecognized JWT kid {kid} for algorithm {alg}")
+        try:
+            claims = jwt.decode(token, key, algorithms=[alg], options={"verify_aud": False})
+        except ExpiredSignatureError:
+            raise _bad_jwt("token has invalid claims: token is expired") from None
+        except JWTClaimsError as error:
+            raise _bad_jwt(f"token has invalid claims: {error}") from None
+        except JWTError as error:
+            if "Signature verification failed" in str(error):
+                raise _bad_jwt("token signature is invalid: signature is invalid") from None
+            raise _bad_jwt(f"token is malformed: {error}") from None
+        if not isinstance(claims, dict):
+            raise _bad_jwt("token is malformed: claims are not an object")
+        return claims
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+    client_ip: str | None
+    conn: _Conn | None = None
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object. Raises _ApiError (400 bad_json)."""
+        try:
+            value = json.loads(self.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise _bad_json(str(error)) from None
+        if not isinstance(value, dict):
+            raise _bad_json(f"expected a JSON object, got {_json_type(value)}")
+        return value
+
+
+@dataclass
+class _Response:
+    status: int
+    body: Any = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _AdminUpdate:
+    """The validated body of PUT /admin/users/{id}."""
+
+    email: str | None = None
+    role: str | None = None
+    app_metadata: dict[str, Any] | None = None
+    user_metadata: dict[str, Any] | None = None
+    email_confirm: bool = False
+    password_hash: str | None = None
+    ban: bool = False
+    banned_until: datetime | None = None
+
+
+def _string_field(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _bad_json(f"{name} must be a string")
+    return value
+
+
+def _object_field(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad_json(f"{name} must be an object")
+    return value
+
+
+# --------------------------------------------------------------------------- the service
+
+
+class _AuthService:
+    """Request handlers plus the per-thread database connections they share."""
+
+    def __init__(self, config: AuthConfig) -> None:
+        self.config = config
+        self.keys = _Keys(config)
+        self._local = threading.local()
+        self._connections: set[_Conn] = set()
+        self._lock = threading.Lock()
+        # Unknown e-mails are checked against this so they cost as much as real ones.
+        self._dummy_hash = bcrypt.hashpw(
+            secrets.token_urlsafe(16).encode(), bcrypt.gensalt(config.bcrypt_rounds, prefix=b"2a")
+        ).decode()
+        self._routes: dict[str, dict[str, Callable[[_Request], _Response]]] = {
+            "/health": {"GET": self.health},
+            "/settings": {"GET": self.settings},
+            "/.well-known/jwks.json": {"GET": self.jwks},
+            "/signup": {"POST": self.signup},
+            "/token": {"POST": self.token},
+            "/logout": {"POST": self.logout},
+            "/user": {"GET": self.get_user},
+            "/admin/users": {"GET": self.admin_list_users},
+        }
+        self._user_routes: dict[str, Callable[[_Request, str], _Response]] = {
+            "GET": self.admin_get_user,
+            "PUT": self.admin_update_user,
+        }
+
+    # -- connections -------------------------------------------------------
+
+    def connection(self, request: _Request) -> _Conn:
+        """This thread's connection, checked once per request and reopened if broken."""
+        if request.conn is not None:
+            return request.conn
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                if conn.closed or conn.broken:
+                    raise psycopg.OperationalError("connection lost")
+                conn.execute("select 1")
+            except psycopg.OperationalError:
+                self.release_thread_connection()
+                conn = None
+        if conn is None:
+            conn = psycopg.connect(
+                self.config.dsn,
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=10,
+                application_name="devstack_auth",
+            )
+            self._local.conn = conn
+            with self._lock:
+                self._connections.add(conn)
+        request.conn = conn
+        return conn
+
+    def release_thread_connection(self) -> None:
+        """Close the calling thread's connection, if it has one."""
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                self._connections.discard(conn)
+            conn.close()
+
+    def close_all(self) -> None:
+        """Close every connection still open (server shutdown)."""
+        with self._lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for conn in connections:
+            conn.close()
+
+    # -- dispatch ------------------------------------------------------------
+
+    def dispatch(self, request: _Request) -> _Response:
+        """Route a request and turn every failure into a GoTrue-shaped error response."""
+        try:
+            return self._route(request)
+        except _ApiError as error:
+            return self.render_error(error, request)
+        except psycopg.Error as error:
+            if request.conn is not None and (request.conn.broken or request.conn.closed):
+                self.release_thread_connection()
+            # message_primary never carries bound parameters (passwords, tokens).
+            _log.error("database error: %s: %s", type(error).__name__, error.diag.message_primary or "-")
+            return self.render_error(_unexpected(), request)
+        except Exception:
+            _log.exception("unhandled error in %s %s", request.method, request.path)
+            return self.render_error(_unexpected(), request)
+
+    def _route(self, request: _Request) -> _Response:
+        methods = self._routes.get(request.path)
+        if methods is not None:
+            handler = methods.get(request.method)
+            if handler is None:
+                raise self._method_not_allowed(methods)
+            return handler(request)
+        match = _ADMIN_USER_PATH.match(request.path)
+        if match is not None:
+            user_handler = self._user_routes.get(request.method)
+            if user_handler is None:
+                raise self._method_not_allowed(self._user_routes)
+            return user_handler(request, match["user_id"])
+        raise _ApiError(404, "not_found", "Not Found")
+
+    @staticmethod
+    def _method_not_allowed(methods: Mapping[str, object]) -> _ApiError:
+        allow = ", ".join(sorted(methods))
+        return _ApiError(405, "method_not_allowed", "Method Not Allowed", headers=[("Allow", allow)])
+
+    @staticmethod
+    def render_error(error: _ApiError, request: _Request | None) -> _Response:
+        """GoTrue's HandleResponseError: the 2024-01-01 shape when the client asks for it."""
+        version = _api_version(request.header(API_VERSION_HEADER) if request else None)
+        headers = [*error.headers, *([(API_VERSION_HEADER, version)] if version else [])]
+        if error.body is not None:
+            return _Response(error.status, error.body, headers)
+        if version:
+            body: dict[str, Any] = {"code": error.error_code, "message": error.msg}
+        else:
+            body = {"code": error.status, "error_code": error.error_code, "msg": error.msg}
+        body.update(error.extra)
+        return _Response(error.status, body, headers)
+
+    # -- public endpoints --------------------------------------------------
+
+    def health(self, request: _Request) -> _Response:
+        """GET /health."""
+        return _Response(
+            200, {"version": "devstack", "name": "GoTrue", "description": "local Auth-compatible service"}
+        )
+
+    def settings(self, request: _Request) -> _Response:
+        """GET /settings."""
+        return _Response(
+            200,
+            {
+                "external": {"email": True, "phone": False, "anonymous_users": False},
+                "disable_signup": False,
+                "mailer_autoconfirm": True,
+                "phone_autoconfirm": False,
+                "sms_provider": "",
+                "saml_enabled": False,
+            },
+        )
+
+    def jwks(self, request: _Request) -> _Response:
+        """GET /.well-known/jwks.json."""
+        return _Response(200, {"keys": self.keys.public_jwks})
+
+    def signup(self, request: _Request) -> _Response:
+        """POST /signup: create a confirmed user and sign them in (autoconfirm)."""
+        body = request.json_object()
+        email = _string_field(body, "email").strip()
+        phone = _string_field(body, "phone")
+        password = _string_field(body, "password")
+        data = _object_field(body, "data")
+        if not email and not phone and not password:
+            raise _ApiError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+        if not password:
+            raise _ApiError(422, "validation_failed", "Signup requires a valid password")
+        self._check_password(password)
+        if email and phone:
+            raise _ApiError(
+                422,
+                "validation_failed",
+                "Only an email address or phone number should be provided on signup.",
+            )
+        if phone:
+            raise _ApiError(422, "phone_provider_disabled", "Phone signups are disabled")
+        email = self._validate_email(email)
+        hashed = self._hash(password)
+        now = datetime.now(UTC)
+        conn = self.connection(request)
+        try:
+            with conn.transaction():
+                existing = conn.execute(
+                    "select id from auth.users where lower(email) = %s and is_sso_user = false",
+                    (email,),
+                ).fetchone()
+                if existing is not None:
+                    raise _ApiError(422, "user_already_exists", "User already registered")
+                user_id = uuid.uuid4()
+                conn.execute(
+                    "insert into auth.users (instance_id, id, aud, role, email, encrypted_password,"
+                    " email_confirmed_at, confirmation_token, recovery_token, raw_app_meta_data,"
+                    " raw_user_meta_data, created_at, updated_at, is_anonymous)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, '', '', %s, %s, %s, %s, false)",
+                    (
+                        NIL_UUID,
+                        user_id,
+                        AUDIENCE,
+                        DEFAULT_ROLE,
+                        email,
+                        hashed,
+                        now,
+                        Jsonb({"provider": "email", "providers": ["email"]}),
+                        Jsonb(data or {}),
+                        now,
+                        now,
+                    ),
+                )
+                session = self._issue_session(conn, request, user_id, now)
+        except psycopg.errors.UniqueViolation:
+            # A concurrent sign-up with the same address won the race.
+            raise _ApiError(422, "user_already_exists", "User already registered") from None
+        return _Response(200, session)
+
+    def token(self, request: _Request) -> _Response:
+        """POST /token?grant_type=password|refresh_token."""
+        grant_type = request.param("grant_type")
+        if grant_type == "password":
+            return self._password_grant(request)
+        if grant_type == "refresh_token":
+            return self._refresh_grant(request)
+        raise _ApiError(400, "invalid_credentials", "unsupported_grant_type")
+
+    def _password_grant(self, request: _Request) -> _Response:
+        body = request.json_object()
+        email = _string_field(body, "email").strip().lower()
+        phone = _string_field(body, "phone")
+        password = _string_field(body, "password")
+        if email and phone:
+            raise _ApiError(
+                400, "validation_failed", "Only an email address or phone number should be provided on login."
+            )
+        if phone:
+            raise _ApiError(422, "phone_provider_disabled", "Phone logins are disabled")
+        if not email:
+            raise _ApiError(400, "validation_failed", "missing email or phone")
+        conn = self.connection(request)
+        user = conn.execute(
+            f"select {_USER_COLUMNS} from auth.users"
+            " where lower(email) = %s and aud = %s and is_sso_user = false and deleted_at is null",
+            (email, AUDIENCE),
+        ).fetchone()
+        now = datetime.now(UTC)
+        if user is None or not user["encrypted_password"]:
+            _password_matches(password, self._dummy_hash)
+            raise _ApiError(400, "invalid_credentials", INVALID_LOGIN)
+        if _is_banned(user, now):
+            raise _ApiError(400, "user_banned", "User is banned")
+        if not _password_matches(password, user["encrypted_password"]):
+            raise _ApiError(400, "invalid_credentials", INVALID_LOGIN)
+        if user["email_confirmed_at"] is None:
+            raise _ApiError(400, "email_not_confirmed", "Email not confirmed")
+        with conn.transaction():
+            session = self._issue_session(conn, request, user["id"], now)
+        return _Response(200, session)
+
+    def _refresh_grant(self, request: _Request) -> _Response:
+        body = request.json_object()
+        presented = _string_field(body, "refresh_token")
+        if not presented:
+            raise _ApiError(
+                400,
+                "validation_failed",
+                "refresh_token required",
+                body={"error": "invalid_request", "error_description": "refresh_token required"},
+            )
+        now = datetime.now(UTC)
+        conn = self.connection(request)
+        reused = False
+        session: dict[str, Any] = {}
+        with conn.transaction():
+            # The row lock serialises concurrent refreshes of the same token.
+            token = conn.execute(
+                "select rt.id, rt.revoked, rt.user_id, rt.session_id, s.id as live_session_id,"
+                " s.created_at as session_created_at"
+                " from auth.refresh_tokens rt left join auth.sessions s on s.id = rt.session_id"
+                " where rt.token = %s for update of rt",
+                (presented,),
+            ).fetchone()
+            if token is None:
+                raise _ApiError(
+                    400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"
+                )
+            user = conn.execute(
+                f"select {_USER_COLUMNS} from auth.users where id::text = %s and deleted_at is null",
+                (token["user_id"],),
+            ).fetchone()
+            if user is None:
+                raise _ApiError(
+                    400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"
+                )
+            if _is_banned(user, now):
+                raise _ApiError(400, "user_banned", "Invalid Refresh Token: User Banned")
+            if token["live_session_id"] is None:
+                # Tokens from before sessions existed: GoTrue deletes them and refuses.
+                conn.execute("delete from auth.refresh_tokens where id = %s", (token["id"],))
+            elif token["revoked"]:
+                # Reuse of a rotated token: revoke the whole family (this session's tokens).
+                conn.execute(
+                    "update auth.refresh_tokens set revoked = true, updated_at = %s"
+                    " where session_id = %s and not revoked",
+                    (now, token["session_id"]),
+                )
+                reused = True
+            else:
+                conn.execute(
+                    "update auth.refresh_tokens set revoked = true, updated_at = %s where id = %s",
+                    (now, token["id"]),
+                )
+                new_token = self._new_refresh_token(
+                    conn, user["id"], token["session_id"], now, parent=presented
+                )
+                conn.execute(
+                    "update auth.sessions set refreshed_at = %s, updated_at = %s, user_agent = %s,"
+                    " ip = %s::inet where id = %s",
+                    (
+                        now.replace(tzinfo=None),
+                        now,
+                        request.header("User-Agent"),
+                        request.client_ip,
+                        token["session_id"],
+                    ),
+                )
+                session = self._session_response(
+                    conn,
+                    user=user,
+                    session_id=token["session_id"],
+                    session_created_at=token["session_created_at"],
+                    refresh_token=new_token,
+                    method="token_refresh",
+                )
+        if token["live_session_id"] is None:
+            raise _ApiError(400, "session_not_found", "Invalid Refresh Token: No Valid Session Found")
+        if reused:
+            raise _ApiError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
+        return _Response(200, session)
+
+    def logout(self, request: _Request) -> _Response:
+        """POST /logout?scope=global|local|others: delete sessions; 204 even if already gone."""
+        claims = self._authenticate(request)
+        scope = request.param("scope") or "global"
+        if scope not in ("global", "local", "others"):
+            raise _ApiError(400, "validation_failed", f'Unsupported logout scope "{scope}"')
+        user_id = self._subject(claims)
+        session_id = self._session_claim(claims)
+        conn = self.connection(request)
+        with conn.transaction():
+            if scope == "local":
+                if session_id is not None:
+                    conn.execute("delete from auth.sessions where id = %s", (session_id,))
+            elif scope == "others":
+                conn.execute(
+                    "delete from auth.sessions where user_id = %s and id is distinct from %s",
+                    (user_id, session_id),
+                )
+            else:
+                conn.execute("delete from auth.sessions where user_id = %s", (user_id,))
+                # Tokens from before sessions existed have no session to cascade from.
+                conn.execute(
+                    "delete from auth.refresh_tokens where user_id = %s and session_id is null",
+                    (str(user_id),),
+                )
+        return _Response(204)
+
+    def get_user(self, request: _Request) -> _Response:
+        """GET /user: the user the bearer token belongs to."""
+        claims = self._authenticate(request)
+        user_id = self._subject(claims)
+        conn = self.connection(request)
+        user = self._find_user(conn, user_id)
+        if user is None:
+            raise _ApiError(403, "user_not_found", "User from sub claim in JWT does not exist")
+        session_id = self._session_claim(claims)
+        if session_id is not None:
+            found = conn.execute("select 1 from auth.sessions where id = %s", (session_id,)).fetchone()
+            if found is None:
+                raise _ApiError(
+                    403, "session_not_found", "Session from session_id claim in JWT does not exist"
+                )
+        return _Response(200, _user_json(user))
+
+    # -- admin endpoints -----------------------------------------------------
+
+    def admin_list_users(self, request: _Request) -> _Response:
+        """GET /admin/users?page=&per_page=: newest first, with X-Total-Count and Link headers."""
+        self._require_admin(request)
+        page = self._uint_param(request, "page", 1)
+        per_page = self._uint_param(request, "per_page", 50)
+        if per_page == 0:
+            raise _ApiError(
+                400, "validation_failed", "Bad Pagination Parameters: per_page must be greater than 0"
+            )
+        conn = self.connection(request)
+        count_row = conn.execute(
+            "select count(*) as total from auth.users where aud = %s", (AUDIENCE,)
+        ).fetchone()
+        total = int(count_row["total"]) if count_row else 0
+        rows = conn.execute(
+            f"select {_USER_COLUMNS} from auth.users where aud = %s"
+            " order by created_at desc, id limit %s offset %s",
+            (AUDIENCE, per_page, (max(page, 1) - 1) * per_page),
+        ).fetchall()
+        headers = [("Link", self._link_header(request, page, per_page, total)), ("X-Total-Count", str(total))]
+        return _Response(200, {"users": [_user_json(row) for row in rows], "aud": AUDIENCE}, headers)
+
+    def admin_get_user(self, request: _Request, raw_id: str) -> _Response:
+        """GET /admin/users/{id}."""
+        self._require_admin(request)
+        user = self._load_admin_target(request, raw_id)
+        return _Response(200, _user_json(user))
+
+    def admin_update_user(self, request: _Request, raw_id: str) -> _Response:
+        """PUT /admin/users/{id}: metadata merge, ban, password, e-mail, role."""
+        self._require_admin(request)
+        user = self._load_admin_target(request, raw_id)
+        now = datetime.now(UTC)
+        update = self._parse_admin_update(request.json_object(), now)
+        conn = self.connection(request)
+        with conn.transaction():
+            self._apply_admin_update(conn, user, update, now)
+            updated = self._find_user(conn, user["id"])
+        if updated is None:
+            raise _ApiError(404, "user_not_found", "User not found")
+        return _Response(200, _user_json(updated))
+
+    def _parse_admin_update(self, body: Mapping[str, Any], now: datetime) -> _AdminUpdate:
+        for unsupported in ("phone", "phone_confirm"):
+            if body.get(unsupported):
+                raise _ApiError(
+                    422, "validation_failed", f"{unsupported} is not supported by the local auth service"
+                )
+        email = _string_field(body, "email").strip()
+        ban_duration = _string_field(body, "ban_duration")
+        password = body.get("password")
+        if password is not None and not isinstance(password, str):
+            raise _bad_json("password must be a string")
+        update = _AdminUpdate(
+            email=self._validate_email(email) if email else None,
+            role=_string_field(body, "role") or None,
+            app_metadata=_object_field(body, "app_metadata"),
+            user_metadata=_object_field(body, "user_metadata"),
+            email_confirm=body.get("email_confirm") is True,
+        )
+        if ban_duration:
+            try:
+                duration = timedelta(0) if ban_duration == "none" else _parse_go_duration(ban_duration)
+            except ValueError as error:
+                raise _ApiError(
+                    400, "validation_failed", f"invalid format for ban duration: {error}"
+                ) from None
+            update.ban = True
+            update.banned_until = None if duration == timedelta(0) else now + duration
+        if password is not None:
+            self._check_password(password)
+            update.password_hash = self._hash(password)
+        return update
+
+    @staticmethod
+    def _apply_admin_update(
+        conn: _Conn, user: Mapping[str, Any], update: _AdminUpdate, now: datetime
+    ) -> None:
+        user_id = user["id"]
+        if update.role:
+            conn.execute("update auth.users set role = %s where id = %s", (update.role, user_id))
+        if update.email_confirm:
+            conn.execute(
+                "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, %s) where id = %s",
+                (now, user_id),
+            )
+        if update.password_hash is not None:
+            conn.execute(
+                "update auth.users set encrypted_password = %s where id = %s", (update.password_hash, user_id)
+            )
+            # GoTrue's UpdatePassword: a new password signs the user out everywhere.
+            conn.execute("delete from auth.sessions where user_id = %s", (user_id,))
+        if update.email and update.email != (user["email"] or "").lower():
+            taken = conn.execute(
+                "select 1 from auth.users where lower(email) = %s and id <> %s and is_sso_user = false",
+                (update.email, user_id),
+            ).fetchone()
+            if taken is not None:
+                raise _ApiError(
+                    422, "email_exists", "A user with this email address has already been registered"
+                )
+            conn.execute("update auth.users set email = %s where id = %s", (update.email, user_id))
+        if update.app_metadata is not None:
+            merged = _merge_metadata(user["raw_app_meta_data"], update.app_metadata)
+            conn.execute(
+                "update auth.users set raw_app_meta_data = %s where id = %s", (Jsonb(merged), user_id)
+            )
+        if update.user_metadata is not None:
+            merged = _merge_metadata(user["raw_user_meta_data"], update.user_metadata)
+            conn.execute(
+                "update auth.users set raw_user_meta_data = %s where id = %s", (Jsonb(merged), user_id)
+            )
+        if update.ban:
+            conn.execute(
+                "update auth.users set banned_until = %s where id = %s", (update.banned_until, user_id)
+            )
+        conn.execute("update auth.users set updated_at = %s where id = %s", (now, user_id))
+
+    # -- building blocks -------------------------------------------------------
+
+    def _check_password(self, password: str) -> None:
+        # GoTrue measures length in bytes (Go's len of a string).
+        size = len(password.encode())
+        if size < self.config.password_min_length:
+            raise _weak_password(self.config.password_min_length)
+        if size > BCRYPT_MAX_BYTES:
+            raise _ApiError(
+                422, "validation_failed", f"Password cannot be longer than {BCRYPT_MAX_BYTES} characters"
+            )
+
+    def _hash(self, password: str) -> str:
+        # $2a$ like Go's bcrypt, so hashes stay interchangeable with real GoTrue.
+        salt = bcrypt.gensalt(self.config.bcrypt_rounds, prefix=b"2a")
+        return bcrypt.hashpw(password.encode(), salt).decode()
+
+    @staticmethod
+    def _validate_email(email: str) -> str:
+        if not email:
+            raise _ApiError(400, "validation_failed", "An email address is required")
+        if len(email) > 255:
+            raise _ApiError(400, "validation_failed", "An email address is too long")
+        if not _EMAIL.match(email):
+            raise _ApiError(400, "validation_failed", "Unable to validate email address: invalid format")
+        return email.lower()
+
+    @staticmethod
+    def _find_user(conn: _Conn, user_id: uuid.UUID) -> DictRow | None:
+        return conn.execute(f"select {_USER_COLUMNS} from auth.users where id = %s", (user_id,)).fetchone()
+
+    def _issue_session(
+        self, conn: _Conn, request: _Request, user_id: uuid.UUID, now: datetime
+    ) -> dict[str, Any]:
+        """Create a session and its first refresh token; runs inside the caller's transaction."""
+        session_id = uuid.uuid4()
+        conn.execute(
+            "insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip)"
+            " values (%s, %s, %s, %s, 'aal1', %s, %s::inet)",
+            (session_id, user_id, now, now, request.header("User-Agent"), request.client_ip),
+        )
+        refresh_token = self._new_refresh_token(conn, user_id, session_id, now, parent=None)
+        conn.execute("update auth.users set last_sign_in_at = %s where id = %s", (now, user_id))
+        user = self._find_user(conn, user_id)
+        if user is None:
+            raise _unexpected()
+        return self._session_response(
+            conn,
+            user=user,
+            session_id=session_id,
+            session_created_at=now,
+            refresh_token=refresh_token,
+            method="password",
+        )
+
+    @staticmethod
+    def _new_refresh_token(
+        conn: _Conn, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime, *, parent: str | None
+    ) -> str:
+        token = secrets.token_urlsafe(16)
+        conn.execute(
+            "insert into auth.refresh_tokens"
+            " (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)"
+            " values (%s, %s, %s, false, %s, %s, %s, %s)",
+            (NIL_UUID, token, str(user_id), now, now, parent, session_id),
+        )
+        return token
+
+    def _session_response(
+        self,
+        conn: _Conn,
+        *,
+        user: Mapping[str, Any],
+        session_id: uuid.UUID,
+        session_created_at: datetime,
+        refresh_token: str,
+        method: str,
+    ) -> dict[str, Any]:
+        issued_at = int(time.time())
+        expires_at = issued_at + self.config.access_token_ttl
+        claims: dict[str, Any] = {
+            "iss": self.config.issuer,
+            "sub": str(user["id"]),
+            "aud": user["aud"] or AUDIENCE,
+            "exp": expires_at,
+            "iat": issued_at,
+            "email": user["email"] or "",
+            "phone": user["phone"] or "",
+            "app_metadata": user["raw_app_meta_data"] or {},
+            "user_metadata": user["raw_user_meta_data"] or {},
+            "role": user["role"] or "",
+            "aal": "aal1",
+            # GoTrue keeps the sign-in method and time for the session's lifetime.
+            "amr": [{"method": "password", "timestamp": int(session_created_at.timestamp())}],
+            "session_id": str(session_id),
+            "is_anonymous": bool(user["is_anonymous"]),
+        }
+        if self.config.hook is not None:
+            claims = self._run_hook(conn, self.config.hook, user["id"], claims, method)
+        return {
+            "access_token": self.keys.sign(claims),
+            "token_type": "bearer",
+            "expires_in": self.config.access_token_ttl,
+            "expires_at": expires_at,
+            "refresh_token": refresh_token,
+            "user": _user_json(user),
+        }
+
+    @staticmethod
+    def _run_hook(
+        conn: _Conn, hook: str, user_id: uuid.UUID, claims: dict[str, Any], method: str
+    ) -> dict[str, Any]:
+        """Run the custom access token hook (as supabase_auth_admin, in the caller's transaction)."""
+        present = conn.execute(
+            "select to_regprocedure(%s) is not null as present", (f"{hook}(jsonb)",)
+        ).fetchone()
+        if not present or not present["present"]:
+            return claims  # the migration that creates the hook is not applied yet
+        schema, function = hook.split(".", 1)
+        uri = f"pg-functions://postgres/{schema}/{function}"
+        event = {"user_id": str(user_id), "claims": claims, "authentication_method": method}
+        call = sql.SQL("select {}(%s::jsonb) as output").format(sql.Identifier(schema, function))
+        try:
+            # Postgres's timeout keeps a slow hook from hanging the request, as in GoTrue.
+            conn.execute(sql.SQL("set local statement_timeout = {}").format(sql.Literal(HOOK_TIMEOUT_MS)))
+            row = conn.execute(call, (Jsonb(event),)).fetchone()
+            conn.execute("set local statement_timeout to default")
+        except psycopg.Error as error:
+            if conn.broken:
+                raise
+            _log.warning("hook %s failed: %s", uri, error.diag.message_primary)
+            raise _ApiError(500, "unexpected_failure", f"Error running hook URI: {uri}") from None
+        output = row["output"] if row else None
+        hook_error = output.get("error") if isinstance(output, dict) else None
+        if isinstance(hook_error, dict) and hook_error.get("message"):
+            code = hook_error.get("http_code")
+            status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+            error_code = "unexpected_failure" if status == 500 else "unknown"
+            raise _ApiError(status, error_code, str(hook_error["message"]))
+        if not isinstance(output, dict) or "claims" not in output:
+            raise _ApiError(500, "unexpected_failure", "output claims field is missing")
+        new_claims = output["claims"]
+        if not isinstance(new_claims, dict):
+            raise _ApiError(500, "unexpected_failure", "Error unmarshalling JSON output.")
+        problems = _claims_problems(new_claims)
+        if problems:
+            details = "".join(f"- {problem}\n" for problem in problems)
+            raise _ApiError(
+                500,
+                "unexpected_failure",
+                f"output claims do not conform to the expected schema: \n{details}",
+            )
+        return new_claims
+
+    def _authenticate(self, request: _Request) -> dict[str, Any]:
+        match = _BEARER.match(request.header("Authorization") or "")
+        if match is None:
+            raise _ApiError(401, "no_authorization", "This endpoint requires a valid Bearer token")
+        return self.keys.verify(match[1])
+
+    def _require_admin(self, request: _Request) -> dict[str, Any]:
+        claims = self._authenticate(request)
+        if claims.get("role") not in ADMIN_ROLES:
+            raise _ApiError(403, "not_admin", "User not allowed")
+        return claims
+
+    @staticmethod
+    def _subject(claims: Mapping[str, Any]) -> uuid.UUID:
+        subject = claims.get("sub")
+        if not subject:
+            raise _ApiError(403, "bad_jwt", "invalid claim: missing sub claim")
+        try:
+            return uuid.UUID(str(subject))
+        except ValueError:
+            raise _ApiError(400, "bad_jwt", "invalid claim: sub claim must be a UUID") from None
+
+    @staticmethod
+    def _session_claim(claims: Mapping[str, Any]) -> uuid.UUID | None:
+        raw = claims.get("session_id")
+        if not raw:
+            return None
+        try:
+            session_id = uuid.UUID(str(raw))
+        except ValueError:
+            raise _ApiError(403, "bad_jwt", "invalid claim: session_id claim must be a UUID") from None
+        return None if session_id == NIL_UUID else session_id
+
+    def _load_admin_target(self, request: _Request, raw_id: str) -> DictRow:
+        try:
+            user_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise _ApiError(400, "validation_failed", "user_id must be an UUID") from None
+        user = self._find_user(self.connection(request), user_id)
+        if user is None:
+            raise _ApiError(404, "user_not_found", "User not found")
+        return user
+
+    @staticmethod
+    def _uint_param(request: _Request, name: str, default: int) -> int:
+        raw = request.param(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isascii() or not raw.isdigit():
+            raise _ApiError(
+                400,
+                "validation_failed",
+                f'Bad Pagination Parameters: strconv.ParseUint: parsing "{raw}": invalid syntax',
+            )
+        return int(raw)
+
+    @staticmethod
+    def _link_header(request: _Request, page: int, per_page: int, total: int) -> str:
+        """GoTrue's addPaginationHeaders: a `next` link while pages remain, always a `last` link."""
+        total_pages = -(-total // per_page)
+        query = dict(request.query)
+
+        def link(target: int, rel: str) -> str:
+            query["page"] = [str(target)]
+            # Go's url.Values.Encode sorts by key.
+            encoded = urlencode(sorted(query.items()), doseq=True)
+            return f'<{request.path}?{encoded}>; rel="{rel}"'
+
+        parts = [link(page + 1, "next")] if total_pages > page else []
+        parts.append(link(total_pages, "last"))
+        return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _AuthHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], service: _AuthService) -> None:
+        self.service = service
+        super().__init__(address, _Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            # One DB connection per worker thread, closed when the thread ends.
+            self.service.release_thread_connection()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.service.close_all()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "devstack-auth"
+    sys_version = ""
+    # Idle keep-alive connections end, releasing their thread and DB connection.
+    timeout = 120
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # Replaced by the one line per request in _handle, which omits the query string.
+        return
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.warning("http: " + format, *args)
+
+    def _client_ip(self) -> str | None:
+        forwarded = (self.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+        for candidate in (forwarded, self.client_address[0]):
+            try:
+                return str(ip_address(candidate))
+            except ValueError:
+                continue
+        return None
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise _BodyTooLarge from None
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _handle(self) -> None:
+        service = cast(_AuthHTTPServer, self.server).service
+        parts = urlsplit(self.path)
+        request = _Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers=self.headers,
+            body=b"",
+            client_ip=self._client_ip(),
+        )
+        try:
+            request.body = self._read_body()
+        except (_BodyTooLarge, ValueError):
+            self.close_connection = True
+            response = service.render_error(
+                _ApiError(413, "validation_failed", "Request body too large or malformed"), request
+            )
+        else:
+            response = service.dispatch(request)
+        # Logged before the response goes out, so the line exists once the client has its answer.
+        _log.info("%s %s %d", self.command, parts.path, response.status)
+        self._write(response)
+
+    def _write(self, response: _Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        if response.status == 204:
+            self.end_headers()
+            return
+        payload = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def make_server(host: str, port: int, config: AuthConfig) -> ThreadingHTTPServer:
+    """A bound, not yet serving server (port 0: any free one). Raises ValueError, OSError."""
+    return _AuthHTTPServer((host, port), _AuthService(config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM, configured from the environment; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.auth_service", description="Local Auth-compatible (GoTrue) service."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9999)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s auth %(levelname)s %(message)s")
+    try:
+        config = config_from_env(os.environ)
+        server = make_server(args.host, args.port, config)
+    except (ValueError, OSError) as error:  # TOMLDecodeError is a ValueError
+        print(f"auth_service: {error}", file=sys.stderr)
+        return 2
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    host, port = server.server_address[:2]
+    print(f"auth service listening on http://{host!s}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""The local API gateway: Supabase's Kong in miniature.
+
+Routes `/rest/v1/*` to PostgREST and `/auth/v1/*` to the Auth service, maps
+`sb_publishable_…`/`sb_secret_…` API keys to the anon/service_role JWTs as
+Supabase's gateway does, and offers tests two hooks under `/__devstack/`:
+request counters (to count database round trips per API request) and fault
+injection (upstream down, slow, truncated or HTML answers, dropped connections).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "host",
+}
+PUBLIC_AUTH_PATHS = ("/auth/v1/.well-known/jwks.json", "/auth/v1/health")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One service behind the gateway."""
+
+    prefix: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    """The project's API keys and the role JWTs they stand for."""
+
+    publishable_key: str
+    secret_key: str
+    anon_jwt: str
+    service_role_jwt: str
+
+    def role_jwt(self, key: str) -> str | None:
+        """The JWT a presented key maps to, or None if it is not one of ours."""
+        return {
+            self.publishable_key: self.anon_jwt,
+            self.anon_jwt: self.anon_jwt,
+            self.secret_key: self.service_role_jwt,
+            self.service_role_jwt: self.service_role_jwt,
+        }.get(key)
+
+
+@dataclass
+class Fault:
+    """A misbehaviour injected in front of one upstream.
+
+    mode: `down` (answer as if the upstream refused connections), `delay`
+    (wait `seconds` before forwarding), `truncate` (cut the upstream's body in
+    half), `html` (answer 502 with an HTML page), `drop` (forward, then close
+    the client connection without answering). `remaining` counts requests left
+    (None: until cleared).
+    """
+
+    mode: str
+    seconds: float = 0.0
+    remaining: int | None = None
+
+
+@dataclass
+class GatewayState:
+    """Counters and faults, shared by the gateway's threads."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_fault(self, prefix: str) -> Fault | None:
+        """Consume one use of the fault set for `prefix`, if any."""
+        with self.lock:
+            fault = self.faults.get(prefix)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self.faults[prefix]
+            return fault
+
+
+class _Pool(threading.local):
+    connections: dict[tuple[str, int], http.client.HTTPConnection]
+
+    def __init__(self) -> None:
+        self.connections = {}
+
+
+class GatewayHandler(BaseHTTPRequestHandler):
+    """Proxy one request to its upstream."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "devstack-gateway"
+    sys_version = ""
+    upstreams: ClassVar[tuple[Upstream, ...]]
+    keys: ClassVar[ApiKeys]
+    state: ClassVar[GatewayState]
+    pool: ClassVar[_Pool]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the API logs what matters."""
+
+    def _send_json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _read_body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            return self.rfile.read(int(length))
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        return b""
+
+    def _control(self, body: bytes) -> None:
+        state = self.state
+        if self.path == "/__devstack/stats" and self.command == "GET":
+            with state.lock:
+                self._send_json(200, dict(state.counts))
+            return
+        if self.path == "/__devstack/stats" and self.command == "DELETE":
+            with state.lock:
+                state.counts.clear()
+            self._send_json(200, {})
+            return
+        if self.path == "/__devstack/faults" and self.command == "PUT":
+            spec = json.loads(body or b"{}")
+            with state.lock:
+                for prefix, fault in spec.items():
+                    state.faults[prefix] = Fault(**fault)
+            self._send_json(200, {})
+            return
+        if self.path == "/__devstack/faults" and self.command == "DELETE":
+            with state.lock:
+                state.faults.clear()
+            self._send_json(200, {})
+            return
+        self._send_json(404, {"message": "unknown control endpoint"})
+
+    def _route(self) -> tuple[Upstream, str] | None:
+        for upstream in self.upstreams:
+            if self.path == upstream.prefix or self.path.startswith(upstream.prefix + "/"):
+                rest = self.path[len(upstream.prefix) :] or "/"
+                if rest.startswith("?"):
+                    rest = "/" + rest
+                return upstream, rest
+            if self.path.startswith(upstream.prefix + "?"):
+                return upstream, "/" + self.path[len(upstream.prefix) :]
+        return None
+
+    def _authorise(self, headers: dict[str, str]) -> bool:
+        """Apply Supabase's API key rules; False means the request was answered 401."""
+        if self.path.split("?")[0] in PUBLIC_AUTH_PATHS:
+            return True
+        key = headers.pop("apikey", None)
+        if key is None:
+            self._send_json(
+                401,
+                {
+                    "message": "No API key found in request",
+                    "hint": "No `apikey` request header or url param was found.",
+                },
+            )
+            return False
+        role_jwt = self.keys.role_jwt(key)
+        if role_jwt is None:
+            self._send_json(
+                401,
+                {
+                    "message": "Invalid API key",
+                    "hint": "Double check your Supabase `anon` or `service_role` API key.",
+                },
+            )
+            return False
+        headers["apikey"] = key
+        authorization = headers.get("authorization", "")
+        bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        if not bearer or self.keys.role_jwt(bearer) is not None:
+            # An API key used as a bearer token stands for its role, never a user.
+            headers["authorization"] = f"Bearer {role_jwt if not bearer else self.keys.role_jwt(bearer)}"
+        return True
+
+    def _forward(
+        self, upstream: Upstream, path: str, headers: dict[str, str], body: bytes
+    ) -> http.client.HTTPResponse:
+        key = (upstream.host, upstream.port)
+        for attempt in (1, 2):
+            connection = self.pool.connections.get(key)
+            reused = connection is not None
+            if connection is None:
+                connection = http.client.HTTPConnection(upstream.host, upstream.port, timeout=60)
+                self.pool.connections[key] = connection
+            try:
+                connection.request(self.command, path, body=body or None, headers=headers)
+                return connection.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                connection.close()
+                del self.pool.connections[key]
+                # A kept-alive connection the upstream had already closed: the
+                # request never reached it, so one retry on a fresh one is safe.
+                if not reused or attempt == 2:
+                    raise
+            except OSError:
+                connection.close()
+                self.pool.connections.pop(key, None)
+                raise
+        raise AssertionError("unreachable")
+
+    def _request_headers(self, path: str) -> dict[str, str]:
+        headers = {
+            name.lower(): value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP
+        }
+        if "apikey" not in headers:
+            values = parse_qs(urlsplit(path).query).get("apikey")
+            if values:
+                headers["apikey"] = values[0]
+        return headers
+
+    def _answer_fault(self, fault: Fault) -> bool:
+        """Answer for the upstream when the fault replaces it; True if answered."""
+        if fault.mode == "down":
+            self._send_json(503, {"message": "name resolution failed"})
+            return True
+        if fault.mode == "html":
+            page = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return True
+        if fault.mode == "delay":
+            time.sleep(fault.seconds)
+        return False
+
+    def _proxy(self) -> None:
+        body = self._read_body()
+        if self.path.startswith("/__devstack/"):
+            self._control(body)
+            return
+        routed = self._route()
+        if routed is None:
+            self._send_json(404, {"message": "no Route matched with those values"})
+            return
+        upstream, path = routed
+        headers = self._request_headers(path)
+        if not self._authorise(headers):
+            return
+        with self.state.lock:
+            self.state.counts[upstream.prefix] += 1
+        fault = self.state.take_fault(upstream.prefix)
+        if fault is not None and self._answer_fault(fault):
+            return
+        try:
+            response = self._forward(upstream, path, headers, body)
+            payload = response.read()
+        except (OSError, http.client.HTTPException):
+            self._send_json(503, {"message": "upstream unavailable"})
+            return
+        if fault is not None and fault.mode == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault is not None and fault.mode == "truncate":
+            payload = payload[: len(payload) // 2]
+        self.send_response(response.status, response.reason)
+        for name, value in response.getheaders():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _proxy  # noqa: N815
+
+
+class Gateway(ThreadingHTTPServer):
+    """The gateway server; `state` holds its counters and faults."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def make_gateway(
+    host: str, port: int, upstreams: tuple[Upstream, ...], keys: ApiKeys
+) -> tuple[Gateway, GatewayState]:
+    """A gateway bound to host:port (not yet serving) and its state. Raises OSError if the port is taken."""
+    state = GatewayState()
+    handler = type(
+        "BoundGatewayHandler",
+        (GatewayHandler,),
+        {"upstreams": upstreams, "keys": keys, "state": state, "pool": _Pool()},
+    )
+    return Gateway((host, port), handler), state
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m devstack.gateway --port P --rest HOST:PORT --auth HOST:PORT`; keys from GATEWAY_*."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--rest", required=True, help="PostgREST host:port")
+    parser.add_argument("--auth", required=True, help="Auth service host:port")
+    args = parser.parse_args(argv)
+
+    def upstream(prefix: str, address: str) -> Upstream:
+        host, port = address.rsplit(":", 1)
+        return Upstream(prefix, host, int(port))
+
+    keys = ApiKeys(
+        publishable_key=os.environ["GATEWAY_PUBLISHABLE_KEY"],
+        secret_key=os.environ["GATEWAY_SECRET_KEY"],
+        anon_jwt=os.environ["GATEWAY_ANON_JWT"],
+        service_role_jwt=os.environ["GATEWAY_SERVICE_ROLE_JWT"],
+    )
+    server, _ = make_gateway(
+        args.host,
+        args.port,
+        (upstream("/rest/v1", args.rest), upstream("/auth/v1", args.auth)),
+        keys,
+    )
+    print(f"gateway on http://{args.host}:{args.port}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Supabase client factory: stateless per-request clients over one warm connection pool.
+
+Nothing about a caller survives the request: each call builds a fresh client
+object carrying that request's credentials. Only the HTTP connection pool is
+shared, which is what makes a warm function fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import httpx
+
+from lib.config import get_settings
+
+if TYPE_CHECKING:
+    from postgrest import SyncPostgrestClient
+    from supabase_auth import SyncGoTrueClient
+
+
+GATEWAY_FAILURES = frozenset({502, 503, 504, 520, 521, 522, 523, 524, 530})
+
+
+def _raise_gateway_failures(response: httpx.Response) -> None:
+    # A gateway or proxy failure is not an answer from PostgREST or Auth: raise
+    # it as such, before a client library mistakes its body for an API error.
+    if response.status_code in GATEWAY_FAILURES:
+        response.read()
+        raise httpx.HTTPStatusError("upstream unavailable", request=response.request, response=response)
+
+
+@functools.cache
+def http_pool() -> httpx.Client:
+    """The instance's keep-alive pool, with the configured connect/read timeouts."""
+    settings = get_settings()
+    timeout = httpx.Timeout(
+        connect=settings.upstream_connect_timeout,
+        read=settings.upstream_read_timeout,
+        write=settings.upstream_read_timeout,
+        pool=settings.upstream_connect_timeout,
+    )
+    return httpx.Client(
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30),
+        follow_redirects=False,
+        http2=False,
+        event_hooks={"response": [_raise_gateway_failures]},
+    )
+
+
+def _postgrest(bearer: str, api_key: str) -> SyncPostgrestClient:
+    from postgrest import SyncPostgrestClient
+
+    settings = get_settings()
+    return SyncPostgrestClient(
+        f"{settings.supabase_url}/rest/v1",
+        headers={"apikey": api_key, "Authorization": f"Bearer {bearer}"},
+        http_client=http_pool(),
+        # Retrying is the caller's decision (writes are retried only with an
+        # Idempotency-Key), never a library's.
+        retry_enabled=False,
+    )
+
+
+def user_client(access_token: str) -> SyncPostgrestClient:
+    """A PostgREST client acting as the caller: publishable key + their JWT, so RLS applies."""
+    return _postgrest(access_token, get_settings().publishable_key)
+
+
+def anon_client() -> SyncPostgrestClient:
+    """A PostgREST client with only the publishable key (role `anon`)."""
+    key = get_settings().publishable_key
+    return _postgrest(key, key)
+
+
+def admin_client() -> SyncPostgrestClient:
+    """A PostgREST client with the secret key: bypasses RLS. Every call site says why it needs it."""
+    key = get_settings().secret_key
+    return _postgrest(key, key)
+
+
+def auth_client() -> SyncGoTrueClient:
+    """A Supabase Auth client with no session storage and no background refresh."""
+    from supabase_auth import SyncGoTrueClient
+
+    settings = get_settings()
+    return SyncGoTrueClient(
+        url=f"{settings.supabase_url}/auth/v1",
+        headers={"apikey": settings.publishable_key},
+        auto_refresh_token=False,
+        persist_session=False,
+        http_client=http_pool(),
+    )

@@ -1,0 +1,103 @@
+"""Database errors of our own schema, mapped to the contract's problems.
+
+Constraint names and our custom SQLSTATEs (see the migrations) are the
+interface; upstream messages are matched only to find a constraint name and
+are never shown to the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lib.problems import ApiError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+
+_CONSTRAINT = re.compile(r'constraint "([a-z0-9_]+)"')
+
+# constraint or hint -> (field, code, message)
+_FIELD_RULES: dict[str, tuple[str, str, str]] = {
+    "vehicles_vin_format": (
+        "vin",
+        "vin_format",
+        "A VIN has 17 characters from A-Z and 0-9, without I, O and Q",
+    ),
+    "vehicles_make_check": ("make", "invalid", "1-64 characters, trimmed, no control characters"),
+    "vehicles_model_check": ("model", "invalid", "1-64 characters, trimmed, no control characters"),
+    "vehicles_model_year_check": ("model_year", "model_year_range", "The model year is out of range"),
+    "model_year_range": ("model_year", "model_year_range", "The model year is out of range"),
+    "vehicles_plate_format": ("plate", "plate_format", "1-16 characters from A-Z, 0-9, space and '-'"),
+    "vehicles_color_check": ("color", "invalid", "1-32 characters, no control characters"),
+    "vehicles_odometer_range": ("odometer_km", "too_large", "Must be between 0 and 2000000"),
+    "maintenance_odometer_range": ("odometer_km", "too_large", "Must be between 0 and 2000000"),
+    "maintenance_description_length": ("description", "too_long", "At most 2000 characters"),
+    "maintenance_cost_nonnegative": ("cost_cents", "too_small", "Must not be negative"),
+    "maintenance_currency_format": ("currency", "currency_format", "Three upper-case letters, e.g. USD"),
+    "performed_at_future": ("performed_at", "performed_at_future", "Must not be after today (UTC)"),
+    "maintenance_performed_at_not_future": (
+        "performed_at",
+        "performed_at_future",
+        "Must not be after today (UTC)",
+    ),
+    "vin_immutable": ("vin", "immutable", "The VIN cannot be changed"),
+}
+_FOREIGN_KEYS = {
+    "vehicles_owner_id_fkey": ("owner_id", "unknown_owner", "No user has this id"),
+}
+
+
+def _field_problem(key: str | None) -> ApiError | None:
+    if key is not None and key in _FIELD_RULES:
+        return ValidationFailed([FieldError(*_FIELD_RULES[key])])
+    return None
+
+
+def _odometer_rollback(constraint: str | None, hint: str | None) -> ApiError:
+    return ValidationFailed(
+        [FieldError("odometer_km", "odometer_rollback", "The odometer never decreases")],
+        code="odometer_rollback",
+        detail="odometer_km cannot be lower than the current reading",
+    )
+
+
+def _unique(constraint: str | None, hint: str | None) -> ApiError:
+    if constraint == "vehicles_vin_key":
+        return Conflict("A vehicle with this VIN already exists", code="duplicate_vin")
+    return Conflict()
+
+
+def _foreign_key(constraint: str | None, hint: str | None) -> ApiError | None:
+    if constraint in _FOREIGN_KEYS:
+        return ValidationFailed([FieldError(*_FOREIGN_KEYS[constraint])])
+    return None
+
+
+def _check(constraint: str | None, hint: str | None) -> ApiError:
+    return _field_problem(hint) or _field_problem(constraint) or ValidationFailed([])
+
+
+# SQLSTATE -> problem; the V* codes are raised by our own triggers and functions.
+_BY_SQLSTATE: dict[str, Callable[[str | None, str | None], ApiError | None]] = {
+    "VO422": _odometer_rollback,
+    "VI409": lambda c, h: Conflict(code="idempotency_in_progress"),
+    "VI422": lambda c, h: ValidationFailed(
+        [], code="idempotency_key_reused", detail="This Idempotency-Key was used with a different request"
+    ),
+    "VA409": lambda c, h: Conflict("At least one admin must remain", code="last_admin"),
+    "VN404": lambda c, h: NotFound(),
+    "23505": _unique,
+    "23503": _foreign_key,
+    "42501": lambda c, h: Forbidden("You may not change this resource"),
+    "23514": _check,
+    "VV422": _check,
+}
+
+
+def translate(error: Any) -> ApiError | None:
+    """The problem for a PostgREST APIError raised by our schema, or None if it is not ours."""
+    handler = _BY_SQLSTATE.get(str(getattr(error, "code", None)))
+    if handler is None:
+        return None
+    named = _CONSTRAINT.search(str(getattr(error, "message", "") or ""))
+    hint = getattr(error, "hint", None)
+    return handler(named.group(1) if named else None, hint if isinstance(hint, str) else None)

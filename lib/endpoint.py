@@ -1,0 +1,262 @@
+"""The base class of every Vercel handler: one request through the contract's pipeline.
+
+Order of checks (contract section 9): CORS preflight, method, body framing and
+media type, authentication, rate limit, validation, then the operation itself
+(authorisation, lookup, preconditions). Every outcome, expected or not, leaves
+as a complete HTTP response carrying the request id.
+"""
+
+from __future__ import annotations
+
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
+from urllib.parse import unquote_plus, urlsplit
+
+from lib import cors
+from lib.config import Settings, get_settings
+from lib.log import log_event, log_exception
+from lib.problems import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    HeaderFieldsTooLarge,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    UriTooLong,
+    problem_document,
+)
+from lib.request import (
+    BODY_METHODS,
+    Request,
+    parse_cookies,
+    parse_json_object,
+    parse_query,
+    read_body,
+    request_id_from,
+)
+from lib.response import PROBLEM_JSON, Response, empty_response
+from lib.routing import NO_STORE, PRIVATE, Operation, Route
+from lib.validation import validate_body, validate_query
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+CALLER_VARY = "Authorization, Cookie, Origin"
+
+
+def client_ip(headers: Any, fallback: str) -> str:
+    """The caller's address as Vercel reports it (the socket is always Vercel's proxy)."""
+    forwarded = headers.get("X-Forwarded-For")
+    if forwarded:
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return str(first)
+    real = headers.get("X-Real-IP")
+    return str(real).strip() if real else fallback
+
+
+def _strip_route_params(raw_query: str, names: tuple[str, ...]) -> str:
+    # Vercel appends dynamic segments to the query string (…/123?id=123); the
+    # path is the source of truth for them, so they are not caller parameters.
+    if not names or not raw_query:
+        return raw_query
+    kept = [part for part in raw_query.split("&") if unquote_plus(part.partition("=")[0]) not in names]
+    return "&".join(kept)
+
+
+class Endpoint(BaseHTTPRequestHandler):
+    """Subclass as `class handler(Endpoint)` with `route = routes.SOMETHING`."""
+
+    route: ClassVar[Route]
+    protocol_version = "HTTP/1.1"
+    server_version = "vehicle-api"
+    sys_version = ""
+    timeout = 30  # a client that stalls mid-request does not hold the function forever
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Resolve the configuration when the function starts, so a misconfigured
+        # deployment fails loudly at cold start instead of on some request.
+        get_settings()
+
+    def __getattr__(self, name: str) -> Any:
+        # Every method, known or invented, goes through the pipeline: an
+        # unsupported one is a problem+json 405, never http.server's HTML 501.
+        if name.startswith("do_"):
+            return self.serve
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: one structured line per request is logged instead."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Framing errors http.server detects before the pipeline runs, as problem+json."""
+        error: ApiError
+        if code == 414:
+            error = UriTooLong()
+        elif code == 431:
+            error = HeaderFieldsTooLarge()
+        elif code in (400, 505):
+            error = BadRequest("The request line or headers are malformed")
+        else:
+            error = InternalError()
+        request_id = request_id_from(getattr(self, "headers", None))
+        # http.server writes no status line or headers for what it took to be
+        # HTTP/0.9; answer every client in HTTP/1.1 so the problem is readable.
+        self.request_version = self.protocol_version
+        self.close_connection = True
+        self._write(self._problem(error, "", request_id), request_id, None, head=False)
+
+    # -- the pipeline -----------------------------------------------------
+
+    def serve(self) -> None:
+        """Handle the request that http.server has parsed."""
+        started = time.perf_counter()
+        request_id = request_id_from(self.headers)
+        origin = self.headers.get("Origin")
+        path = urlsplit(self.path).path
+        caller_id = None
+        try:
+            settings = get_settings()
+            response, request = self._pipeline(request_id, settings)
+            caller = request.caller if request is not None else None
+            caller_id = getattr(caller, "user_id", None)
+        except ApiError as error:
+            response = self._problem(error, path, request_id)
+        except Exception as error:
+            log_exception(request_id, error)
+            response = self._problem(InternalError(), path, request_id)
+        self._write(response, request_id, origin, head=self.command == "HEAD")
+        log_event(
+            "request",
+            request_id=request_id,
+            method=self.command,
+            route=self.route.path,
+            path=path,
+            status=response.status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            user_id=caller_id,
+        )
+
+    def _pipeline(self, request_id: str, settings: Settings) -> tuple[Response, Request | None]:
+        split = urlsplit(self.path)
+        match = self.route.pattern.match(split.path)
+        if match is None:
+            raise NotFound()
+        method = self.command
+        if method == "OPTIONS":
+            return self._options(settings), None
+        operation = self.route.operation_for(method)
+        if operation is None:
+            raise MethodNotAllowed(self.route.allowed_methods())
+        json_body = self._json_body(operation) if method in BODY_METHODS else None
+        request = Request(
+            method=method,
+            path=split.path,
+            params=match.groupdict(),
+            query={},
+            headers=self.headers,
+            request_id=request_id,
+            client_ip=client_ip(self.headers, self.client_address[0] if self.client_address else ""),
+            cookies=parse_cookies(self.headers),
+            json_body=json_body,
+        )
+        if operation.auth == "required":
+            from lib.auth import authenticate
+
+            request.caller = authenticate(request, settings)
+        rate_headers: dict[str, str] = {}
+        self._validate(operation, request, _strip_route_params(split.query, self.route.param_names))
+        if operation.permission is not None and not request.caller.can(operation.permission):
+            raise Forbidden("You do not have permission for this operation")
+        response = operation.resolve()(request)
+        response.headers.update(rate_headers)
+        if response.cache_control is None:
+            response.cache_control = operation.cache_control
+        return response, request
+
+    def _json_body(self, operation: Operation) -> dict[str, Any]:
+        # A body-less POST (logout, cookie refresh) is fine where every field is optional.
+        no_body = self.headers.get("Content-Type") is None and self.headers.get("Transfer-Encoding") is None
+        if no_body and operation.body_optional and self.headers.get("Content-Length", "0").strip() == "0":
+            return {}
+        return parse_json_object(read_body(self.headers, self.rfile))
+
+    @staticmethod
+    def _validate(operation: Operation, request: Request, raw_query: str) -> None:
+        query = parse_query(raw_query)
+        if operation.query is not None:
+            request.validated_query = validate_query(operation.query, query)
+        elif query:
+            names = ", ".join(sorted(query))
+            raise BadRequest(f"Unknown query parameters: {names}", code="invalid_query")
+        request.query = query
+        if operation.body is not None and request.json_body is not None:
+            request.validated_body = validate_body(operation.body, request.json_body)
+
+    def _options(self, settings: Settings) -> Response:
+        methods = self.route.allowed_methods()
+        origin = self.headers.get("Origin")
+        if self.headers.get("Access-Control-Request-Method") is None:
+            response = empty_response(204, {"Allow": ", ".join(methods)})
+        elif origin is None or not cors.is_allowed(origin, settings):
+            raise Forbidden("This origin may not call the API")
+        else:
+            response = empty_response(204, cors.preflight_headers(origin, methods))
+        response.cache_control = NO_STORE
+        return response
+
+    # -- writing ----------------------------------------------------------
+
+    @staticmethod
+    def _problem(error: ApiError, instance: str, request_id: str) -> Response:
+        body = problem_document(error, instance=instance, request_id=request_id)
+        return Response(
+            status=error.status,
+            body=body,
+            content_type=PROBLEM_JSON,
+            headers=dict(error.headers),
+            cache_control=NO_STORE,
+        )
+
+    def _write(self, response: Response, request_id: str, origin: str | None, *, head: bool) -> None:
+        try:
+            settings: Settings | None = get_settings()
+        except Exception:
+            settings = None
+        headers: dict[str, str] = {}
+        if response.content_type is not None:
+            headers["Content-Type"] = (
+                response.content_type
+                if "charset" in response.content_type or response.content_type == PROBLEM_JSON
+                else f"{response.content_type}; charset=utf-8"
+                if response.content_type.startswith("text/")
+                else response.content_type
+            )
+        headers["Cache-Control"] = response.cache_control or NO_STORE
+        headers["Vary"] = CALLER_VARY if headers["Cache-Control"] == PRIVATE else "Origin"
+        headers.update(SECURITY_HEADERS)
+        if settings is not None and settings.environment in ("production", "preview"):
+            headers["Strict-Transport-Security"] = HSTS
+        if settings is not None:
+            headers.update(cors.response_headers(origin, settings))
+        headers.update(response.headers)
+        headers["X-Request-Id"] = request_id
+        body = response.body if response.status not in (204, 304) else b""
+        self.send_response(response.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        for cookie in response.cookies:
+            self.send_header("Set-Cookie", cookie)
+        if response.status not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if body and not head:
+            self.wfile.write(body)

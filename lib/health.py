@@ -1,0 +1,37 @@
+"""GET /api/health: is this function alive, and can it reach the database?"""
+
+from __future__ import annotations
+
+from lib.clients import anon_client
+from lib.config import get_settings
+from lib.problems import ApiError
+from lib.request import Request
+from lib.response import Response, json_response
+from lib.upstream import upstream_call
+
+_STATUS_BY_PROBLEM = {503: "unavailable", 504: "timeout"}
+
+
+def database_status() -> str:
+    """`ok` when PostgREST reaches Postgres, else `unavailable`, `timeout` or `error`."""
+    try:
+        with upstream_call():
+            # A read-only RPC (GET) that touches Postgres, not only PostgREST's cache.
+            result = anon_client().rpc("healthcheck", {}, get=True).execute()
+    except ApiError as error:
+        return _STATUS_BY_PROBLEM.get(error.status, "error")
+    return "ok" if result.data is True else "error"
+
+
+def check_health(request: Request) -> Response:
+    """200 with status ok, or 503 with status degraded; never shows configuration values."""
+    settings = get_settings()
+    database = database_status()
+    healthy = database == "ok"
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "version": settings.app_version,
+        "environment": settings.environment,
+        "checks": {"database": database},
+    }
+    return json_response(body, 200 if healthy else 503)

@@ -1,0 +1,91 @@
+"""Idempotency-Key for POST creates: replay the first response, never create twice.
+
+The create and the record of its outcome commit together in the database
+(see the create_* functions in the migrations); this module validates the
+header, fingerprints the request, and stores final client errors so that a
+retry replays them byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lib.problems import ApiError, BadRequest, problem_document
+from lib.request import Request
+from lib.response import PROBLEM_JSON, Response
+from lib.routing import NO_STORE
+
+if TYPE_CHECKING:
+    from postgrest import SyncPostgrestClient
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """The caller's key and the fingerprint of the request it was sent with."""
+
+    key: str
+    request_hash: str
+
+
+def from_request(request: Request) -> Idempotency | None:
+    """The request's Idempotency-Key, if any. Raises BadRequest for a malformed key."""
+    key = request.header(HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not all(" " <= char <= "~" for char in key):
+        raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters")
+    canonical = json.dumps(request.json_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
+    return Idempotency(key, digest)
+
+
+def rpc_arguments(idempotency: Idempotency | None) -> dict[str, Any]:
+    """The create functions' idempotency arguments."""
+    if idempotency is None:
+        return {}
+    return {"p_idempotency_key": idempotency.key, "p_request_hash": idempotency.request_hash}
+
+
+def replayed_failure(outcome: dict[str, Any]) -> Response | None:
+    """The stored client error of a replayed outcome, as first sent; None for stored successes."""
+    body = outcome.get("body")
+    if not isinstance(body, str):
+        return None
+    status = outcome.get("status")
+    return Response(
+        status=int(status) if isinstance(status, int) else 400,
+        body=body.encode(),
+        content_type=PROBLEM_JSON,
+        headers={REPLAYED: "true"},
+        cache_control=NO_STORE,
+    )
+
+
+@contextmanager
+def remember_failures(
+    request: Request, idempotency: Idempotency | None, client: Callable[[], SyncPostgrestClient]
+) -> Iterator[None]:
+    """Store a final client error (4xx) raised inside, so a retry with the same key replays it."""
+    try:
+        yield
+    except ApiError as error:
+        if idempotency is not None and 400 <= error.status < 500 and error.code != "idempotency_in_progress":
+            body = problem_document(error, instance=request.path, request_id=request.request_id)
+            arguments: dict[str, Any] = {
+                "p_key": idempotency.key,
+                "p_request_hash": idempotency.request_hash,
+                "p_status": error.status,
+                "p_body": body.decode(),
+            }
+            # Best effort: if storing fails, a retry re-executes and fails the same way.
+            with suppress(Exception):
+                client().rpc("idempotency_store", arguments).execute()
+        raise

@@ -1,0 +1,81 @@
+"""Maintenance records of a vehicle: list (newest first) and create."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib import db_errors, idempotency, representation
+from lib.auth import Caller
+from lib.clients import user_client
+from lib.conditional import body_etag, none_match
+from lib.cursor import decode_cursor, encode_cursor, list_context
+from lib.problems import BadRequest
+from lib.request import Request
+from lib.response import Response, empty_response, encode_json
+from lib.schemas import MaintenanceCreate, PageQuery
+from lib.upstream import expect_object, expect_rows, upstream_call
+
+
+def _caller(request: Request) -> Caller:
+    caller: Caller = request.caller
+    return caller
+
+
+def _position(context: str, cursor: str) -> dict[str, Any]:
+    position = decode_cursor(context, cursor)
+    if len(position) != 3 or not all(isinstance(part, str) for part in position):
+        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+    performed_at, created_at, record_id = position
+    return {"p_after_performed_at": performed_at, "p_after_created_at": created_at, "p_after_id": record_id}
+
+
+def list_records(request: Request) -> Response:
+    """GET /api/vehicles/{id}/maintenance: 404 unless the caller can see the vehicle."""
+    caller = _caller(request)
+    vehicle_id = request.uuid_param("id")
+    query = request.args(PageQuery)
+    path = f"/api/vehicles/{vehicle_id}/maintenance"
+    context = list_context(path, caller=caller.user_id, limit=query.limit)
+    arguments: dict[str, Any] = {"p_vehicle_id": vehicle_id, "p_limit": query.limit + 1}
+    if query.cursor is not None:
+        arguments.update(_position(context, query.cursor))
+    with upstream_call(db_errors.translate):
+        result = user_client(caller.access_token).rpc("list_maintenance", arguments, get=True).execute()
+    rows = expect_rows(result.data)
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = page[-1]
+        next_cursor = encode_cursor(context, [last["performed_at"], last["created_at"], last["id"]])
+    body = encode_json(
+        {"data": [representation.maintenance_record(row) for row in page], "next_cursor": next_cursor}
+    )
+    etag = body_etag(body)
+    if none_match(request.header("If-None-Match"), etag):
+        return empty_response(304, {"ETag": etag})
+    return Response(body=body, headers={"ETag": etag})
+
+
+def create_record(request: Request) -> Response:
+    """POST /api/vehicles/{id}/maintenance: 201; raises the vehicle's odometer when above it."""
+    caller = _caller(request)
+    vehicle_id = request.uuid_param("id")
+    record = request.body(MaintenanceCreate)
+    key = idempotency.from_request(request)
+    client = user_client(caller.access_token)
+    arguments = {
+        "p_vehicle_id": vehicle_id,
+        "p_record": record.model_dump(mode="json", exclude_none=True),
+        **idempotency.rpc_arguments(key),
+    }
+    with idempotency.remember_failures(request, key, lambda: client), upstream_call(db_errors.translate):
+        result = client.rpc("create_maintenance_record", arguments).execute()
+    outcome = expect_object(result.data)
+    replayed = outcome.get("replay") is True
+    if replayed and (failure := idempotency.replayed_failure(outcome)) is not None:
+        return failure
+    row = expect_object(outcome.get("resource"))
+    headers = {"Location": f"/api/vehicles/{vehicle_id}/maintenance/{row.get('id')}"}
+    if replayed:
+        headers[idempotency.REPLAYED] = "true"
+    return Response(status=201, body=encode_json(representation.maintenance_record(row)), headers=headers)

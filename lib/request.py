@@ -1,0 +1,207 @@
+"""One incoming request: framing and JSON rules of the contract's section 1, parsed once."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import Message
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qsl, unquote
+
+from pydantic import BaseModel
+
+from lib.problems import (
+    BadRequest,
+    LengthRequired,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def request_id_from(headers: Message | None) -> str:
+    """The caller's X-Request-Id when well-formed, else a fresh one."""
+    incoming = None if headers is None else headers.get("X-Request-Id")
+    if incoming is not None and REQUEST_ID.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _check_tree(value: object, depth: int = 1) -> None:
+    """Depth limit and well-formed Unicode (no lone surrogates) in keys and strings."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        value.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            key.encode("utf-8")
+            _check_tree(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_tree(item, depth + 1)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a JSON object body. Raises BadRequest(invalid_json) on every malformation."""
+    if not raw.strip():
+        raise BadRequest("The request body is empty", code="invalid_json")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8", code="invalid_json") from None
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+        _check_tree(value)
+    except (ValueError, RecursionError, UnicodeEncodeError) as error:
+        reason = "nesting too deep" if isinstance(error, RecursionError) else "malformed JSON"
+        raise BadRequest(f"The request body is not valid JSON ({reason})", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object", code="invalid_json")
+    return value
+
+
+class Readable(Protocol):
+    """What read_body needs of a request stream."""
+
+    def read(self, size: int, /) -> bytes:
+        """Read up to `size` bytes."""
+        ...
+
+
+def read_body(headers: Message, stream: Readable) -> bytes:
+    """Read a JSON request body under the framing rules. Raises 400/411/413/415 problems."""
+    if headers.get("Transfer-Encoding") is not None:
+        raise LengthRequired("Chunked request bodies are not supported; send Content-Length")
+    lengths = headers.get_all("Content-Length") or []
+    if not lengths:
+        raise LengthRequired("A request body needs a Content-Length header")
+    if len(set(lengths)) != 1 or not lengths[0].strip().isdigit() or not lengths[0].strip().isascii():
+        raise BadRequest("Content-Length is malformed")
+    length = int(lengths[0])
+    if length > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body may hold at most {MAX_BODY_BYTES} bytes")
+    media_type, _, params = (headers.get("Content-Type") or "").partition(";")
+    if media_type.strip().lower() != "application/json":
+        raise UnsupportedMediaType("Send the body as Content-Type: application/json")
+    charset = _charset(params)
+    if charset not in (None, "utf-8", "utf8"):
+        raise UnsupportedMediaType("JSON bodies must be UTF-8")
+    raw = stream.read(length)
+    if len(raw) != length:
+        raise BadRequest("The body is shorter than its Content-Length")
+    return raw
+
+
+def _charset(params: str) -> str | None:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def parse_query(raw: str) -> dict[str, str]:
+    """Decode a query string. Raises BadRequest(invalid_query) for repeats or bad encoding."""
+    if not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The query string is not valid UTF-8", code="invalid_query") from None
+    query: dict[str, str] = {}
+    for name, value in pairs:
+        if name in query:
+            raise BadRequest(f"Query parameter {name!r} is repeated", code="invalid_query")
+        query[name] = value
+    return query
+
+
+def parse_cookies(headers: Message) -> dict[str, str]:
+    """Cookie name -> value; a malformed Cookie header counts as no cookies."""
+    jar: SimpleCookie = SimpleCookie()
+    for header in headers.get_all("Cookie") or []:
+        try:
+            jar.load(header)
+        except CookieError:
+            continue
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+@dataclass
+class Request:
+    """What a handler needs to know about the request it serves."""
+
+    method: str
+    path: str
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Message
+    request_id: str
+    client_ip: str
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    json_body: dict[str, Any] | None = None
+    validated_body: BaseModel | None = None
+    validated_query: BaseModel | None = None
+    caller: Any = None  # lib.auth.Caller once authenticated; Any keeps this module light
+
+    def header(self, name: str) -> str | None:
+        """One request header, or None."""
+        value = self.headers.get(name)
+        return None if value is None else str(value)
+
+    def body(self, model: type[Model]) -> Model:
+        """The validated body, as declared by the route's operation."""
+        if not isinstance(self.validated_body, model):
+            raise TypeError(f"operation declares no {model.__name__} body")
+        return self.validated_body
+
+    def args(self, model: type[Model]) -> Model:
+        """The validated query parameters, as declared by the route's operation."""
+        if not isinstance(self.validated_query, model):
+            raise TypeError(f"operation declares no {model.__name__} query")
+        return self.validated_query
+
+    def uuid_param(self, name: str) -> str:
+        """A path parameter that must be a UUID; anything else is 404 (it cannot exist)."""
+        raw = unquote(self.params.get(name, ""))
+        if UUID_TEXT.match(raw) is None:
+            raise NotFound()
+        return raw.lower()

@@ -1,0 +1,334 @@
+"""The route table: every path of the public contract, its methods and their declarations.
+
+Each `api/` file points at one entry; the OpenAPI document is generated from
+the same entries, so a route cannot exist without being documented.
+"""
+
+from __future__ import annotations
+
+from lib import schemas
+from lib.routing import NO_STORE, Operation, Route
+
+PUBLIC_CACHE = "public, max-age=3600, s-maxage=86400"
+
+UPSTREAM = (502, 503, 504)
+SIGNED_IN = (401, 429)
+WITH_BODY = (400, 411, 413, 415, 422)
+
+HEALTH = Route(
+    "/api/health",
+    {
+        "GET": Operation(
+            "lib.health:check_health",
+            "Liveness and database reachability",
+            auth="none",
+            response=schemas.Health,
+            cache_control=NO_STORE,
+            errors=(503,),
+            tags=("meta",),
+            description="200 when the database answers through PostgREST, else 503 with status degraded.",
+        )
+    },
+    vercel_file="api/health.py",
+)
+
+VIN = Route(
+    "/api/vin/{vin}",
+    {
+        "GET": Operation(
+            "lib.vin:lookup_vin",
+            "Decode a VIN",
+            auth="none",
+            rate_limit="read",
+            response=schemas.VinDecoded,
+            cache_control=PUBLIC_CACHE,
+            errors=(422, 429),
+            tags=("vin",),
+            description="Check digit (49 CFR 565) where it applies, maker, region, country, model year.",
+        )
+    },
+    vercel_file="api/vin/[vin].py",
+)
+
+VEHICLES = Route(
+    "/api/vehicles",
+    {
+        "GET": Operation(
+            "lib.vehicles:list_vehicles",
+            "List the vehicles the caller may see",
+            rate_limit="read",
+            query=schemas.VehicleListQuery,
+            response=schemas.VehiclePage,
+            errors=(400, 304, *SIGNED_IN, *UPSTREAM),
+            tags=("vehicles",),
+            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
+        ),
+        "POST": Operation(
+            "lib.vehicles:create_vehicle",
+            "Create a vehicle",
+            rate_limit="write",
+            body=schemas.VehicleCreate,
+            response=schemas.Vehicle,
+            success=201,
+            errors=(*WITH_BODY, *SIGNED_IN, 403, 409, *UPSTREAM),
+            tags=("vehicles",),
+            headers={
+                "Idempotency-Key": "1-255 printable ASCII characters; retries replay the first response"
+            },
+        ),
+    },
+    vercel_file="api/vehicles/index.py",
+)
+
+VEHICLE = Route(
+    "/api/vehicles/{id}",
+    {
+        "GET": Operation(
+            "lib.vehicles:get_vehicle",
+            "Read one vehicle",
+            rate_limit="read",
+            response=schemas.Vehicle,
+            errors=(304, *SIGNED_IN, 404, *UPSTREAM),
+            tags=("vehicles",),
+            headers={"If-None-Match": "ETag from a previous read: 304 when unchanged"},
+        ),
+        "PATCH": Operation(
+            "lib.vehicles:update_vehicle",
+            "Change a vehicle",
+            rate_limit="write",
+            body=schemas.VehicleUpdate,
+            response=schemas.Vehicle,
+            errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 412, *UPSTREAM),
+            tags=("vehicles",),
+            headers={"If-Match": "ETag from a previous read: 412 and no change when stale"},
+        ),
+        "DELETE": Operation(
+            "lib.vehicles:delete_vehicle",
+            "Delete a vehicle and its maintenance records",
+            rate_limit="write",
+            success=204,
+            errors=(*SIGNED_IN, 403, 404, 412, *UPSTREAM),
+            tags=("vehicles",),
+            headers={"If-Match": "ETag from a previous read: 412 and no change when stale"},
+        ),
+    },
+    vercel_file="api/vehicles/[id]/index.py",
+)
+
+MAINTENANCE = Route(
+    "/api/vehicles/{id}/maintenance",
+    {
+        "GET": Operation(
+            "lib.maintenance:list_records",
+            "List a vehicle's maintenance records, newest first",
+            rate_limit="read",
+            query=schemas.PageQuery,
+            response=schemas.MaintenancePage,
+            errors=(400, 304, *SIGNED_IN, 404, *UPSTREAM),
+            tags=("maintenance",),
+        ),
+        "POST": Operation(
+            "lib.maintenance:create_record",
+            "Add a maintenance record",
+            rate_limit="write",
+            body=schemas.MaintenanceCreate,
+            response=schemas.MaintenanceRecord,
+            success=201,
+            errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 409, *UPSTREAM),
+            tags=("maintenance",),
+            headers={
+                "Idempotency-Key": "1-255 printable ASCII characters; retries replay the first response"
+            },
+        ),
+    },
+    vercel_file="api/vehicles/[id]/maintenance.py",
+)
+
+ME = Route(
+    "/api/me",
+    {
+        "GET": Operation(
+            "lib.account:me",
+            "Who am I",
+            rate_limit="read",
+            response=schemas.Me,
+            errors=SIGNED_IN,
+            tags=("auth",),
+        )
+    },
+    vercel_file="api/me.py",
+)
+
+SIGNUP = Route(
+    "/api/auth/signup",
+    {
+        "POST": Operation(
+            "lib.account:signup",
+            "Create an account",
+            auth="none",
+            rate_limit="auth",
+            body=schemas.Credentials,
+            response=schemas.SignupResult,
+            success=201,
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, 409, 429, *UPSTREAM),
+            tags=("auth",),
+        )
+    },
+    vercel_file="api/auth/signup.py",
+)
+
+LOGIN = Route(
+    "/api/auth/login",
+    {
+        "POST": Operation(
+            "lib.account:login",
+            "Sign in with email and password",
+            auth="none",
+            rate_limit="login",
+            body=schemas.Credentials,
+            response=schemas.Session,
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, 401, 429, *UPSTREAM),
+            tags=("auth",),
+            description="Sets the sb-access-token, sb-refresh-token and csrf-token cookies.",
+        )
+    },
+    vercel_file="api/auth/login.py",
+)
+
+REFRESH = Route(
+    "/api/auth/refresh",
+    {
+        "POST": Operation(
+            "lib.account:refresh",
+            "Exchange a refresh token for a new session",
+            auth="none",
+            rate_limit="auth",
+            body=schemas.RefreshRequest,
+            response=schemas.Session,
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
+            tags=("auth",),
+            description="From the body, or from the refresh cookie with X-CSRF-Token.",
+        )
+    },
+    vercel_file="api/auth/refresh.py",
+)
+
+LOGOUT = Route(
+    "/api/auth/logout",
+    {
+        "POST": Operation(
+            "lib.account:logout",
+            "Sign out: revoke the session and clear the cookies",
+            rate_limit="auth",
+            body=schemas.EmptyBody,
+            success=204,
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
+            tags=("auth",),
+        )
+    },
+    vercel_file="api/auth/logout.py",
+)
+
+ADMIN_USERS = Route(
+    "/api/admin/users",
+    {
+        "GET": Operation(
+            "lib.admin:list_users",
+            "List users and their roles",
+            rate_limit="read",
+            permission="users.manage",
+            query=schemas.PageQuery,
+            response=schemas.UserPage,
+            errors=(400, *SIGNED_IN, 403, *UPSTREAM),
+            tags=("admin",),
+        )
+    },
+    vercel_file="api/admin/users/index.py",
+)
+
+ADMIN_USER_ROLE = Route(
+    "/api/admin/users/{id}/role",
+    {
+        "PUT": Operation(
+            "lib.admin:set_role",
+            "Change a user's role",
+            rate_limit="write",
+            permission="users.manage",
+            body=schemas.RoleChange,
+            response=schemas.RoleAssignment,
+            errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 409, *UPSTREAM),
+            tags=("admin",),
+            description="Takes effect at the user's next token refresh; their sessions are revoked now.",
+        )
+    },
+    vercel_file="api/admin/users/[id]/role.py",
+)
+
+ADMIN_AUDIT = Route(
+    "/api/admin/audit",
+    {
+        "GET": Operation(
+            "lib.admin:list_audit",
+            "Read the audit log, newest first",
+            rate_limit="read",
+            permission="audit.read",
+            query=schemas.AuditQuery,
+            response=schemas.AuditPage,
+            errors=(400, *SIGNED_IN, 403, *UPSTREAM),
+            tags=("admin",),
+        )
+    },
+    vercel_file="api/admin/audit.py",
+)
+
+OPENAPI = Route(
+    "/api/openapi.json",
+    {
+        "GET": Operation(
+            "lib.openapi:serve_document",
+            "This API's OpenAPI 3.1 document",
+            auth="none",
+            cache_control=PUBLIC_CACHE,
+            tags=("meta",),
+        )
+    },
+    vercel_file="api/openapi.py",
+    aliases=("/api/openapi",),
+)
+
+DOCS = Route(
+    "/api/docs",
+    {
+        "GET": Operation(
+            "lib.openapi:serve_docs",
+            "Browsable API documentation (HTML)",
+            auth="none",
+            cache_control=PUBLIC_CACHE,
+            tags=("meta",),
+            content_type="text/html",
+        )
+    },
+    vercel_file="api/docs.py",
+)
+
+ALL_ROUTES: tuple[Route, ...] = (
+    HEALTH,
+    VIN,
+    VEHICLES,
+    VEHICLE,
+    MAINTENANCE,
+    ME,
+    SIGNUP,
+    LOGIN,
+    REFRESH,
+    LOGOUT,
+    ADMIN_USERS,
+    ADMIN_USER_ROLE,
+    ADMIN_AUDIT,
+    OPENAPI,
+    DOCS,
+)

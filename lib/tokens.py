@@ -1,0 +1,465 @@
+"""Local verification of Supabase access tokens: HS256 (legacy JWT secret) or ES256/RS256 (JWKS by kid).
+
+The algorithm handed to python-jose is always decided by the key (no `kid`: the
+legacy secret and HS256; a `kid`: that JWKS key's type), never by the token's
+header, which is what blocks `alg: none` and key-confusion attacks.
+
+Error messages are for logs: they say what was wrong, never the token, a secret or
+a key. python-jose's own messages can quote key material, so only the exception's
+type name is kept and its chain is dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from lib.config import Settings
+
+MAX_TOKEN_BYTES = 8192
+AUDIENCE = "authenticated"
+ROLES = frozenset({"admin", "manager", "member"})
+DEFAULT_ROLE = "member"
+
+# Supabase's clock and the function's clock are both NTP-synced; a few seconds
+# cover the skew for a token used right after it was issued.
+NOT_BEFORE_LEEWAY_SECONDS = 5
+ISSUED_AT_LEEWAY_SECONDS = 60
+
+DEFAULT_JWKS_TTL_SECONDS = 600.0
+DEFAULT_MIN_REFRESH_INTERVAL_SECONDS = 30.0
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_ALGORITHM_BY_KTY = {"EC": "ES256", "RSA": "RS256"}
+# Private-key members of EC/RSA JWKs (RFC 7518 section 6): a JWKS that publishes
+# one is misconfigured, and the entry is not used.
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_MIN_RSA_BITS = 2048
+
+
+class InvalidToken(Exception):
+    """The access token is not acceptable; the message is for logs and never contains the token."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The verified facts of an access token that the API uses."""
+
+    sub: str
+    email: str | None
+    role: str
+    session_id: str | None
+    expires_at: int
+    # Out of repr (personal data in logs) and out of eq/hash (a mapping is unhashable).
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    """One usable JWKS entry: its kid, the single algorithm it verifies, and the python-jose key."""
+
+    kid: str
+    algorithm: str
+    key: Any = field(repr=False)
+
+
+def _reject(reason: str) -> NoReturn:
+    # Callers reject outside their except blocks, and `from None` is a second guard:
+    # a chained python-jose or json error may quote the token or a key.
+    raise InvalidToken(reason) from None
+
+
+# --- JWKS ----------------------------------------------------------------------------
+
+
+def _b64url_int_bits(value: object) -> int:
+    if not isinstance(value, str) or not _SEGMENT.fullmatch(value) or len(value) % 4 == 1:
+        return 0
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    return int.from_bytes(raw, "big").bit_length()
+
+
+def _jwk_algorithm(entry: Mapping[str, Any]) -> str | None:
+    """ES256 or RS256 for a public signing JWK of a supported type and size, else None."""
+    kty = entry.get("kty")
+    algorithm = _ALGORITHM_BY_KTY.get(kty) if isinstance(kty, str) else None
+    if algorithm is None:
+        return None
+    key_ops = entry.get("key_ops")
+    usable = (
+        not (_PRIVATE_JWK_MEMBERS & entry.keys())
+        and entry.get("use", "sig") == "sig"
+        and entry.get("alg", algorithm) == algorithm
+        and (key_ops is None or (isinstance(key_ops, list) and "verify" in key_ops))
+        and (
+            entry.get("crv") == "P-256"
+            if algorithm == "ES256"
+            else _b64url_int_bits(entry.get("n")) >= _MIN_RSA_BITS
+        )
+    )
+    return algorithm if usable else None
+
+
+def _load_key(entry: object) -> VerificationKey | None:
+    """A verification key from one JWK, or None when the entry is not a usable public signing key."""
+    if not isinstance(entry, Mapping):
+        return None
+    kid = entry.get("kid")
+    algorithm = _jwk_algorithm(entry)
+    if not isinstance(kid, str) or not kid or algorithm is None:
+        return None
+
+    from jose import jwk
+
+    try:
+        return VerificationKey(kid, algorithm, jwk.construct(dict(entry), algorithm))
+    except Exception:
+        # A malformed entry (bad coordinates, point not on the curve, ...) is skipped
+        # like any other unusable one; the rest of the set still works.
+        return None
+
+
+def _load_key_set(document: object) -> dict[str, VerificationKey]:
+    """kid -> key for every usable entry; ValueError when the document is not a JWKS at all."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ValueError('not a JSON object with a "keys" list')
+    keys: dict[str, VerificationKey] = {}
+    for entry in document["keys"]:
+        key = _load_key(entry)
+        # The first entry wins a duplicated kid, so a later one cannot shadow it.
+        if key is not None and key.kid not in keys:
+            keys[key.kid] = key
+    return keys
+
+
+def _http_fetcher(apikey: str) -> Callable[[str], Any]:
+    def fetch(url: str) -> Any:
+        # Imported here: httpx and the pool are only needed on the JWKS path.
+        from lib.clients import http_pool
+
+        response = http_pool().get(url, headers={"apikey": apikey, "Accept": "application/json"})
+        response.raise_for_status()
+        return response.json()
+
+    return fetch
+
+
+class KeySource:
+    """Verification keys by kid: inline JWKS from settings, or the JWKS URL cached with a TTL."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        fetch: Callable[[str], Any] | None = None,
+        ttl: float = DEFAULT_JWKS_TTL_SECONDS,
+        min_refresh_interval: float = DEFAULT_MIN_REFRESH_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Inline `settings.jwks` is used as is (never fetched); else `fetch(settings.jwks_url)`."""
+        self._url = settings.jwks_url
+        self._fetch = fetch if fetch is not None else _http_fetcher(settings.publishable_key)
+        self._ttl = ttl
+        self._min_refresh_interval = min_refresh_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, VerificationKey] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._inline = settings.jwks is not None
+        if settings.jwks is not None:
+            # resolve_settings validated the shape; a hand-built Settings may not have,
+            # and then no inline key is usable rather than every request failing oddly.
+            with contextlib.suppress(ValueError):
+                self._keys = _load_key_set(settings.jwks)
+
+    def get(self, kid: str) -> VerificationKey:
+        """The key for `kid`, refetching when stale or kid is unknown (rate-limited); raises InvalidToken."""
+        with self._lock:
+            if not self._inline:
+                now = self._clock()
+                stale = self._fetched_at is None or now - self._fetched_at >= self._ttl
+                if (stale or kid not in self._keys) and self._may_refresh(now):
+                    # Fetched while holding the lock: concurrent requests for a new kid
+                    # then wait for one fetch instead of each starting their own.
+                    self._refresh(now)
+            key = self._keys.get(kid)
+        if key is None:
+            _reject("unknown kid")
+        return key
+
+    def _may_refresh(self, now: float) -> bool:
+        return self._attempted_at is None or now - self._attempted_at >= self._min_refresh_interval
+
+    def _refresh(self, now: float) -> None:
+        self._attempted_at = now
+        try:
+            keys = _load_key_set(self._fetch(self._url))
+        except Exception as exc:
+            # Any failure keeps the previous set: a JWKS outage must not log everyone out
+            # while the keys they were issued with are still cached.
+            from lib.log import log_event
+
+            log_event("jwks_fetch_failed", level="warning", error=type(exc).__name__)
+            return
+        self._keys = keys
+        self._fetched_at = now
+
+
+_default_sources: dict[int, tuple[Settings, KeySource]] = {}
+_default_sources_lock = threading.Lock()
+
+
+def default_key_source(settings: Settings) -> KeySource:
+    """The process-wide KeySource for `settings` (one per Settings object); never raises."""
+    # Keyed by identity rather than functools.cache: Settings holds the inline JWKS
+    # dict and is therefore unhashable. The entry keeps `settings` alive, so its id
+    # cannot be reused by another object.
+    with _default_sources_lock:
+        found = _default_sources.get(id(settings))
+        if found is None:
+            found = (settings, KeySource(settings))
+            _default_sources[id(settings)] = found
+        return found[1]
+
+
+# --- the token -----------------------------------------------------------------------
+
+
+def _b64url_decode(segment: str) -> bytes:
+    # Strict: base64url alphabet only, no padding, and canonical (re-encoding gives the
+    # same text), unlike the stdlib decoder and python-jose, which skip junk.
+    if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
+        _reject("a segment is not base64url")
+    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != segment:
+        _reject("a segment is not canonical base64url")
+    return data
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise ValueError("duplicate member")
+        result[name] = value
+    return result
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("non-finite number")
+    return value
+
+
+def _no_constant(_name: str) -> NoReturn:
+    raise ValueError("NaN or Infinity")
+
+
+def _strict_json_object(data: bytes, what: str) -> dict[str, Any]:
+    """A JSON object with no duplicate members and only finite numbers, or InvalidToken."""
+    document: object = None
+    # UnicodeDecodeError and JSONDecodeError are ValueErrors; nesting deep enough for
+    # a RecursionError fits in 8 KiB. Rejected below, outside the handler, so that no
+    # exception (whose message may quote the input) becomes the context.
+    with contextlib.suppress(ValueError, RecursionError):
+        document = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_unique_object,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    if not isinstance(document, dict):
+        _reject(f"the {what} is not a strict JSON object")
+    return document
+
+
+def _is_api_key(token: str, settings: Settings) -> bool:
+    if token.startswith(("sb_publishable_", "sb_secret_")):
+        return True
+    presented = token.encode()
+    return hmac.compare_digest(presented, settings.publishable_key.encode()) or hmac.compare_digest(
+        presented, settings.secret_key.encode()
+    )
+
+
+def _parse(token: object, settings: Settings) -> dict[str, Any]:
+    """The header of a structurally sound token; the payload is checked to be a strict JSON object."""
+    if not isinstance(token, str):
+        _reject("the token is not a string")
+    if len(token) > MAX_TOKEN_BYTES:
+        _reject("the token is larger than 8 KiB")
+    if not token.isascii():
+        _reject("the token is not ASCII")
+    if _is_api_key(token, settings):
+        _reject("an API key was presented as an access token")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        _reject("the token does not have three non-empty segments")
+    header = _strict_json_object(_b64url_decode(parts[0]), "header")
+    # python-jose parses the payload again with plain json; the strict parse first
+    # means both see the same claims (no duplicate members to disagree about).
+    _strict_json_object(_b64url_decode(parts[1]), "payload")
+    _b64url_decode(parts[2])
+    return header
+
+
+def _hmac_key(secret: str) -> Any:
+    from jose import jwk
+    from jose.exceptions import JOSEError
+
+    # A constructed key, not the secret string: python-jose would try to parse a
+    # string key as JSON (a JWK or key set) before using it as an HMAC secret.
+    key: Any = None
+    with contextlib.suppress(JOSEError):
+        # python-jose refuses secrets that look like PEM or SSH keys.
+        key = jwk.construct(secret, "HS256")
+    if key is None:
+        _reject("SUPABASE_JWT_SECRET cannot be used as an HMAC key")
+    return key
+
+
+def _select_key(header: Mapping[str, Any], settings: Settings, keys: KeySource | None) -> tuple[str, Any]:
+    """(algorithm, python-jose key) decided by the key, with the header's alg required to match."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or not alg or alg.strip().lower() == "none":
+        _reject("alg is missing, not a string, or none")
+    if "crit" in header:
+        _reject("crit header parameters are not supported")
+    if "kid" not in header:
+        if settings.jwt_secret is None:
+            _reject("a token without kid needs SUPABASE_JWT_SECRET, which is not set")
+        if alg != "HS256":
+            _reject("a token without kid must be HS256")
+        return "HS256", _hmac_key(settings.jwt_secret)
+    kid = header["kid"]
+    if not isinstance(kid, str) or not kid:
+        _reject("kid is not a non-empty string")
+    # An unknown kid is rejected even when a JWT secret is set: no fallback to HS256.
+    key = (keys if keys is not None else default_key_source(settings)).get(kid)
+    if alg != key.algorithm:
+        _reject("alg does not match the key's type")
+    return key.algorithm, key.key
+
+
+def _decode(token: str, key: Any, algorithm: str, settings: Settings) -> dict[str, Any]:
+    from jose import jwt
+    from jose.exceptions import JOSEError
+
+    options = {
+        # python-jose checks exp and nbf against the wall clock (no way to pass `now`),
+        # and require_exp would switch that check back on; both are checked in
+        # _check_claims against the caller's clock instead.
+        "verify_exp": False,
+        "verify_nbf": False,
+        "require_iat": True,
+        "require_sub": True,
+        "require_aud": True,
+        "require_iss": True,
+    }
+    failure: str | None = None
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=AUDIENCE,
+            issuer=f"{settings.supabase_url}/auth/v1",
+            options=options,
+        )
+    except (JOSEError, TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        # ValueError also covers binascii.Error, UnicodeDecodeError and JSONDecodeError.
+        # Only the type name is kept: python-jose's messages can quote keys and claims.
+        failure = type(exc).__name__
+    if failure is not None:
+        _reject(f"python-jose rejected the token ({failure})")
+    if not isinstance(claims, dict):
+        _reject("the payload is not a JSON object")
+    return claims
+
+
+def _int_claim(claims: Mapping[str, Any], name: str) -> int:
+    value = claims[name]
+    # bool is an int subclass; floats and strings are not NumericDates here.
+    if type(value) is not int:
+        _reject(f"{name} is not a JSON integer")
+    return value
+
+
+def _check_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> Claims:
+    for name in ("exp", "iat", "sub", "aud", "iss", "role"):
+        if name not in claims:
+            _reject(f"the {name} claim is missing")
+    expires_at = _int_claim(claims, "exp")
+    if expires_at <= now:
+        _reject("the token has expired")
+    if _int_claim(claims, "iat") > now + ISSUED_AT_LEEWAY_SECONDS:
+        _reject("the token is issued in the future")
+    if "nbf" in claims and _int_claim(claims, "nbf") > now + NOT_BEFORE_LEEWAY_SECONDS:
+        _reject("the token is not valid yet")
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub:
+        _reject("sub is not a non-empty string")
+    aud = claims["aud"]
+    if aud != AUDIENCE and not (isinstance(aud, list) and AUDIENCE in aud):
+        _reject("wrong audience")
+    iss = claims["iss"]
+    if not isinstance(iss, str) or iss != f"{settings.supabase_url}/auth/v1":
+        _reject("wrong issuer")
+    # anon and service_role JWTs (the legacy API keys) are signed with the same
+    # secret but are not users.
+    if claims["role"] != "authenticated":
+        _reject("the token's role is not authenticated")
+
+    # Only the hook's claim, never user_metadata or app_metadata; anything
+    # unexpected gets the least privilege.
+    user_role = claims.get("user_role")
+    role = user_role if isinstance(user_role, str) and user_role in ROLES else DEFAULT_ROLE
+    email = claims.get("email")
+    session_id = claims.get("session_id")
+    return Claims(
+        sub=sub,
+        email=email if isinstance(email, str) and email else None,
+        role=role,
+        session_id=session_id if isinstance(session_id, str) and session_id else None,
+        expires_at=expires_at,
+        raw=MappingProxyType(dict(claims)),
+    )
+
+
+def verify_access_token(
+    token: str,
+    settings: Settings,
+    *,
+    now: float | None = None,
+    keys: KeySource | None = None,
+) -> Claims:
+    """Verify a Supabase access token's signature and claims into Claims; raises only InvalidToken."""
+    current = time.time() if now is None else now
+    header = _parse(token, settings)
+    algorithm, key = _select_key(header, settings, keys)
+    claims = _decode(token, key, algorithm, settings)
+    return _check_claims(claims, settings, current)
+
+
+__all__ = [
+    "MAX_TOKEN_BYTES",
+    "Claims",
+    "InvalidToken",
+    "KeySource",
+    "VerificationKey",
+    "default_key_source",
+    "verify_access_token",
+]

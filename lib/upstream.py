@@ -1,0 +1,84 @@
+"""Upstream (PostgREST, Auth) failures, translated into our problems without their text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from lib.problems import (
+    ApiError,
+    BadGateway,
+    GatewayTimeout,
+    ServiceUnavailable,
+    Unauthorized,
+)
+
+# PostgREST codes that mean "your token is not acceptable".
+_JWT_CODES = {"PGRST300", "PGRST301", "PGRST302", "PGRST303"}
+QUERY_CANCELED = "57014"  # statement_timeout
+
+
+def map_transport_error(error: httpx.HTTPError) -> ApiError:
+    """The problem for a network-level failure talking to an upstream."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return map_status(error.response.status_code) or BadGateway("The database service failed")
+    if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ServiceUnavailable("The database service is not reachable")
+    if isinstance(error, httpx.TimeoutException):
+        return GatewayTimeout("The database service did not answer in time")
+    if isinstance(error, httpx.ConnectError):
+        return ServiceUnavailable("The database service is not reachable")
+    return BadGateway("The database service answered with an invalid response")
+
+
+def map_status(status: int) -> ApiError | None:
+    """The problem for a gateway-level status that did not come from PostgREST itself."""
+    if status == 503:
+        return ServiceUnavailable("The database service is unavailable")
+    if status == 504:
+        return GatewayTimeout("The database service did not answer in time")
+    if status in (502, 520, 521, 522, 523, 524, 530):
+        return BadGateway("The database service answered with an invalid response")
+    return None
+
+
+def map_api_error(code: str | None) -> ApiError:
+    """The problem for a PostgREST error code we did not handle more specifically."""
+    if code == QUERY_CANCELED:
+        return GatewayTimeout("The query took too long")
+    if code in _JWT_CODES:
+        return Unauthorized("The access token was rejected")
+    if code is not None and code.isdigit() and (mapped := map_status(int(code))) is not None:
+        return mapped
+    return BadGateway("The database service rejected the request")
+
+
+@contextmanager
+def upstream_call(translate: Callable[[Any], ApiError | None] | None = None) -> Iterator[None]:
+    """Run PostgREST calls; map every failure to a problem. `translate` may claim APIErrors first."""
+    from postgrest.exceptions import APIError
+
+    try:
+        yield
+    except httpx.HTTPError as error:
+        raise map_transport_error(error) from None
+    except APIError as error:
+        mapped = translate(error) if translate is not None else None
+        raise (mapped or map_api_error(error.code)) from None
+
+
+def expect_rows(data: object) -> list[dict[str, Any]]:
+    """PostgREST's rows, or BadGateway if the body was not a JSON array of objects."""
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise BadGateway("The database service answered with an invalid response")
+    return data
+
+
+def expect_object(data: object) -> dict[str, Any]:
+    """A JSON object result, or BadGateway."""
+    if not isinstance(data, dict):
+        raise BadGateway("The database service answered with an invalid response")
+    return data

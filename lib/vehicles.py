@@ -1,0 +1,185 @@
+"""The vehicle routes: list, create, read, update, delete — as the caller, under RLS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib import db_errors, idempotency, representation
+from lib.auth import Caller
+from lib.clients import user_client
+from lib.conditional import body_etag, none_match, required_version, version_etag
+from lib.cursor import decode_cursor, encode_cursor, list_context
+from lib.problems import BadRequest, Forbidden, NotFound, PreconditionFailed
+from lib.request import Request
+from lib.response import Response, empty_response, encode_json
+from lib.schemas import VehicleCreate, VehicleListQuery, VehicleUpdate
+from lib.upstream import expect_object, expect_rows, upstream_call
+
+COLLECTION = "/api/vehicles"
+_FILTERS = ("status", "make", "model", "model_year", "year_min", "year_max", "owner_id", "q")
+
+
+def _caller(request: Request) -> Caller:
+    caller: Caller = request.caller
+    return caller
+
+
+def location(vehicle_id: str) -> str:
+    """The canonical URL of a vehicle."""
+    return f"{COLLECTION}/{vehicle_id}"
+
+
+def _vehicle_response(
+    row: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    body = representation.vehicle(row)
+    return Response(
+        status=status,
+        body=encode_json(body),
+        headers={"ETag": version_etag(int(body["version"])), **(headers or {})},
+    )
+
+
+def _not_modified(etag: str) -> Response:
+    return empty_response(304, {"ETag": etag})
+
+
+# -- list ------------------------------------------------------------------
+
+
+def _cursor_position(context: str, cursor: str, sort: str) -> tuple[Any, str]:
+    position = decode_cursor(context, cursor)
+    if len(position) != 2 or not isinstance(position[1], str):
+        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+    value = position[0]
+    expected = str if sort.lstrip("-") in ("created_at", "make") else int
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+    return value, position[1]
+
+
+def list_vehicles(request: Request) -> Response:
+    """GET /api/vehicles: a keyset page of the vehicles the caller may see."""
+    caller = _caller(request)
+    query = request.args(VehicleListQuery)
+    filters = {
+        name: value
+        for name, value in query.model_dump(mode="json", include=set(_FILTERS)).items()
+        if value is not None
+    }
+    context = list_context(COLLECTION, caller=caller.user_id, sort=query.sort, limit=query.limit, **filters)
+    arguments: dict[str, Any] = {"p_sort": query.sort, "p_limit": query.limit + 1}
+    arguments.update({f"p_{name}": value for name, value in filters.items()})
+    if query.cursor is not None:
+        after, after_id = _cursor_position(context, query.cursor, query.sort)
+        arguments.update({"p_after": after, "p_after_id": after_id})
+    with upstream_call(db_errors.translate):
+        result = user_client(caller.access_token).rpc("list_vehicles", arguments, get=True).execute()
+    rows = expect_rows(result.data)
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = page[-1]
+        next_cursor = encode_cursor(context, [last[query.sort.lstrip("-")], last["id"]])
+    body = encode_json({"data": [representation.vehicle(row) for row in page], "next_cursor": next_cursor})
+    etag = body_etag(body)
+    if none_match(request.header("If-None-Match"), etag):
+        return _not_modified(etag)
+    return Response(body=body, headers={"ETag": etag})
+
+
+# -- create ----------------------------------------------------------------
+
+
+def create_vehicle(request: Request) -> Response:
+    """POST /api/vehicles: 201 with Location and ETag; honours Idempotency-Key."""
+    caller = _caller(request)
+    vehicle = request.body(VehicleCreate)
+    if vehicle.owner_id is not None and not caller.can("vehicles.write.any"):
+        raise Forbidden("Only managers and admins may create vehicles for someone else")
+    key = idempotency.from_request(request)
+    payload = vehicle.model_dump(mode="json", exclude_none=True)
+    client = user_client(caller.access_token)
+    with idempotency.remember_failures(request, key, lambda: client), upstream_call(db_errors.translate):
+        arguments: dict[str, Any] = {"p_vehicle": payload, **idempotency.rpc_arguments(key)}
+        result = client.rpc("create_vehicle", arguments).execute()
+    outcome = expect_object(result.data)
+    replayed = outcome.get("replay") is True
+    if replayed and (failure := idempotency.replayed_failure(outcome)) is not None:
+        return failure
+    row = expect_object(outcome.get("resource"))
+    headers = {"Location": location(str(row.get("id")))}
+    if replayed:
+        headers[idempotency.REPLAYED] = "true"
+    return _vehicle_response(row, 201, headers)
+
+
+# -- one vehicle -----------------------------------------------------------
+
+
+def _fetch(caller: Caller, vehicle_id: str) -> dict[str, Any] | None:
+    with upstream_call(db_errors.translate):
+        result = user_client(caller.access_token).from_("vehicles").select("*").eq("id", vehicle_id).execute()
+    rows = expect_rows(result.data)
+    return rows[0] if rows else None
+
+
+def get_vehicle(request: Request) -> Response:
+    """GET /api/vehicles/{id}: 200 with ETag, 304 when unchanged, 404 when invisible."""
+    caller = _caller(request)
+    vehicle_id = request.uuid_param("id")
+    row = _fetch(caller, vehicle_id)
+    if row is None:
+        raise NotFound()
+    response = _vehicle_response(row)
+    etag = response.headers["ETag"]
+    if none_match(request.header("If-None-Match"), etag):
+        return _not_modified(etag)
+    return response
+
+
+def _explain_no_rows(
+    caller: Caller, vehicle_id: str, expected_version: int | None, permission: str
+) -> NotFound | PreconditionFailed | Forbidden:
+    # The write matched nothing: say why, from the caller's point of view and in
+    # the contract's order (lookup, authorisation, then the precondition).
+    row = _fetch(caller, vehicle_id)
+    if row is None:
+        return NotFound()
+    if row.get("owner_id") != caller.user_id and not caller.can(permission):
+        return Forbidden("You may not change this vehicle")
+    return PreconditionFailed("The vehicle has changed since you read it")
+
+
+def update_vehicle(request: Request) -> Response:
+    """PATCH /api/vehicles/{id}: a conditional update in one statement; 412 on a stale If-Match."""
+    caller = _caller(request)
+    vehicle_id = request.uuid_param("id")
+    changes = request.body(VehicleUpdate).changes()
+    if "owner_id" in changes and caller.role != "admin":
+        raise Forbidden("Only an admin may change a vehicle's owner")
+    expected_version = required_version(request.header("If-Match"))
+    with upstream_call(db_errors.translate):
+        statement = user_client(caller.access_token).from_("vehicles").update(changes).eq("id", vehicle_id)
+        if expected_version is not None:
+            statement = statement.eq("version", expected_version)
+        result = statement.execute()
+    rows = expect_rows(result.data)
+    if not rows:
+        raise _explain_no_rows(caller, vehicle_id, expected_version, "vehicles.write.any")
+    return _vehicle_response(rows[0])
+
+
+def delete_vehicle(request: Request) -> Response:
+    """DELETE /api/vehicles/{id}: 204; its maintenance records go with it."""
+    caller = _caller(request)
+    vehicle_id = request.uuid_param("id")
+    expected_version = required_version(request.header("If-Match"))
+    with upstream_call(db_errors.translate):
+        statement = user_client(caller.access_token).from_("vehicles").delete().eq("id", vehicle_id)
+        if expected_version is not None:
+            statement = statement.eq("version", expected_version)
+        result = statement.execute()
+    if not expect_rows(result.data):
+        raise _explain_no_rows(caller, vehicle_id, expected_version, "vehicles.delete.any")
+    return empty_response(204)

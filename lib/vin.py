@@ -1,0 +1,143 @@
+"""VINs: ISO 3779 format, the 49 CFR 565 check digit, and decoding with vininfo."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from lib.request import Request
+    from lib.response import Response
+
+VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+CheckDigit = Literal["valid", "invalid", "not_applicable"]
+
+
+class VinFormatError(ValueError):
+    """Not 17 characters from the ISO 3779 alphabet; the message says which rule failed."""
+
+
+def normalise_vin(raw: str) -> str:
+    """Trim and upper-case, then check the format. Raises VinFormatError."""
+    vin = raw.strip().upper()
+    if len(vin) != 17:
+        raise VinFormatError(f"A VIN has 17 characters, not {len(vin)}")
+    if VIN_PATTERN.match(vin) is None:
+        raise VinFormatError("A VIN uses only A-Z and 0-9, without I, O and Q")
+    return vin
+
+
+def is_north_american(vin: str) -> bool:
+    """VINs starting 1-5 are assigned in North America, where the check digit is mandatory."""
+    return vin[0] in "12345"
+
+
+def check_digit_status(vin: str) -> CheckDigit:
+    """The 49 CFR 565 check digit verdict for a well-formed VIN."""
+    if not is_north_american(vin):
+        return "not_applicable"
+    from vininfo import Vin
+
+    # check_year=False: the check digit rule alone, whatever position 10 holds.
+    return "valid" if Vin(vin).verify_checksum(check_year=False) else "invalid"
+
+
+_REGIONS = {
+    "North America": "North America",
+    "South America": "South America",
+    "Europe": "Europe",
+    "Asia": "Asia",
+    "Africa": "Africa",
+    "Oceania": "Oceania",
+}
+# ISO 3779 position 10 letters/digits in their 30-year cycle, starting 1980 (A).
+_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
+
+
+@dataclass(frozen=True)
+class VinReport:
+    """What GET /api/vin/{vin} answers."""
+
+    vin: str
+    check_digit: CheckDigit
+    wmi: str
+    manufacturer: str | None
+    region: str | None
+    country: str | None
+    model_year: int | None
+
+    @property
+    def valid(self) -> bool:
+        """Well-formed and, where mandatory, with a correct check digit."""
+        return self.check_digit != "invalid"
+
+
+def likely_model_year(vin: str, *, today_year: int | None = None) -> int | None:
+    """The most likely model year from position 10 (position 7 disambiguates North American cycles)."""
+    code = vin[9]
+    if code not in _YEAR_CODES:
+        return None
+    offset = _YEAR_CODES.index(code)
+    current = today_year if today_year is not None else datetime.now(UTC).year
+    candidates = [
+        1980 + offset + 30 * cycle for cycle in range(4) if 1980 + offset + 30 * cycle <= current + 1
+    ]
+    if not candidates:
+        return None
+    if is_north_american(vin):
+        # 49 CFR 565: from 2010, a letter in position 7 marks the 2010+ cycle, a digit the 1980-2009 one.
+        later = [year for year in candidates if year >= 2010]
+        earlier = [year for year in candidates if year < 2010]
+        chosen = later if vin[6].isalpha() else earlier
+        return max(chosen) if chosen else None
+    return max(candidates)
+
+
+def decode_vin(vin: str) -> VinReport:
+    """Decode a normalised VIN with vininfo's tables."""
+    from vininfo import Vin
+
+    info = Vin(vin)
+    region = _REGIONS.get(str(info.region)) if info.region else None
+    return VinReport(
+        vin=vin,
+        check_digit=check_digit_status(vin),
+        wmi=vin[:3],
+        manufacturer=_text(info.manufacturer),
+        region=region,
+        country=_text(info.country),
+        model_year=likely_model_year(vin),
+    )
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def lookup_vin(request: Request) -> Response:
+    """GET /api/vin/{vin}: decode a VIN; 422 only when it is malformed."""
+    from urllib.parse import unquote
+
+    from lib.problems import FieldError, ValidationFailed
+    from lib.response import json_response
+
+    try:
+        vin = normalise_vin(unquote(request.params.get("vin", "")))
+    except VinFormatError as error:
+        raise ValidationFailed([FieldError("vin", "vin_format", str(error))]) from None
+    report = decode_vin(vin)
+    return json_response(
+        {
+            "vin": report.vin,
+            "valid": report.valid,
+            "check_digit": report.check_digit,
+            "wmi": report.wmi,
+            "manufacturer": report.manufacturer,
+            "region": report.region,
+            "country": report.country,
+            "model_year": report.model_year,
+        }
+    )

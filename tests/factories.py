@@ -1,0 +1,158 @@
+"""Test data factories, in one place: users with roles, their tokens, vehicles, records.
+
+Every factory creates fresh rows with unique values, so no test depends on
+another's data (or on the seed).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from jose import jwt
+
+from devstack.stack import StackSettings
+
+_VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+_VIN_VALUES = {
+    **{str(i): i for i in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def north_american_vin(wmi: str = "1HG", rng: random.Random | None = None) -> str:
+    """A fresh VIN with a valid 49 CFR 565 check digit."""
+    rng = rng or random.Random()
+    body = wmi + "".join(rng.choice(_VIN_ALPHABET) for _ in range(14 - len(wmi) + 3))
+    # Position 10 is the model year code, which never uses U, Z or 0.
+    body = body[:8] + "0" + rng.choice("ABCDEFGHJKLMNPRSTVWXY123456789") + body[10:17]
+    total = sum(_VIN_VALUES[c] * w for c, w in zip(body, _VIN_WEIGHTS, strict=True)) % 11
+    return body[:8] + ("X" if total == 10 else str(total)) + body[9:]
+
+
+def european_vin(rng: random.Random | None = None) -> str:
+    """A fresh well-formed European VIN (no check digit required)."""
+    rng = rng or random.Random()
+    return "WVWZZZ" + "".join(rng.choice(_VIN_ALPHABET) for _ in range(11))
+
+
+@dataclass
+class User:
+    """A user in auth.users with a role, and a valid access token for them."""
+
+    id: str
+    email: str
+    role: str
+    token: str = field(repr=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header for the API."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def mint_token(
+    settings: StackSettings,
+    user_id: str,
+    *,
+    email: str | None = None,
+    role: str | None = "member",
+    ttl: int = 3600,
+    **extra: Any,
+) -> str:
+    """An access token as the local Auth service (with the hook) would issue it."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "aud": "authenticated",
+        "exp": now + ttl,
+        "iat": now,
+        "iss": f"{settings.supabase_url}/auth/v1",
+        "sub": user_id,
+        "email": email,
+        "role": "authenticated",
+        "aal": "aal1",
+        "session_id": str(uuid.uuid4()),
+        "is_anonymous": False,
+        **extra,
+    }
+    if role is not None:
+        claims["user_role"] = role
+    return str(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
+
+
+def create_user(db: psycopg.Connection[Any], settings: StackSettings, role: str = "member") -> User:
+    """Insert an auth user (the sign-up trigger adds profile and member role), set its role."""
+    user_id = str(uuid.uuid4())
+    email = f"user-{user_id[:8]}@example.test"
+    db.execute(
+        "insert into auth.users (id, aud, role, email, encrypted_password, email_confirmed_at,"
+        " raw_app_meta_data, raw_user_meta_data, created_at, updated_at)"
+        " values (%s, 'authenticated', 'authenticated', %s, '', now(),"
+        ' \'{"provider":"email","providers":["email"]}\', \'{}\', now(), now())',
+        (user_id, email),
+    )
+    if role != "member":
+        db.execute("update public.user_roles set role = %s where user_id = %s", (role, user_id))
+    return User(user_id, email, role, mint_token(settings, user_id, email=email, role=role))
+
+
+def create_vehicle(db: psycopg.Connection[Any], owner: User, **overrides: Any) -> dict[str, Any]:
+    """Insert a vehicle owned by `owner` directly in the database; return the row."""
+    values = {
+        "vin": north_american_vin(),
+        "make": "Honda",
+        "model": "Accord",
+        "model_year": 2020,
+        "plate": None,
+        "color": "silver",
+        "odometer_km": 1000,
+        "status": "active",
+        "owner_id": owner.id,
+        **overrides,
+    }
+    columns = ", ".join(values)
+    placeholders = ", ".join(["%s"] * len(values))
+    cursor = db.execute(
+        f"insert into public.vehicles ({columns}) values ({placeholders}) returning *",
+        tuple(values.values()),
+    )
+    names = [d.name for d in cursor.description or []]
+    row = cursor.fetchone()
+    assert row is not None
+    return dict(zip(names, row, strict=True))
+
+
+def create_record(
+    db: psycopg.Connection[Any], vehicle: dict[str, Any], author: User, **overrides: Any
+) -> dict[str, Any]:
+    """Insert a maintenance record for `vehicle` directly in the database; return the row."""
+    values = {
+        "vehicle_id": vehicle["id"],
+        "performed_at": "2026-01-15",
+        "odometer_km": 500,
+        "kind": "service",
+        "description": "Oil and filter",
+        "cost_cents": 8900,
+        "currency": "USD",
+        "created_by": author.id,
+        **overrides,
+    }
+    columns = ", ".join(values)
+    placeholders = ", ".join(["%s"] * len(values))
+    cursor = db.execute(
+        f"insert into public.maintenance_records ({columns}) values ({placeholders}) returning *",
+        tuple(values.values()),
+    )
+    names = [d.name for d in cursor.description or []]
+    row = cursor.fetchone()
+    assert row is not None
+    return dict(zip(names, row, strict=True))

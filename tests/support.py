@@ -1,0 +1,83 @@
+"""Test helpers: an API client and the gateway's control endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class ApiClient:
+    """requests against the API base URL, never raising on HTTP errors."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def url(self, path: str) -> str:
+        """Absolute URL of an /api-relative path."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request (fresh connection, as the dev server closes each one)."""
+        kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("allow_redirects", False)
+        return requests.request(method, self.url(path), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """GET."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        """POST."""
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        """PATCH."""
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        """PUT."""
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        """DELETE."""
+        return self.request("DELETE", path, **kwargs)
+
+
+class Gateway:
+    """The local gateway's test hooks: request counters and fault injection."""
+
+    def __init__(self, supabase_url: str) -> None:
+        self.base = supabase_url.rstrip("/")
+
+    def counts(self) -> dict[str, int]:
+        """Requests forwarded per upstream prefix since the last reset."""
+        response = requests.get(f"{self.base}/__devstack/stats", timeout=5)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def reset_counts(self) -> None:
+        """Zero the counters."""
+        requests.delete(f"{self.base}/__devstack/stats", timeout=5).raise_for_status()
+
+    def fault(self, prefix: str, mode: str, *, seconds: float = 0.0, remaining: int | None = None) -> None:
+        """Inject a fault in front of `/rest/v1` or `/auth/v1`."""
+        spec = {prefix: {"mode": mode, "seconds": seconds, "remaining": remaining}}
+        requests.put(f"{self.base}/__devstack/faults", json=spec, timeout=5).raise_for_status()
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        requests.delete(f"{self.base}/__devstack/faults", timeout=5).raise_for_status()
+
+
+def assert_problem(response: requests.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert a problem+json answer with `status` and `code`; return its body."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    assert body["type"] == "/problems/" + code.replace("_", "-")
+    assert body["request_id"] == response.headers["X-Request-Id"]
+    assert response.headers["Cache-Control"] == "no-store"
+    return body

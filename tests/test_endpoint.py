@@ -1,0 +1,347 @@
+"""The HTTP foundation over real HTTP: an Endpoint subclass served in-process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+
+import pytest
+import requests
+from pydantic import BaseModel, ConfigDict, StrictInt
+
+from lib import config
+from lib.endpoint import Endpoint
+from lib.problems import Conflict
+from lib.request import Request
+from lib.response import Response, json_response
+from lib.routing import Operation, Route
+from tests.support import assert_problem
+
+
+class EchoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    count: StrictInt = 0
+
+
+class EchoQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    q: str | None = None
+
+
+def echo(request: Request) -> Response:
+    """Echo what the pipeline parsed."""
+    body = request.validated_body.model_dump() if request.validated_body else None
+    query = request.validated_query.model_dump() if request.validated_query else None
+    return json_response(
+        {"params": dict(request.params), "query": query, "body": body, "ip": request.client_ip}
+    )
+
+
+def explode(request: Request) -> Response:
+    """An unexpected failure, carrying something that must not leak."""
+    raise RuntimeError("secret-detail-from-upstream SELECT * FROM users")
+
+
+def conflict(request: Request) -> Response:
+    """A typed error."""
+    raise Conflict("already there")
+
+
+ECHO = Route(
+    "/api/echo/{id}",
+    {
+        "GET": Operation("tests.test_endpoint:echo", "echo", auth="none", query=EchoQuery),
+        "POST": Operation("tests.test_endpoint:echo", "echo", auth="none", body=EchoBody),
+        "DELETE": Operation("tests.test_endpoint:explode", "explode", auth="none"),
+        "PUT": Operation("tests.test_endpoint:conflict", "conflict", auth="none", body=EchoBody),
+    },
+    vercel_file="api/echo/[id].py",
+)
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    mp = pytest.MonkeyPatch()
+    for name in list(__import__("os").environ):
+        if name.startswith(("SUPABASE_", "APP_ENV", "VERCEL", "ALLOWED_ORIGINS")):
+            mp.delenv(name)
+    mp.setenv("APP_ENV", "development")
+    mp.setenv("ALLOWED_ORIGINS", "https://app.example.com")
+    config.get_settings.cache_clear()
+    from lib import cors
+
+    cors.allowed_origins.cache_clear()
+
+    class handler(Endpoint):  # noqa: N801 (the Vercel name)
+        route = ECHO
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        mp.undo()
+        config.get_settings.cache_clear()
+        cors.allowed_origins.cache_clear()
+
+
+def raw(base_url: str, data: bytes) -> bytes:
+    """Send raw bytes, return the raw response."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_get_parses_path_and_query(base_url: str) -> None:
+    response = requests.get(f"{base_url}/api/echo/abc?q=x", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["params"] == {"id": "abc"}
+    assert response.json()["query"] == {"q": "x"}
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["Vary"] == "Authorization, Cookie, Origin"
+
+
+def test_vercel_dynamic_segment_in_query_is_not_a_caller_parameter(base_url: str) -> None:
+    response = requests.get(f"{base_url}/api/echo/abc?q=x&id=abc", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["query"] == {"q": "x"}
+
+
+def test_security_headers_and_request_id_on_every_response(base_url: str) -> None:
+    for response in (
+        requests.get(f"{base_url}/api/echo/abc", timeout=5),
+        requests.request("TRACE", f"{base_url}/api/echo/abc", timeout=5),
+    ):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "Strict-Transport-Security" not in response.headers  # development
+        assert len(response.headers["X-Request-Id"]) >= 1
+        assert "Origin" in response.headers["Vary"]
+
+
+def test_request_id_echoed_when_well_formed(base_url: str) -> None:
+    good = requests.get(f"{base_url}/api/echo/a", headers={"X-Request-Id": "abc.DEF_12-3"}, timeout=5)
+    assert good.headers["X-Request-Id"] == "abc.DEF_12-3"
+    for bad in ("x" * 129, "has space", "semi;colon", "é"):
+        response = requests.get(f"{base_url}/api/echo/a", headers={"X-Request-Id": bad.encode()}, timeout=5)
+        assert response.headers["X-Request-Id"] != bad
+        assert len(response.headers["X-Request-Id"]) == 32
+
+
+def test_unknown_method_is_405_problem_with_allow(base_url: str) -> None:
+    for method in ("PATCH", "TRACE", "BREW"):
+        response = requests.request(method, f"{base_url}/api/echo/a", timeout=5)
+        body = assert_problem(response, 405, "method_not_allowed")
+        assert response.headers["Allow"] == "GET, HEAD, POST, DELETE, PUT, OPTIONS"
+        assert body["instance"] == "/api/echo/a"
+
+
+def test_head_works_where_get_does(base_url: str) -> None:
+    get = requests.get(f"{base_url}/api/echo/a", timeout=5)
+    head = requests.head(f"{base_url}/api/echo/a", timeout=5)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+def test_plain_options_lists_methods(base_url: str) -> None:
+    response = requests.options(f"{base_url}/api/echo/a", timeout=5)
+    assert response.status_code == 204
+    assert "POST" in response.headers["Allow"]
+
+
+def test_unknown_query_parameter_is_400(base_url: str) -> None:
+    assert_problem(requests.get(f"{base_url}/api/echo/a?zzz=1", timeout=5), 400, "invalid_query")
+    assert_problem(requests.get(f"{base_url}/api/echo/a?q=1&q=2", timeout=5), 400, "invalid_query")
+    assert_problem(requests.get(f"{base_url}/api/echo/a?q=%ff", timeout=5), 400, "invalid_query")
+
+
+def post(
+    base_url: str, body: bytes, content_type: str | None = "application/json", **headers: str
+) -> requests.Response:
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return requests.post(f"{base_url}/api/echo/a", data=body, headers=headers, timeout=5)
+
+
+def test_valid_body(base_url: str) -> None:
+    response = post(base_url, b'{"name": "x", "count": 2}')
+    assert response.status_code == 200
+    assert response.json()["body"] == {"name": "x", "count": 2}
+    charset = post(base_url, b'{"name": "x"}', "application/json; charset=UTF-8")
+    assert charset.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"", "empty"),
+        (b"   ", "blank"),
+        (b"{", "truncated"),
+        (b"[1]", "not an object"),
+        (b'"text"', "not an object"),
+        (b"\xff\xfe{}", "invalid utf-8"),
+        (b'{"name": "\\ud800"}', "lone surrogate"),
+        (b'{"name": "a", "name": "b"}', "duplicate key"),
+        (b'{"name": NaN}', "NaN"),
+        (b'{"name": 1e999}', "infinite"),
+        (b'{"a":' * 33 + b"1" + b"}" * 33, "too deep"),
+        (b"[" * 5000 + b"]" * 5000, "very deep"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "huge integer"),
+    ],
+)
+def test_malformed_json_is_400(base_url: str, body: bytes, why: str) -> None:
+    assert_problem(post(base_url, body), 400, "invalid_json")
+
+
+def test_nesting_of_32_levels_is_allowed_by_the_parser(base_url: str) -> None:
+    body = b'{"name": "x", "count": 1, "x": ' + b"[" * 30 + b"]" * 30 + b"}"
+    # Parsed fine; rejected later as an unknown field, not as malformed JSON.
+    assert_problem(post(base_url, body), 422, "validation_error")
+
+
+def test_wrong_content_type_is_415(base_url: str) -> None:
+    for content_type in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        None,
+        "application/json; charset=latin-1",
+    ):
+        assert_problem(post(base_url, b'{"name": "x"}', content_type), 415, "unsupported_media_type")
+
+
+def test_oversized_body_is_413_before_reading(base_url: str) -> None:
+    request = (
+        b"POST /api/echo/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000\r\n\r\n{"
+    )
+    answer = raw(base_url, request)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"payload_too_large" in answer
+
+
+def test_body_of_exactly_64_kib_is_read(base_url: str) -> None:
+    padding = 64 * 1024 - len(b'{"name": ""}')
+    response = post(base_url, b'{"name": "' + b"x" * padding + b'"}')
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("framing", "status", "code"),
+    [
+        (b"", 411, "length_required"),
+        (b"Content-Length: -1\r\n", 400, "invalid_request"),
+        (b"Content-Length: abc\r\n", 400, "invalid_request"),
+        (b"Content-Length: 1\r\nContent-Length: 2\r\n", 400, "invalid_request"),
+        (b"Transfer-Encoding: chunked\r\n", 411, "length_required"),
+    ],
+)
+def test_content_length_framing(base_url: str, framing: bytes, status: int, code: str) -> None:
+    request = (
+        b"POST /api/echo/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing + b"\r\n"
+    )
+    answer = raw(base_url, request)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), head
+    assert json.loads(body)["code"] == code
+    assert b"application/problem+json" in head
+
+
+def test_validation_errors_name_each_field(base_url: str) -> None:
+    response = post(base_url, b'{"count": "3", "extra": 1}')
+    body = assert_problem(response, 422, "validation_error")
+    codes = {entry["field"]: entry["code"] for entry in body["errors"]}
+    assert codes == {"name": "required", "count": "type", "extra": "unknown_field"}
+    assert body["detail"] == "3 fields are invalid"
+
+
+def test_float_for_integer_is_422(base_url: str) -> None:
+    body = assert_problem(post(base_url, b'{"name": "x", "count": 1.5}'), 422, "validation_error")
+    assert body["errors"][0]["field"] == "count"
+
+
+def test_unexpected_exception_is_generic_500(base_url: str, capfd: pytest.CaptureFixture[str]) -> None:
+    response = requests.delete(f"{base_url}/api/echo/a", headers={"X-Request-Id": "trace-me-1"}, timeout=5)
+    body = assert_problem(response, 500, "internal_error")
+    assert "secret-detail" not in response.text
+    assert "SELECT" not in response.text
+    assert body["request_id"] == "trace-me-1"
+    logged = capfd.readouterr().err
+    assert "trace-me-1" in logged
+    assert "RuntimeError" in logged
+
+
+def test_typed_error_maps_to_its_problem(base_url: str) -> None:
+    response = requests.put(f"{base_url}/api/echo/a", json={"name": "x"}, timeout=5)
+    body = assert_problem(response, 409, "conflict")
+    assert body["detail"] == "already there"
+
+
+def test_malformed_request_line_is_problem_json(base_url: str) -> None:
+    answer = raw(base_url, b"GET /api/echo/a HTTP/9.9\r\n\r\n")
+    assert b"application/problem+json" in answer
+
+
+def test_too_many_headers_is_431(base_url: str) -> None:
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    answer = raw(base_url, b"GET /api/echo/a HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431")
+
+
+def test_client_ip_from_forwarded_for(base_url: str) -> None:
+    response = requests.get(
+        f"{base_url}/api/echo/a", headers={"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}, timeout=5
+    )
+    assert response.json()["ip"] == "203.0.113.9"
+    real = requests.get(f"{base_url}/api/echo/a", headers={"X-Real-IP": "198.51.100.2"}, timeout=5)
+    assert real.json()["ip"] == "198.51.100.2"
+
+
+def test_cors_allowed_origin(base_url: str) -> None:
+    origin = "https://app.example.com"
+    response = requests.get(f"{base_url}/api/echo/a", headers={"Origin": origin}, timeout=5)
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+    preflight = requests.options(
+        f"{base_url}/api/echo/a",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        timeout=5,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_cors_localhost_in_development(base_url: str) -> None:
+    origin = "http://localhost:5173"
+    response = requests.get(f"{base_url}/api/echo/a", headers={"Origin": origin}, timeout=5)
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_cors_disallowed_origin_gets_no_allow_origin(base_url: str) -> None:
+    origin = "https://evil.example.net"
+    response = requests.get(f"{base_url}/api/echo/a", headers={"Origin": origin}, timeout=5)
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = requests.options(
+        f"{base_url}/api/echo/a",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        timeout=5,
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert preflight.status_code == 403
