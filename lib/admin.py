@@ -33,7 +33,7 @@ def list_users(request: Request) -> Response:
     """GET /api/admin/users: every user with their role, oldest first."""
     caller = _caller(request)
     query = request.args(PageQuery)
-    context = list_context("/api/admin/users", caller=caller.user_id, limit=query.limit)
+    context = list_context("/api/admin/users", caller=caller.user_id)
     arguments: dict[str, Any] = {"p_limit": query.limit + 1}
     if query.cursor is not None:
         created_at, user_id = _position(context, query.cursor, (str, str))
@@ -72,7 +72,7 @@ def list_audit(request: Request) -> Response:
         for name, value in query.model_dump(mode="json", include={"table", "record_id", "actor_id"}).items()
         if value is not None
     }
-    context = list_context("/api/admin/audit", caller=caller.user_id, limit=query.limit, **filters)
+    context = list_context("/api/admin/audit", caller=caller.user_id, **filters)
     arguments: dict[str, Any] = {
         "p_limit": query.limit + 1,
         **{f"p_{name}": value for name, value in filters.items()},

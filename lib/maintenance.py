@@ -35,7 +35,7 @@ def list_records(request: Request) -> Response:
     vehicle_id = request.uuid_param("id")
     query = request.args(PageQuery)
     path = f"/api/vehicles/{vehicle_id}/maintenance"
-    context = list_context(path, caller=caller.user_id, limit=query.limit)
+    context = list_context(path, caller=caller.user_id)
     arguments: dict[str, Any] = {"p_vehicle_id": vehicle_id, "p_limit": query.limit + 1}
     if query.cursor is not None:
         arguments.update(_position(context, query.cursor))

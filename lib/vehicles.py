@@ -67,7 +67,7 @@ def list_vehicles(request: Request) -> Response:
         for name, value in query.model_dump(mode="json", include=set(_FILTERS)).items()
         if value is not None
     }
-    context = list_context(COLLECTION, caller=caller.user_id, sort=query.sort, limit=query.limit, **filters)
+    context = list_context(COLLECTION, caller=caller.user_id, sort=query.sort, **filters)
     arguments: dict[str, Any] = {"p_sort": query.sort, "p_limit": query.limit + 1}
     arguments.update({f"p_{name}": value for name, value in filters.items()})
     if query.cursor is not None:

@@ -45,6 +45,11 @@ def european_vin(rng: random.Random | None = None) -> str:
     return "WVWZZZ" + "".join(rng.choice(_VIN_ALPHABET) for _ in range(11))
 
 
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """UUIDs as strings, as the API shows them."""
+    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in row.items()}
+
+
 @dataclass
 class User:
     """A user in auth.users with a role, and a valid access token for them."""
@@ -128,7 +133,7 @@ def create_vehicle(db: psycopg.Connection[Any], owner: User, **overrides: Any) -
     names = [d.name for d in cursor.description or []]
     row = cursor.fetchone()
     assert row is not None
-    return dict(zip(names, row, strict=True))
+    return _plain(dict(zip(names, row, strict=True)))
 
 
 def create_record(
@@ -155,4 +160,4 @@ def create_record(
     names = [d.name for d in cursor.description or []]
     row = cursor.fetchone()
     assert row is not None
-    return dict(zip(names, row, strict=True))
+    return _plain(dict(zip(names, row, strict=True)))

@@ -1,0 +1,174 @@
+"""Sign-up, login, refresh, logout, cookies and CSRF over real HTTP against the local Auth."""
+
+from __future__ import annotations
+
+import uuid
+from http.cookies import SimpleCookie
+from typing import Any
+
+import requests
+
+from tests.support import ApiClient, Gateway, assert_problem
+
+PASSWORD = "correct-horse-battery"
+
+
+def fresh_email() -> str:
+    return f"person-{uuid.uuid4().hex[:10]}@example.test"
+
+
+def signup(api: ApiClient, email: str, password: str = PASSWORD) -> requests.Response:
+    return api.post("auth/signup", json={"email": email, "password": password})
+
+
+def login(api: ApiClient, email: str, password: str = PASSWORD) -> requests.Response:
+    return api.post("auth/login", json={"email": email, "password": password})
+
+
+def set_cookies(response: requests.Response) -> dict[str, Any]:
+    jar: SimpleCookie = SimpleCookie()
+    for header in response.raw.headers.getlist("Set-Cookie"):
+        jar.load(header)
+    return {name: jar[name] for name in jar}
+
+
+def test_signup_creates_a_member_with_a_session(api: ApiClient) -> None:
+    email = fresh_email()
+    response = signup(api, email.upper())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["user"]["email"] == email
+    session = body["session"]
+    assert session["token_type"] == "bearer"
+    assert session["user"] == {"id": body["user"]["id"], "email": email, "role": "member"}
+    assert response.headers["Cache-Control"] == "no-store"
+    me = api.get("me", headers={"Authorization": f"Bearer {session['access_token']}"})
+    assert me.json()["role"] == "member"
+
+
+def test_signup_rules(api: ApiClient) -> None:
+    email = fresh_email()
+    for password in ("short", "x" * 73):
+        body = assert_problem(signup(api, email, password), 422, "validation_error")
+        assert body["errors"][0]["field"] == "password"
+    assert_problem(signup(api, "not-an-email"), 422, "validation_error")
+    assert signup(api, email).status_code == 201
+    assert_problem(signup(api, email), 409, "conflict")
+
+
+def test_login_sets_session_and_cookies(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    response = login(api, email)
+    assert response.status_code == 200
+    session = response.json()
+    assert set(session) == {"access_token", "refresh_token", "token_type", "expires_in", "expires_at", "user"}
+    assert response.headers["Cache-Control"] == "no-store"
+    cookies = set_cookies(response)
+    access, refresh, csrf = cookies["sb-access-token"], cookies["sb-refresh-token"], cookies["csrf-token"]
+    assert access.value == session["access_token"]
+    assert (access["httponly"], access["samesite"], access["path"]) == (True, "Lax", "/")
+    assert (refresh["httponly"], refresh["samesite"], refresh["path"]) == (True, "Strict", "/api/auth")
+    assert (csrf["httponly"], csrf["samesite"], csrf["path"]) == ("", "Lax", "/")
+    # Plain http on 127.0.0.1: not Secure. Behind https (Vercel): Secure.
+    assert not access["secure"]
+    proxied = api.post(
+        "auth/login", json={"email": email, "password": PASSWORD}, headers={"X-Forwarded-Proto": "https"}
+    )
+    assert all(morsel["secure"] for morsel in set_cookies(proxied).values())
+
+
+def test_wrong_password_and_unknown_email_look_the_same(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    wrong = login(api, email, "wrong-password-123")
+    unknown = login(api, fresh_email())
+    a, b = assert_problem(wrong, 401, "unauthorized"), assert_problem(unknown, 401, "unauthorized")
+    a.pop("request_id")
+    b.pop("request_id")
+    assert a == b
+
+
+def test_cookie_session_works_and_needs_csrf_for_writes(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    cookies = {name: morsel.value for name, morsel in set_cookies(login(api, email)).items()}
+    jar = {"sb-access-token": cookies["sb-access-token"], "csrf-token": cookies["csrf-token"]}
+    assert api.get("me", cookies=jar).status_code == 200
+    body = {
+        "vin": "WVWZZZ1JZXW" + uuid.uuid4().hex[:6].upper(),
+        "make": "VW",
+        "model": "Golf",
+        "model_year": 2020,
+    }
+    assert_problem(api.post("vehicles", json=body, cookies=jar), 403, "csrf_failed")
+    assert_problem(
+        api.post("vehicles", json=body, cookies=jar, headers={"X-CSRF-Token": "wrong"}), 403, "csrf_failed"
+    )
+    ok = api.post("vehicles", json=body, cookies=jar, headers={"X-CSRF-Token": cookies["csrf-token"]})
+    assert ok.status_code == 201, ok.text
+
+
+def test_header_wins_over_cookie(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    jar = {"sb-access-token": set_cookies(login(api, email))["sb-access-token"].value}
+    assert_problem(
+        api.get("me", cookies=jar, headers={"Authorization": "Bearer broken"}), 401, "unauthorized"
+    )
+
+
+def test_refresh_from_body_rotates(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    first = login(api, email).json()
+    response = api.post("auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert response.status_code == 200, response.text
+    assert response.json()["refresh_token"] != first["refresh_token"]
+    assert "Set-Cookie" not in response.headers
+    again = api.post("auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert_problem(again, 401, "unauthorized")
+    assert_problem(api.post("auth/refresh", json={"refresh_token": "garbage"}), 401, "unauthorized")
+
+
+def test_refresh_from_cookie_needs_csrf(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    cookies = {name: morsel.value for name, morsel in set_cookies(login(api, email)).items()}
+    assert_problem(api.post("auth/refresh", cookies=cookies), 403, "csrf_failed")
+    response = api.post("auth/refresh", cookies=cookies, headers={"X-CSRF-Token": cookies["csrf-token"]})
+    assert response.status_code == 200, response.text
+    assert set(set_cookies(response)) == {"sb-access-token", "sb-refresh-token", "csrf-token"}
+    assert_problem(api.post("auth/refresh"), 401, "unauthorized")
+
+
+def test_logout_revokes_and_clears_cookies(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    session = login(api, email).json()
+    response = api.post("auth/logout", headers={"Authorization": f"Bearer {session['access_token']}"})
+    assert response.status_code == 204, response.text
+    cleared = set_cookies(response)
+    assert set(cleared) == {"sb-access-token", "sb-refresh-token", "csrf-token"}
+    assert all(morsel["max-age"] == "0" for morsel in cleared.values())
+    assert_problem(
+        api.post("auth/refresh", json={"refresh_token": session["refresh_token"]}), 401, "unauthorized"
+    )
+
+
+def test_logout_by_cookie_needs_csrf(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    cookies = {name: morsel.value for name, morsel in set_cookies(login(api, email)).items()}
+    assert_problem(api.post("auth/logout", cookies=cookies), 403, "csrf_failed")
+    assert (
+        api.post("auth/logout", cookies=cookies, headers={"X-CSRF-Token": cookies["csrf-token"]}).status_code
+        == 204
+    )
+
+
+def test_auth_down_is_503(api: ApiClient, gateway: Gateway) -> None:
+    gateway.fault("/auth/v1", "down")
+    response = login(api, fresh_email())
+    assert_problem(response, 503, "service_unavailable")
+    assert int(response.headers["Retry-After"]) >= 1
