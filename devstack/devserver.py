@@ -782,6 +782,8 @@ def _send_plain(sock: socket.socket, status: HTTPStatus, content_type: str, body
 class DevServer(ThreadingHTTPServer):
     """Threaded HTTP server that dispatches each connection to one `api/` function."""
 
+    # Vercel's edge queues bursts; a tiny listen backlog would reset them instead.
+    request_queue_size = 128
     daemon_threads = True
     allow_reuse_address = True
     # Seconds between rescans of api/ and vercel.json when reloading; tests set 0.

@@ -68,7 +68,7 @@ class ApiKeys:
 class Fault:
     """A misbehaviour injected in front of one upstream.
 
-    mode: `down` (answer as if the upstream refused connections), `delay`
+    mode: `down` (answer as if the upstream were unreachable), `delay`
     (wait `seconds` before forwarding), `truncate` (cut the upstream's body in
     half), `html` (answer 502 with an HTML page), `drop` (forward, then close
     the client connection without answering). `remaining` counts requests left
@@ -78,6 +78,7 @@ class Fault:
     mode: str
     seconds: float = 0.0
     remaining: int | None = None
+    match: str | None = None  # only requests whose path contains this
 
 
 @dataclass
@@ -88,11 +89,11 @@ class GatewayState:
     faults: dict[str, Fault] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take_fault(self, prefix: str) -> Fault | None:
-        """Consume one use of the fault set for `prefix`, if any."""
+    def take_fault(self, prefix: str, path: str) -> Fault | None:
+        """Consume one use of the fault set for `prefix` that applies to `path`, if any."""
         with self.lock:
             fault = self.faults.get(prefix)
-            if fault is None:
+            if fault is None or (fault.match is not None and fault.match not in path):
                 return None
             if fault.remaining is not None:
                 fault.remaining -= 1
@@ -285,7 +286,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             return
         with self.state.lock:
             self.state.counts[upstream.prefix] += 1
-        fault = self.state.take_fault(upstream.prefix)
+        fault = self.state.take_fault(upstream.prefix, path)
         if fault is not None and self._answer_fault(fault):
             return
         try:

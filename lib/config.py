@@ -108,6 +108,11 @@ class Settings:
     app_version: str
     upstream_connect_timeout: float
     upstream_read_timeout: float
+    rate_limit_login: RateLimit
+    rate_limit_auth: RateLimit
+    rate_limit_write: RateLimit
+    rate_limit_read: RateLimit
+    rate_limit_fail_open: frozenset[str]
     provenance: Mapping[str, Provenance] = dataclasses.field(repr=False, compare=False)
 
 
@@ -225,6 +230,34 @@ def _timeout(value: str, _variable: str) -> float:
     return seconds
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """`limit` requests per `window` seconds."""
+
+    limit: int
+    window: int
+
+
+RATE_POLICIES = ("login", "auth", "write", "read")
+
+
+def _rate_limit(value: str, _variable: str) -> RateLimit:
+    count, slash, seconds = value.partition("/")
+    if not slash or not count.strip().isdigit() or not seconds.strip().isdigit():
+        raise _BadValueError("must look like 60/60 (requests per seconds)")
+    limit, window = int(count), int(seconds)
+    if not (1 <= limit <= 1_000_000 and 1 <= window <= 86_400):
+        raise _BadValueError("needs 1-1000000 requests per 1-86400 seconds")
+    return RateLimit(limit, window)
+
+
+def _policies(value: str, _variable: str) -> frozenset[str]:
+    names = frozenset(name.strip() for name in value.split(",") if name.strip())
+    if not names <= set(RATE_POLICIES):
+        raise _BadValueError(f"may only list {', '.join(RATE_POLICIES)}")
+    return names
+
+
 def _app_version(value: str, variable: str) -> str:
     # Vercel injects the full 40-character SHA; the short form is what people compare.
     return value[:7] if variable == "VERCEL_GIT_COMMIT_SHA" else value
@@ -298,6 +331,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("upstream_connect_timeout", "UPSTREAM_CONNECT_TIMEOUT", parser=_timeout, default=3.0),
     SettingSpec("upstream_read_timeout", "UPSTREAM_READ_TIMEOUT", parser=_timeout, default=8.0),
+    SettingSpec("rate_limit_login", "RATE_LIMIT_LOGIN", parser=_rate_limit, default=RateLimit(5, 60)),
+    SettingSpec("rate_limit_auth", "RATE_LIMIT_AUTH", parser=_rate_limit, default=RateLimit(20, 60)),
+    SettingSpec("rate_limit_write", "RATE_LIMIT_WRITE", parser=_rate_limit, default=RateLimit(60, 60)),
+    SettingSpec("rate_limit_read", "RATE_LIMIT_READ", parser=_rate_limit, default=RateLimit(600, 60)),
+    # Which policies admit requests when the limiter's database call fails.
+    SettingSpec(
+        "rate_limit_fail_open", "RATE_LIMIT_FAIL_OPEN", parser=_policies, default=frozenset({"read"})
+    ),
 )
 
 
@@ -483,7 +524,7 @@ def get_settings() -> Settings:
 _SECRET_FIELDS = frozenset(spec.field for spec in SETTINGS if spec.secret)
 
 
-def _display(field: str, value: object) -> str:
+def _display(field: str, value: object) -> str:  # noqa: PLR0911 (one case per kind of value)
     if value is None:
         return "(not set)"
     if field in _SECRET_FIELDS:
@@ -495,8 +536,10 @@ def _display(field: str, value: object) -> str:
         return f"<{count} key>" if count == 1 else f"<{count} keys>"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ", ".join(value) if value else "(none)"
+    if isinstance(value, tuple | frozenset):
+        return ", ".join(sorted(value)) if value else "(none)"
+    if isinstance(value, RateLimit):
+        return f"{value.limit}/{value.window}s"
     return str(value)
 
 

@@ -73,6 +73,7 @@ class Endpoint(BaseHTTPRequestHandler):
     """Subclass as `class handler(Endpoint)` with `route = routes.SOMETHING`."""
 
     route: ClassVar[Route]
+    rate_headers: dict[str, str] = {}  # noqa: RUF012 (replaced per request, never mutated)
     protocol_version = "HTTP/1.1"
     server_version = "vehicle-api"
     sys_version = ""
@@ -170,12 +171,15 @@ class Endpoint(BaseHTTPRequestHandler):
             from lib.auth import authenticate
 
             request.caller = authenticate(request, settings)
-        rate_headers: dict[str, str] = {}
+        if operation.rate_limit is not None:
+            from lib.ratelimit import enforce
+
+            # Kept on the handler: errors raised later carry the headers too.
+            self.rate_headers = enforce(operation.rate_limit, request, settings)
         self._validate(operation, request, _strip_route_params(split.query, self.route.param_names))
         if operation.permission is not None and not request.caller.can(operation.permission):
             raise Forbidden("You do not have permission for this operation")
         response = operation.resolve()(request)
-        response.headers.update(rate_headers)
         if response.cache_control is None:
             response.cache_control = operation.cache_control
         return response, request
@@ -245,6 +249,7 @@ class Endpoint(BaseHTTPRequestHandler):
             headers["Strict-Transport-Security"] = HSTS
         if settings is not None:
             headers.update(cors.response_headers(origin, settings))
+        headers.update(self.rate_headers)
         headers.update(response.headers)
         headers["X-Request-Id"] = request_id
         body = response.body if response.status not in (204, 304) else b""

@@ -10,8 +10,9 @@ import requests
 class ApiClient:
     """requests against the API base URL, never raising on HTTP errors."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers or {})
 
     def url(self, path: str) -> str:
         """Absolute URL of an /api-relative path."""
@@ -21,6 +22,8 @@ class ApiClient:
         """Send one request (fresh connection, as the dev server closes each one)."""
         kwargs.setdefault("timeout", 30)
         kwargs.setdefault("allow_redirects", False)
+        if self.headers:
+            kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {})}
         return requests.request(method, self.url(path), **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -44,6 +47,13 @@ class ApiClient:
         return self.request("DELETE", path, **kwargs)
 
 
+def random_ip() -> str:
+    """A documentation-range address, to give a test its own per-IP rate limit bucket."""
+    import random
+
+    return f"198.18.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
 class Gateway:
     """The local gateway's test hooks: request counters and fault injection."""
 
@@ -60,9 +70,17 @@ class Gateway:
         """Zero the counters."""
         requests.delete(f"{self.base}/__devstack/stats", timeout=5).raise_for_status()
 
-    def fault(self, prefix: str, mode: str, *, seconds: float = 0.0, remaining: int | None = None) -> None:
-        """Inject a fault in front of `/rest/v1` or `/auth/v1`."""
-        spec = {prefix: {"mode": mode, "seconds": seconds, "remaining": remaining}}
+    def fault(
+        self,
+        prefix: str,
+        mode: str,
+        *,
+        seconds: float = 0.0,
+        remaining: int | None = None,
+        match: str | None = None,
+    ) -> None:
+        """Inject a fault in front of `/rest/v1` or `/auth/v1` (only paths containing `match`, if given)."""
+        spec = {prefix: {"mode": mode, "seconds": seconds, "remaining": remaining, "match": match}}
         requests.put(f"{self.base}/__devstack/faults", json=spec, timeout=5).raise_for_status()
 
     def clear_faults(self) -> None:

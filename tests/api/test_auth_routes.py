@@ -6,11 +6,18 @@ import uuid
 from http.cookies import SimpleCookie
 from typing import Any
 
+import pytest
 import requests
 
-from tests.support import ApiClient, Gateway, assert_problem
+from tests.support import ApiClient, Gateway, assert_problem, random_ip
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def api(api: ApiClient) -> ApiClient:
+    """The API client from a fresh client IP: auth routes are limited per IP."""
+    return ApiClient(api.base_url, {"X-Forwarded-For": random_ip()})
 
 
 def fresh_email() -> str:

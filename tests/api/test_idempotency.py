@@ -103,7 +103,7 @@ def test_dropped_response_then_retry_creates_exactly_one_row(
 ) -> None:
     body = vehicle_body()
     headers = {**actors.member.headers, "Idempotency-Key": f"key-{uuid.uuid4()}"}
-    gateway.fault("/rest/v1", "drop", remaining=1)
+    gateway.fault("/rest/v1", "drop", remaining=1, match="rpc/create_vehicle")
     lost = api.post("vehicles", json=body, headers=headers)
     assert lost.status_code == 502
     assert count(db, body["vin"]) == 1  # the insert committed before the connection dropped

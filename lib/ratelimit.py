@@ -1,0 +1,180 @@
+"""Rate limits shared by every instance (contract section 6).
+
+Counters live in Postgres (public.rate_limit_take): one atomic call per check.
+Reads reserve a small batch from the shared counter and spend it locally, so
+most reads cost no database round trip, and the batch can never make the
+instances together admit more than the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lib.config import RateLimit, Settings
+from lib.log import log_event
+from lib.problems import RateLimited, ServiceUnavailable
+from lib.request import Request
+from lib.routing import RatePolicy
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the shared counter granted."""
+
+    granted: int
+    remaining: int
+    reset: int
+
+
+Take = Callable[[str, RateLimit, int], Grant]
+
+
+def take_from_database(key: str, limit: RateLimit, cost: int) -> Grant:
+    """Take up to `cost` units for `key` from Postgres. Raises on any upstream failure."""
+    from lib.clients import admin_client
+    from lib.upstream import expect_object, upstream_call
+
+    # The secret key: the counter must see every caller (anonymous ones too), and
+    # only the service role may touch it, so no caller can spend another's quota.
+    arguments: dict[str, Any] = {
+        "p_key": key,
+        "p_limit": limit.limit,
+        "p_window_seconds": limit.window,
+        "p_cost": cost,
+    }
+    with upstream_call():
+        result = admin_client().rpc("rate_limit_take", arguments).execute()
+    data = expect_object(result.data)
+    return Grant(int(data["granted"]), int(data["remaining"]), int(data["reset"]))
+
+
+_MAX_LOCAL_KEYS = 4096
+
+
+@dataclass
+class _Allowance:
+    units: int
+    remaining: int
+    expires: float
+
+
+class Limiter:
+    """Checks keys against limits; thread-safe; one per warm instance."""
+
+    def __init__(self, take: Take = take_from_database, clock: Callable[[], float] = time.monotonic) -> None:
+        self._take = take
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._allowances: dict[str, _Allowance] = {}
+        # An exhausted window stays exhausted until it ends: remember refusals
+        # locally so a flood of refused requests costs no database calls.
+        self._blocked: dict[str, float] = {}
+
+    def _local(self, key: str) -> tuple[int, int] | None:
+        with self._lock:
+            allowance = self._allowances.get(key)
+            now = self._clock()
+            if allowance is None or allowance.units <= 0 or allowance.expires <= now:
+                self._allowances.pop(key, None)
+                return None
+            allowance.units -= 1
+            return allowance.remaining + allowance.units, max(1, int(allowance.expires - now + 0.999))
+
+    def _sweep(self, now: float) -> None:
+        # Called with the lock held: keep a warm instance's memory flat under many keys.
+        if len(self._blocked) + len(self._allowances) > _MAX_LOCAL_KEYS:
+            self._blocked = {k: until for k, until in self._blocked.items() if until > now}
+            self._allowances = {k: a for k, a in self._allowances.items() if a.expires > now and a.units > 0}
+
+    def _still_blocked(self, key: str) -> int | None:
+        with self._lock:
+            self._sweep(self._clock())
+            until = self._blocked.get(key)
+            now = self._clock()
+            if until is None or until <= now:
+                self._blocked.pop(key, None)
+                return None
+            return max(1, int(until - now + 0.999))
+
+    def check(self, key: str, limit: RateLimit, batch: int = 1) -> tuple[bool, int, int]:
+        """(allowed, remaining, seconds to reset) for one request. Raises on database failure."""
+        if (wait := self._still_blocked(key)) is not None:
+            return False, 0, wait
+        if batch > 1 and (local := self._local(key)) is not None:
+            return True, *local
+        grant = self._take(key, limit, batch)
+        if grant.granted == 0:
+            with self._lock:
+                self._blocked[key] = self._clock() + grant.reset
+            return False, 0, grant.reset
+        if grant.granted > 1:
+            with self._lock:
+                self._allowances[key] = _Allowance(
+                    grant.granted - 1, grant.remaining, self._clock() + grant.reset
+                )
+        return True, grant.remaining + grant.granted - 1, grant.reset
+
+
+_LIMITER = Limiter()
+
+
+def _digest(*parts: str) -> str:
+    # Keys hold hashes, not raw IPs or emails.
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def policy_key(policy: RatePolicy, request: Request) -> str:
+    """The counter key of `policy` for this request (contract section 6)."""
+    caller = request.caller
+    if policy == "login":
+        email = request.json_body.get("email") if isinstance(request.json_body, dict) else None
+        normalised = email.strip().lower() if isinstance(email, str) else ""
+        return f"login:{_digest(request.client_ip, normalised)}"
+    if policy == "auth":
+        return f"auth:{_digest(request.client_ip)}"
+    if caller is not None:
+        return f"{policy}:user:{_digest(caller.user_id)}"
+    return f"{policy}:ip:{_digest(request.client_ip)}"
+
+
+def limit_for(policy: RatePolicy, settings: Settings) -> RateLimit:
+    """The configured limit of a policy."""
+    limits: dict[str, RateLimit] = {
+        "login": settings.rate_limit_login,
+        "auth": settings.rate_limit_auth,
+        "write": settings.rate_limit_write,
+        "read": settings.rate_limit_read,
+    }
+    return limits[policy]
+
+
+def headers(policy: RatePolicy, limit: RateLimit, remaining: int, reset: int) -> dict[str, str]:
+    """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers)."""
+    return {
+        "RateLimit-Policy": f'"{policy}";q={limit.limit};w={limit.window}',
+        "RateLimit": f'"{policy}";r={max(0, remaining)};t={max(1, reset)}',
+    }
+
+
+def enforce(
+    policy: RatePolicy, request: Request, settings: Settings, limiter: Limiter | None = None
+) -> dict[str, str]:
+    """Count this request; return its headers, or raise RateLimited (429) / ServiceUnavailable (503)."""
+    limit = limit_for(policy, settings)
+    batch = max(1, limit.limit // 20) if policy == "read" else 1
+    try:
+        allowed, remaining, reset = (limiter or _LIMITER).check(policy_key(policy, request), limit, batch)
+    except Exception as error:
+        log_event("rate_limit_unavailable", level="warning", policy=policy, error=type(error).__name__)
+        if policy in settings.rate_limit_fail_open:
+            return {}
+        raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+    result = headers(policy, limit, remaining, reset)
+    if not allowed:
+        raise RateLimited(min(reset, limit.window), result)
+    return result

@@ -1,0 +1,419 @@
+"""The OpenAPI document (lib.openapi) against the route table, the api/ tree and the spec."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from devstack.devserver import RouteTable
+from lib.openapi import build_document, docs_html, document_bytes, problem_codes
+from lib.problems import CATALOG
+from lib.routes import ALL_ROUTES
+from lib.routing import Route
+
+ROOT = Path(__file__).resolve().parent.parent
+API_DIR = ROOT / "api"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+ROUTES_BY_PATH = {route.path: route for route in ALL_ROUTES}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return build_document()
+
+
+def resolve(document: dict[str, Any], value: Any) -> Any:
+    """Follow a local $ref (one level at a time until a concrete object)."""
+    while isinstance(value, dict) and isinstance(value.get("$ref"), str):
+        target: Any = document
+        for part in value["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        value = target
+    return value
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+# --------------------------------------------------------------------------- the api/ tree
+
+
+def _is_ignored(name: str) -> bool:
+    # Vercel makes no function of files and folders starting with `_` or `.`.
+    return name.startswith(("_", "."))
+
+
+def api_files() -> list[Path]:
+    """Every function file under api/, as Vercel sees them."""
+    files = []
+    for file in sorted(API_DIR.rglob("*.py")):
+        parts = file.relative_to(API_DIR).parts
+        if any(_is_ignored(part) for part in parts) or "__pycache__" in parts:
+            continue
+        files.append(file)
+    return files
+
+
+def literal_rewrites() -> dict[str, str]:
+    """vercel.json rewrites between fixed paths: destination (the function's URL) -> public source."""
+    config = json.loads((ROOT / "vercel.json").read_text())
+    fixed = re.compile(r"^/[A-Za-z0-9._/-]*$")
+    return {
+        rule["destination"]: rule["source"]
+        for rule in config.get("rewrites", [])
+        if fixed.match(rule["source"]) and fixed.match(rule["destination"])
+    }
+
+
+def file_url(file: Path) -> str:
+    """The URL Vercel serves a function at: index.py is its folder, [param] is a parameter."""
+    parts = list(file.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "index":
+        parts.pop()
+    return "/" + "/".join(re.sub(r"^\[([A-Za-z_][A-Za-z0-9_]*)\]$", r"{\1}", part) for part in parts)
+
+
+def public_url(file: Path) -> str:
+    url = file_url(file)
+    return literal_rewrites().get(url, url)
+
+
+def load_handler_route(file: Path) -> Route:
+    name = "api_under_test_" + re.sub(r"\W", "_", str(file.relative_to(API_DIR).with_suffix("")))
+    spec = importlib.util.spec_from_file_location(name, file)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    route: Route = module.handler.route
+    return route
+
+
+def test_api_files_found() -> None:
+    assert len(api_files()) >= 10
+    assert public_url(API_DIR / "openapi.py") == "/api/openapi.json"
+    assert file_url(API_DIR / "vehicles" / "[id]" / "index.py") == "/api/vehicles/{id}"
+    assert file_url(API_DIR / "vin" / "[vin].py") == "/api/vin/{vin}"
+
+
+def test_file_mapping_agrees_with_the_dev_server() -> None:
+    scanned = {re.sub(r"\[(\w+)\]", r"{\1}", route.pattern) for route in RouteTable.scan(API_DIR).routes}
+    assert scanned == {file_url(file) for file in api_files()}
+
+
+def test_document_paths_equal_api_files(document: dict[str, Any]) -> None:
+    from_files = {public_url(file) for file in api_files()}
+    documented = set(document["paths"])
+    assert from_files - documented == set(), "api/ files whose route is not in the OpenAPI document"
+    assert documented - from_files == set(), "documented routes without a file under api/"
+
+
+@pytest.mark.parametrize("file", api_files(), ids=lambda file: str(file.relative_to(ROOT)))
+def test_each_api_file_serves_its_table_entry(file: Path) -> None:
+    route = load_handler_route(file)
+    url = public_url(file)
+    assert url in ROUTES_BY_PATH, f"{file} serves {url}, which lib.routes does not declare"
+    assert route is ROUTES_BY_PATH[url]
+    assert route.vercel_file == str(file.relative_to(ROOT))
+
+
+def test_route_table_vercel_files_exist() -> None:
+    for route in ALL_ROUTES:
+        assert (ROOT / route.vercel_file).is_file(), route.vercel_file
+        assert public_url(ROOT / route.vercel_file) == route.path
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+    assert document["info"]["title"] == "Vehicle API"
+    assert document["info"]["version"] == "1.0.0"
+    assert document["servers"] == [{"url": "/"}]
+
+
+def test_document_is_deterministic_and_json(document: dict[str, Any]) -> None:
+    assert json.loads(document_bytes()) == document
+    assert build_document() is document  # cached per process
+
+
+def test_every_route_and_method_and_nothing_else(document: dict[str, Any]) -> None:
+    expected: dict[str, set[str]] = {}
+    for route in ALL_ROUTES:
+        methods = {method.lower() for method in route.operations}
+        if "get" in methods:
+            methods.add("head")
+        expected[route.path] = methods
+    actual = {path: {m for m in item if m in METHODS} for path, item in document["paths"].items()}
+    assert actual == expected
+
+
+def test_operation_ids_are_unique_and_from_handlers(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert len(ids) == len(set(ids))
+    for route in ALL_ROUTES:
+        for method, operation in route.operations.items():
+            documented = document["paths"][route.path][method.lower()]
+            assert documented["operationId"] == operation.handler.partition(":")[2]
+            assert documented["summary"] == operation.summary
+            assert documented["description"]
+            assert documented["tags"] == list(operation.tags)
+
+
+def test_every_operation_documents_405_and_500(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        for status in ("405", "500"):
+            response = resolve(document, operation["responses"].get(status))
+            assert response is not None, (method, path, status)
+            schema = response["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}
+            assert response["x-problem-codes"] == problem_codes(int(status))
+
+
+def test_error_responses_list_their_codes(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        route = ROUTES_BY_PATH[path]
+        declared = route.operation_for(method.upper())
+        assert declared is not None
+        for status in declared.errors:
+            raw = operation["responses"].get(str(status))
+            assert raw is not None, (method, path, status)
+            response = resolve(document, raw)
+            if status == 304:
+                assert "content" not in response
+                assert "ETag" in response["headers"]
+            elif "application/problem+json" in response.get("content", {}):
+                codes = [code for code, (code_status, _) in CATALOG.items() if code_status == status]
+                assert codes, status
+                for code in codes:
+                    assert f"`{code}`" in response["description"]
+
+
+def test_authed_operations_document_401_and_security(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["bearerAuth"]["description"],
+    }
+    assert schemes["cookieAuth"]["type"] == "apiKey"
+    assert schemes["cookieAuth"]["in"] == "cookie"
+    assert schemes["cookieAuth"]["name"] == "sb-access-token"
+    for route in ALL_ROUTES:
+        for method, declared in route.operations.items():
+            operation = document["paths"][route.path][method.lower()]
+            if declared.auth == "required":
+                assert operation["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
+                assert "401" in operation["responses"]
+            else:
+                assert operation["security"] == []
+
+
+def test_public_routes(document: dict[str, Any]) -> None:
+    for path in ("/api/health", "/api/vin/{vin}", "/api/openapi.json", "/api/docs", "/api/auth/login"):
+        for method, operation in document["paths"][path].items():
+            assert operation["security"] == [], (method, path)
+
+
+def test_request_bodies_reject_unknown_fields(document: dict[str, Any]) -> None:
+    bodies = 0
+    for path, method, operation in operations(document):
+        body = operation.get("requestBody")
+        if body is None:
+            continue
+        bodies += 1
+        schema = resolve(document, body["content"]["application/json"]["schema"])
+        assert schema["additionalProperties"] is False, (method, path)
+        declared = ROUTES_BY_PATH[path].operation_for(method.upper())
+        assert declared is not None
+        assert body["required"] is not declared.body_optional
+    assert bodies >= 8
+
+
+def test_optional_bodies(document: dict[str, Any]) -> None:
+    assert document["paths"]["/api/auth/logout"]["post"]["requestBody"]["required"] is False
+    assert document["paths"]["/api/auth/refresh"]["post"]["requestBody"]["required"] is False
+    assert document["paths"]["/api/vehicles"]["post"]["requestBody"]["required"] is True
+
+
+def test_vehicle_create_schema(document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["VehicleCreate"]
+    assert {"vin", "make", "model", "model_year"} <= set(schema["required"])
+    assert "plate" not in schema["required"]
+    assert set(schema["properties"]) == {
+        "vin",
+        "make",
+        "model",
+        "model_year",
+        "plate",
+        "color",
+        "odometer_km",
+        "status",
+        "owner_id",
+    }
+    assert schema["properties"]["status"]["enum"] == ["active", "maintenance", "retired"]
+
+
+def _parameters(document: dict[str, Any], path: str, method: str) -> dict[tuple[str, str], dict[str, Any]]:
+    raw = document["paths"][path][method]["parameters"]
+    resolved = [resolve(document, parameter) for parameter in raw]
+    return {(parameter["in"], parameter["name"]): parameter for parameter in resolved}
+
+
+def test_vehicle_list_query_parameters(document: dict[str, Any]) -> None:
+    parameters = _parameters(document, "/api/vehicles", "get")
+    query = {name for (where, name) in parameters if where == "query"}
+    assert query == {
+        "limit",
+        "cursor",
+        "sort",
+        "q",
+        "status",
+        "make",
+        "model",
+        "model_year",
+        "year_min",
+        "year_max",
+        "owner_id",
+    }
+    limit = parameters[("query", "limit")]
+    assert limit["required"] is False
+    assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    assert parameters[("query", "sort")]["schema"]["default"] == "-created_at"
+    assert parameters[("query", "owner_id")]["schema"] == {"type": "string", "format": "uuid"}
+    for parameter in parameters.values():
+        assert parameter["description"], parameter["name"]
+        assert "null" not in json.dumps(parameter["schema"])
+
+
+def test_query_parameters_of_other_lists(document: dict[str, Any]) -> None:
+    for path in ("/api/admin/users", "/api/vehicles/{id}/maintenance"):
+        query = {name for (where, name) in _parameters(document, path, "get") if where == "query"}
+        assert query == {"limit", "cursor"}, path
+    audit = {name for (where, name) in _parameters(document, "/api/admin/audit", "get") if where == "query"}
+    assert audit == {"limit", "cursor", "table", "record_id", "actor_id"}
+    for path, method, operation in operations(document):
+        declared = ROUTES_BY_PATH[path].operation_for(method.upper())
+        assert declared is not None
+        if declared.query is None:
+            assert not any(resolve(document, p)["in"] == "query" for p in operation["parameters"]), path
+
+
+def test_path_and_header_parameters(document: dict[str, Any]) -> None:
+    vehicle = _parameters(document, "/api/vehicles/{id}", "get")
+    assert vehicle[("path", "id")] == {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": vehicle[("path", "id")]["description"],
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    assert ("header", "If-None-Match") in vehicle
+    assert _parameters(document, "/api/vin/{vin}", "get")[("path", "vin")]["schema"] == {"type": "string"}
+    assert ("header", "If-Match") in _parameters(document, "/api/vehicles/{id}", "patch")
+    assert ("header", "Idempotency-Key") in _parameters(document, "/api/vehicles", "post")
+    assert ("header", "Idempotency-Key") in _parameters(document, "/api/vehicles/{id}/maintenance", "post")
+    assert ("header", "X-CSRF-Token") in _parameters(document, "/api/vehicles", "post")
+    assert ("header", "X-CSRF-Token") not in _parameters(document, "/api/auth/login", "post")
+    for path, method, _operation in operations(document):
+        parameters = _parameters(document, path, method)
+        assert parameters[("header", "X-Request-Id")]["required"] is False
+        for name in re.findall(r"\{(\w+)\}", path):
+            assert parameters[("path", name)]["required"] is True
+
+
+def _success(document: dict[str, Any], path: str, method: str) -> tuple[str, dict[str, Any]]:
+    responses = document["paths"][path][method]["responses"]
+    status = min(status for status in responses if status.startswith("2"))
+    return status, resolve(document, responses[status])
+
+
+def test_success_responses(document: dict[str, Any]) -> None:
+    for route in ALL_ROUTES:
+        for method, declared in route.operations.items():
+            status, response = _success(document, route.path, method.lower())
+            assert status == str(declared.success)
+            assert "X-Request-Id" in response["headers"]
+            if declared.success == 204:
+                assert "content" not in response
+            else:
+                assert list(response["content"]) == [declared.content_type]
+            if declared.response is not None:
+                schema = response["content"][declared.content_type]["schema"]
+                assert schema == {"$ref": f"#/components/schemas/{declared.response.__name__}"}
+            if declared.rate_limit is not None:
+                assert {"RateLimit", "RateLimit-Policy"} <= set(response["headers"])
+            if declared.success == 201:
+                assert "Location" in response["headers"]
+
+
+def test_response_headers(document: dict[str, Any]) -> None:
+    def headers(path: str, method: str) -> set[str]:
+        return set(_success(document, path, method)[1]["headers"])
+
+    assert "ETag" in headers("/api/vehicles/{id}", "get")
+    assert "ETag" in headers("/api/vehicles/{id}", "patch")
+    assert "ETag" in headers("/api/vehicles", "post")
+    assert "ETag" in headers("/api/vehicles", "get")
+    assert "ETag" not in headers("/api/health", "get")
+    assert "Set-Cookie" in headers("/api/auth/login", "post")
+    assert "Content-Security-Policy" in headers("/api/docs", "get")
+    _, docs = _success(document, "/api/docs", "get")
+    assert list(docs["content"]) == ["text/html"]
+    assert "304" in document["paths"]["/api/vehicles/{id}"]["get"]["responses"]
+    assert "content" not in resolve(
+        document, document["paths"]["/api/vehicles/{id}"]["get"]["responses"]["304"]
+    )
+    for status in ("401", "429"):
+        problem = resolve(document, document["paths"]["/api/vehicles"]["get"]["responses"][status])
+        assert "application/problem+json" in problem["content"]
+    assert "Retry-After" in resolve(document, {"$ref": "#/components/responses/Problem429"})["headers"]
+
+
+def test_head_operations_have_no_success_body(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        if "get" in item:
+            head = item["head"]
+            assert head["operationId"] == item["get"]["operationId"] + "_head"
+            assert "content" not in head["responses"]["200"]
+            assert head["responses"]["200"]["headers"] == item["get"]["responses"]["200"]["headers"], path
+
+
+def test_health_503_is_a_health_body(document: dict[str, Any]) -> None:
+    response = document["paths"]["/api/health"]["get"]["responses"]["503"]
+    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
+
+
+def test_no_pydantic_leftovers(document: dict[str, Any]) -> None:
+    text = json.dumps(document)
+    for key in ('"ge":', '"le":', '"gt":', '"lt":', "$defs"):
+        assert key not in text, key
+
+
+def test_docs_html_lists_every_operation(document: dict[str, Any]) -> None:
+    page = docs_html()
+    for route in ALL_ROUTES:
+        for method in route.operations:
+            assert f'data-operation="{method} {route.path}"' in page
+    assert "<script" not in page
+    assert "http://" not in page
+    assert "https://" not in page

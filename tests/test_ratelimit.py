@@ -1,0 +1,133 @@
+"""The limiter: local batches never exceed the shared grant; the shared counter is exact."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from devstack.stack import Stack
+from lib.config import RateLimit
+from lib.ratelimit import Grant, Limiter, headers
+
+
+class FakeCounter:
+    """A shared counter with a fixed window, driven by an injected clock."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+        self.calls = 0
+        self.used: dict[tuple[str, int], int] = {}
+
+    def take(self, key: str, limit: RateLimit, cost: int) -> Grant:
+        self.calls += 1
+        window = int(self.clock[0] // limit.window)
+        used = self.used.get((key, window), 0)
+        granted = max(0, min(cost, limit.limit - used))
+        self.used[(key, window)] = used + granted
+        reset = max(1, int((window + 1) * limit.window - self.clock[0]))
+        return Grant(granted, limit.limit - used - granted, reset)
+
+
+def test_batches_spend_locally_and_never_exceed_the_limit() -> None:
+    clock = [1000.0]
+    counter = FakeCounter(clock)
+    limiter = Limiter(counter.take, clock=lambda: clock[0])
+    limit = RateLimit(100, 60)
+    admitted = sum(limiter.check("k", limit, batch=10)[0] for _ in range(150))
+    assert admitted == 100
+    assert counter.calls <= 12  # ten batches of ten, then refusals
+
+
+def test_window_rollover_with_an_injected_clock() -> None:
+    clock = [1000.0]
+    counter = FakeCounter(clock)
+    limiter = Limiter(counter.take, clock=lambda: clock[0])
+    limit = RateLimit(3, 60)
+    assert [limiter.check("k", limit)[0] for _ in range(4)] == [True, True, True, False]
+    allowed, remaining, reset = limiter.check("k", limit)
+    assert (allowed, remaining) == (False, 0)
+    assert 1 <= reset <= 60
+    clock[0] += reset
+    assert limiter.check("k", limit)[0] is True
+
+
+def test_keys_are_independent() -> None:
+    clock = [0.0]
+    limiter = Limiter(FakeCounter(clock).take, clock=lambda: clock[0])
+    limit = RateLimit(1, 60)
+    assert limiter.check("a", limit)[0]
+    assert limiter.check("b", limit)[0]
+    assert not limiter.check("a", limit)[0]
+
+
+def test_local_allowance_expires_with_the_window() -> None:
+    clock = [59.0]
+    counter = FakeCounter(clock)
+    limiter = Limiter(counter.take, clock=lambda: clock[0])
+    limit = RateLimit(100, 60)
+    limiter.check("k", limit, batch=10)
+    clock[0] = 61.0  # the reserved units belonged to the previous window
+    limiter.check("k", limit, batch=10)
+    assert counter.calls == 2
+
+
+def test_header_format() -> None:
+    assert headers("read", RateLimit(600, 60), 599, 42) == {
+        "RateLimit-Policy": '"read";q=600;w=60',
+        "RateLimit": '"read";r=599;t=42',
+    }
+
+
+# -- the shared counter in Postgres ------------------------------------------------
+
+
+def take(
+    db: psycopg.Connection[Any], key: str, limit: int, window: int, cost: int = 1, now: datetime | None = None
+) -> dict[str, Any]:
+    row = db.execute(
+        "select public.rate_limit_take(%s, %s, %s, %s, %s)", (key, limit, window, cost, now)
+    ).fetchone()
+    assert row is not None
+    result: dict[str, Any] = row[0]
+    return result
+
+
+@pytest.mark.parametrize("concurrency", [12, 50, 200])
+def test_shared_counter_is_exact_under_concurrency(stack: Stack, concurrency: int) -> None:
+    key = f"test:{uuid.uuid4()}"
+    dsn = stack.postgres.dsn()
+
+    def one(_: int) -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            return int(take(conn, key, 5, 3600)["granted"])
+
+    with ThreadPoolExecutor(min(concurrency, 32)) as pool:
+        granted = sum(pool.map(one, range(concurrency)))
+    assert granted == 5
+
+
+def test_partial_grants_and_rollover(db: psycopg.Connection[Any]) -> None:
+    key = f"test:{uuid.uuid4()}"
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert take(db, key, 10, 60, cost=7, now=start) == {"granted": 7, "remaining": 3, "reset": 60}
+    assert take(db, key, 10, 60, cost=7, now=start + timedelta(seconds=15)) == {
+        "granted": 3,
+        "remaining": 0,
+        "reset": 45,
+    }
+    assert take(db, key, 10, 60, now=start + timedelta(seconds=59, milliseconds=500))["granted"] == 0
+    assert take(db, key, 10, 60, now=start + timedelta(seconds=60))["granted"] == 1
+
+
+def test_only_the_service_role_may_call_it(db: psycopg.Connection[Any]) -> None:
+    rows = db.execute(
+        "select has_function_privilege(r,"
+        " 'public.rate_limit_take(text, integer, integer, integer, timestamptz)', 'execute')"
+        " from unnest(array['anon', 'authenticated', 'service_role']) as r"
+    ).fetchall()
+    assert [r[0] for r in rows] == [False, False, True]
