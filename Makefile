@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON312 = $(shell devstack/bin/find-python312)
 
-.PHONY: deps help dev test lint typecheck pytest db-reset migration bench fuzz soak vercel-check clean
+.PHONY: deps help dev test db-reset migration bench fuzz soak vercel-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,18 @@ test: deps ## Lint, type-check and run the whole test suite against a throwaway 
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+fuzz: deps ## Property-based fuzzing of every operation from /api/openapi.json (schemathesis)
+	$(PY) -m pytest tests/fuzz -o addopts="-ra --strict-markers -p no:cacheprovider"
+
+vercel-check: deps ## Build with the real Vercel CLI and check what would ship
+	$(PY) -m devstack.vercel_check
+
+bench: deps ## Benchmarks against baselines; writes bench/results/ and docs/performance.md
+	$(PY) -m bench
+
+soak: deps ## Five minutes of mixed load against the local stack (not in CI)
+	$(PY) -m bench.soak
 
 db-reset: deps ## Drop the local database, migrate and seed it again
 	$(PY) -m devstack db-reset
