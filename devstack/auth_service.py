@@ -1316,6 +1316,8 @@ class _AuthHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Avoid Nagle/delayed-ACK stalls on kept-alive connections.
+    disable_nagle_algorithm = True
     server_version = "devstack-auth"
     sys_version = ""
     # Idle keep-alive connections end, releasing their thread and DB connection.

@@ -39,7 +39,7 @@ def list_users(request: Request) -> Response:
         created_at, user_id = _position(context, query.cursor, (str, str))
         arguments.update({"p_after_created_at": created_at, "p_after_id": user_id})
     with upstream_call(db_errors.translate):
-        result = user_client(caller.access_token).rpc("list_users", arguments, get=True).execute()
+        result = user_client(caller.access_token).rpc("list_users", arguments).execute()
     rows = expect_rows(result.data)
     page = rows[: query.limit]
     next_cursor = (
@@ -81,7 +81,7 @@ def list_audit(request: Request) -> Response:
         at, entry_id = _position(context, query.cursor, (str, int))
         arguments.update({"p_after_at": at, "p_after_id": entry_id})
     with upstream_call(db_errors.translate):
-        result = user_client(caller.access_token).rpc("list_audit", arguments, get=True).execute()
+        result = user_client(caller.access_token).rpc("list_audit", arguments).execute()
     rows = expect_rows(result.data)
     page = rows[: query.limit]
     next_cursor = (

@@ -22,6 +22,16 @@ _FIELD_RULES: dict[str, tuple[str, str, str]] = {
         "vin_format",
         "A VIN has 17 characters from A-Z and 0-9, without I, O and Q",
     ),
+    "vehicles_vin_check_digit": (
+        "vin",
+        "vin_check_digit",
+        "The check digit (position 9) does not match this North American VIN",
+    ),
+    "maintenance_description_text": (
+        "description",
+        "control_characters",
+        "Control characters are not allowed",
+    ),
     "vehicles_make_check": ("make", "invalid", "1-64 characters, trimmed, no control characters"),
     "vehicles_model_check": ("model", "invalid", "1-64 characters, trimmed, no control characters"),
     "vehicles_model_year_check": ("model_year", "model_year_range", "The model year is out of range"),

@@ -75,6 +75,7 @@ class Endpoint(BaseHTTPRequestHandler):
     route: ClassVar[Route]
     rate_headers: dict[str, str] = {}  # noqa: RUF012 (replaced per request, never mutated)
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     server_version = "vehicle-api"
     sys_version = ""
     timeout = 30  # a client that stalls mid-request does not hold the function forever

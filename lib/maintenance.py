@@ -40,7 +40,7 @@ def list_records(request: Request) -> Response:
     if query.cursor is not None:
         arguments.update(_position(context, query.cursor))
     with upstream_call(db_errors.translate):
-        result = user_client(caller.access_token).rpc("list_maintenance", arguments, get=True).execute()
+        result = user_client(caller.access_token).rpc("list_maintenance", arguments).execute()
     rows = expect_rows(result.data)
     page = rows[: query.limit]
     next_cursor = None

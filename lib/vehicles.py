@@ -74,7 +74,7 @@ def list_vehicles(request: Request) -> Response:
         after, after_id = _cursor_position(context, query.cursor, query.sort)
         arguments.update({"p_after": after, "p_after_id": after_id})
     with upstream_call(db_errors.translate):
-        result = user_client(caller.access_token).rpc("list_vehicles", arguments, get=True).execute()
+        result = user_client(caller.access_token).rpc("list_vehicles", arguments).execute()
     rows = expect_rows(result.data)
     page = rows[: query.limit]
     next_cursor = None

@@ -7,7 +7,10 @@ comment on schema private is
 revoke all on schema private from public;
 -- RLS policies call the helpers as the querying role, which therefore needs usage.
 grant usage on schema private to authenticated, service_role, supabase_auth_admin;
-alter default privileges in schema private revoke execute on functions from public;
+-- Functions are executable by PUBLIC unless revoked; a per-schema default cannot
+-- revoke that global grant, so the owner's default does, and each function below
+-- grants exactly the roles it serves.
+alter default privileges for role postgres revoke execute on functions from public;
 
 create type public.app_role as enum ('admin', 'manager', 'member');
 create type public.app_permission as enum (
@@ -181,6 +184,7 @@ create or replace function public.custom_access_token_hook(event jsonb)
 returns jsonb
 language plpgsql
 stable
+set search_path = ''
 as $$
 declare
   claims jsonb;

@@ -5,6 +5,30 @@
 create extension if not exists pg_trgm with schema extensions;
 
 create type public.vehicle_status as enum ('active', 'maintenance', 'retired');
+
+-- 49 CFR 565: North American VINs (first character 1-5) carry a check digit in
+-- position 9. Executable by the API roles because CHECK runs as the writer.
+create or replace function private.vin_check_digit_ok(vin text)
+returns boolean
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select vin !~ '^[1-5]' or substr(vin, 9, 1) = (
+    select case when total % 11 = 10 then 'X' else (total % 11)::text end
+    from (
+      select sum(
+        case when c ~ '[0-9]' then c::integer
+             else (array[1,2,3,4,5,6,7,8,0,1,2,3,4,5,0,7,0,9,2,3,4,5,6,7,8,9])[ascii(c) - 64] end
+        * (array[8,7,6,5,4,3,2,10,0,9,8,7,6,5,4,3,2])[position]
+      ) as total
+      from generate_series(1, 17) as position, lateral (select substr(vin, position, 1) as c) as chars
+    ) as sums
+  )
+$$;
+revoke execute on function private.vin_check_digit_ok(text) from public, anon;
+grant execute on function private.vin_check_digit_ok(text) to authenticated, service_role;
 create type public.maintenance_kind as enum ('service', 'repair', 'inspection', 'tires', 'other');
 
 create table public.vehicles (
@@ -23,6 +47,7 @@ create table public.vehicles (
   updated_at timestamptz not null default now(),
   -- ISO 3779: 17 characters, no I, O or Q.
   constraint vehicles_vin_format check (vin ~ '^[A-HJ-NPR-Z0-9]{17}$'),
+  constraint vehicles_vin_check_digit check (private.vin_check_digit_ok(vin)),
   constraint vehicles_vin_key unique (vin),
   constraint vehicles_make_check check (
     char_length(make) between 1 and 64 and make = btrim(make) and make !~ '[\u0001-\u001f\u007f]'
@@ -54,6 +79,7 @@ create table public.maintenance_records (
   created_at timestamptz not null default now(),
   constraint maintenance_odometer_range check (odometer_km between 0 and 2000000),
   constraint maintenance_description_length check (char_length(description) <= 2000),
+  constraint maintenance_description_text check (description !~ '[\u0001-\u001f\u007f]'),
   constraint maintenance_cost_nonnegative check (cost_cents >= 0),
   constraint maintenance_currency_format check (currency ~ '^[A-Z]{3}$')
 );

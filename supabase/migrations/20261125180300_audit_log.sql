@@ -60,6 +60,7 @@ begin
   return null;
 end;
 $$;
+revoke execute on function private.audit_changes(jsonb, jsonb) from public, anon, authenticated;
 revoke execute on function private.audit() from public, anon, authenticated;
 
 create trigger audit after insert or update or delete on public.vehicles
@@ -74,6 +75,6 @@ alter table public.audit_log enable row level security;
 create policy "audit_log: select with audit.read"
   on public.audit_log for select to authenticated
   using ((select private.authorize('audit.read')));
--- Written only by the audit trigger: no insert/update/delete policies, and the
--- API roles lose the default write grants as well.
-revoke insert, update, delete, truncate on public.audit_log from anon, authenticated;
+-- Written only by the audit trigger (security definer): no write policies, and
+-- no API role keeps a write grant, the service role included (it bypasses RLS).
+revoke insert, update, delete, truncate on public.audit_log from anon, authenticated, service_role;

@@ -23,7 +23,7 @@ stable
 set search_path = ''
 as $$
 declare
-  sort_column text := ltrim(p_sort, '-');
+  sort_column text := case when left(p_sort, 1) = '-' then substr(p_sort, 2) else p_sort end;
   descending boolean := left(p_sort, 1) = '-';
   sort_type text;
   pattern text;

@@ -14,7 +14,10 @@ comment on table private.rate_limits is
 create index rate_limits_window_end_idx on private.rate_limits (window_end);
 alter table private.rate_limits enable row level security;
 revoke all on private.rate_limits from public, anon, authenticated;
+-- Only the service role counts (the API, with the secret key); it bypasses RLS.
+grant select, insert, update, delete on private.rate_limits to service_role;
 
+-- Security invoker: it runs as the service role, the only role granted the table.
 -- Take up to p_cost units from the key's current window (partial grants let an
 -- instance reserve a batch). Returns granted units, units left, and the whole
 -- seconds until the window resets. p_now exists for tests; the API leaves it
@@ -28,7 +31,6 @@ create or replace function public.rate_limit_take(
 )
 returns jsonb
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare

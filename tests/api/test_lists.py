@@ -45,6 +45,14 @@ def test_filtering_by_someone_elses_owner_id_is_empty(
     assert len(listing(api, actors.manager, make=make, owner_id=actors.other.id)["data"]) == 1
 
 
+def test_filter_values_that_look_like_postgrest_operators(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    odd = "eq." + uuid.uuid4().hex[:6]
+    vehicle = create_vehicle(db, actors.admin, make=odd, model="like.*")
+    assert [v["id"] for v in listing(api, actors.admin, make=odd, model="like.*")["data"]] == [vehicle["id"]]
+
+
 def test_filters(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
     make = tag()
     a = create_vehicle(
@@ -70,7 +78,25 @@ def test_filters(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) ->
 
 
 @pytest.mark.parametrize(
-    "needle", ["%", "_", "\\", "*", ",", "(", ")", "'", '"', ".eq.", "or=(", "a&b=c", "%25"]
+    "needle",
+    [
+        "%",
+        "_",
+        "\\",
+        "*",
+        ",",
+        "(",
+        ")",
+        "'",
+        '"',
+        ".eq.",
+        "or=(",
+        "a&b=c",
+        "%25",
+        "eq.x",
+        "like.*",
+        "not.is.null",
+    ],
 )
 def test_q_is_matched_literally(
     api: ApiClient, actors: Actors, db: psycopg.Connection[Any], needle: str

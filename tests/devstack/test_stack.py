@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,3 +110,31 @@ def test_make_dev_starts_serves_and_stops_without_orphans(tmp_path: Path, repo_r
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_db_reset_and_new_migration_commands(tmp_path: Path, repo_root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "APP_ENV"))}
+    env["SUPABASE_DB_PORT"] = str(free_port())
+    env["DEVSTACK_DATA_DIR"] = tempfile.mkdtemp(prefix="db-reset-")
+    try:
+        for _ in range(2):  # from nothing, then over an existing database
+            done = subprocess.run(
+                [sys.executable, "-m", "devstack", "db-reset"],
+                cwd=repo_root,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "migrations applied and seed loaded" in done.stdout
+    finally:
+        shutil.rmtree(env["DEVSTACK_DATA_DIR"], ignore_errors=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "devstack", "new-migration", "Bad Name"],
+        check=False,
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
