@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import platform
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 
 class PostgrestError(RuntimeError):
     """PostgREST is missing or did not start."""
+
+
+def jwt_secret_setting(jwt_secret: str, signing_jwk: Mapping[str, Any] | None = None) -> str:
+    """PGRST_JWT_SECRET: the shared secret, or a JWKS of the signing key's public half and that secret.
+
+    With an asymmetric signing key, Auth issues ES256 user tokens while the API keys
+    stay HS256 JWTs; PostgREST accepts both when given both keys as one JWKS.
+    """
+    if signing_jwk is None:
+        return jwt_secret
+    public = {name: signing_jwk[name] for name in ("kty", "crv", "x", "y", "kid") if name in signing_jwk}
+    secret = base64.urlsafe_b64encode(jwt_secret.encode()).rstrip(b"=").decode()
+    keys = [{**public, "alg": "ES256", "use": "sig"}, {"kty": "oct", "k": secret, "alg": "HS256"}]
+    return json.dumps({"keys": keys})
 
 
 def binary_path(root: Path) -> Path:
@@ -41,6 +59,7 @@ class PostgrestServer:
         authenticator_password: str,
         jwt_secret: str,
         log_path: Path,
+        signing_jwk: Mapping[str, Any] | None = None,
     ) -> None:
         self.binary = binary_path(root)
         self.port = port
@@ -56,7 +75,7 @@ class PostgrestServer:
             "PGRST_DB_EXTRA_SEARCH_PATH": "public,extensions",
             "PGRST_DB_MAX_ROWS": "1000",
             "PGRST_DB_POOL": "20",
-            "PGRST_JWT_SECRET": jwt_secret,
+            "PGRST_JWT_SECRET": jwt_secret_setting(jwt_secret, signing_jwk),
             "PGRST_SERVER_HOST": "127.0.0.1",
             "PGRST_SERVER_PORT": str(port),
             "PGRST_LOG_LEVEL": "error",

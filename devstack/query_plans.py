@@ -87,7 +87,8 @@ def capture(conn: psycopg.Connection[Any], sql: str, claims: dict[str, Any]) -> 
         conn.execute("load 'auto_explain'")
         conn.execute("set auto_explain.log_min_duration = 0")
         conn.execute("set auto_explain.log_nested_statements = on")
-        conn.execute("set auto_explain.log_analyze = off")
+        conn.execute("set auto_explain.log_analyze = on")
+        conn.execute("set auto_explain.log_timing = on")
         conn.execute("set client_min_messages = log")
         with conn.transaction():
             conn.execute("set local role authenticated")

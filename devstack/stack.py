@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import psycopg
@@ -72,6 +74,9 @@ class StackSettings:
     secret_key: str = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"
     durable: bool = True
     extra_api_env: Mapping[str, str] = field(default_factory=dict)
+    # A private EC P-256 JWK (JSON; an array's first key signs): Auth then issues ES256
+    # access tokens with its kid and publishes the public key at /auth/v1/.well-known/jwks.json.
+    auth_signing_jwk: str | None = field(default=None, repr=False)
 
     @cached_property
     def anon_jwt(self) -> str:
@@ -89,6 +94,17 @@ class StackSettings:
         """The legacy `service_role` key, minted like anon_jwt."""
         claims = {"iss": "supabase-demo", "role": "service_role", "exp": 1983812996}
         return str(jwt.encode(claims, self.jwt_secret, "HS256"))
+
+    @cached_property
+    def signing_jwk(self) -> dict[str, Any] | None:
+        """auth_signing_jwk parsed (the first key of an array), or None."""
+        if self.auth_signing_jwk is None:
+            return None
+        parsed = json.loads(self.auth_signing_jwk)
+        key = parsed[0] if isinstance(parsed, list) and parsed else parsed
+        if not isinstance(key, dict):
+            raise StackError("auth_signing_jwk must be a JWK object or an array of them")
+        return key
 
     @property
     def supabase_url(self) -> str:
@@ -288,6 +304,7 @@ class Stack:
             authenticator_password=s.authenticator_password,
             jwt_secret=s.jwt_secret,
             log_path=self.log_dir / "postgrest.log",
+            signing_jwk=s.signing_jwk,
         )
         self.postgrest.start()
 
@@ -308,15 +325,18 @@ class Stack:
 
     def _spawn_auth(self) -> None:
         s = self.settings
+        env = {
+            "AUTH_DB_DSN": self.postgres.dsn("supabase_auth_admin", s.auth_admin_password),
+            "SUPABASE_JWT_SECRET": s.jwt_secret,
+            "AUTH_ISSUER": f"{s.supabase_url}/auth/v1",
+            "AUTH_CONFIG_TOML": str(s.root / "supabase" / "config.toml"),
+        }
+        if s.auth_signing_jwk is not None:
+            env["AUTH_SIGNING_JWK"] = s.auth_signing_jwk
         self._spawn(
             "auth",
             ["-m", "devstack.auth_service", "--host", "127.0.0.1", "--port", str(s.auth_port)],
-            {
-                "AUTH_DB_DSN": self.postgres.dsn("supabase_auth_admin", s.auth_admin_password),
-                "SUPABASE_JWT_SECRET": s.jwt_secret,
-                "AUTH_ISSUER": f"{s.supabase_url}/auth/v1",
-                "AUTH_CONFIG_TOML": str(s.root / "supabase" / "config.toml"),
-            },
+            env,
             f"http://127.0.0.1:{s.auth_port}/health",
         )
 

@@ -3,6 +3,28 @@
 -- what each caller sees; every argument is bound as data, never spliced into
 -- SQL, and the sort column comes from an allow-list.
 
+-- Vehicle ids whose make, model, plate or VIN match a LIKE pattern, among the
+-- rows the caller may see. Security definer because RLS keeps non-leakproof
+-- operators such as ILIKE from using indexes; the same visibility rule as the
+-- select policy is applied here, so the function reveals nothing on its own.
+create or replace function private.vehicles_matching(p_pattern text)
+returns setof uuid
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return query execute
+    'select v.id from public.vehicles v
+     where (v.make ilike $1 or v.model ilike $1 or v.plate ilike $1 or v.vin ilike $1)
+       and (v.owner_id = (select auth.uid()) or (select private.authorize(''vehicles.read.any'')))'
+  using p_pattern;
+end;
+$$;
+revoke execute on function private.vehicles_matching(text) from public, anon;
+grant execute on function private.vehicles_matching(text) to authenticated, service_role;
+
 create or replace function public.list_vehicles(
   p_sort text default '-created_at',
   p_limit integer default 20,
@@ -28,6 +50,7 @@ declare
   sort_type text;
   pattern text;
   only_owner uuid;
+  matching uuid[];
 begin
   sort_type := case sort_column
     when 'created_at' then 'timestamptz'
@@ -47,29 +70,43 @@ begin
   if not private.authorize('vehicles.read.any') then
     only_owner := auth.uid();
   end if;
+  -- A q of three or more characters is matched through the trigram indexes
+  -- (private.vehicles_matching) first; the ids then come back by primary key
+  -- (uuid equality is leakproof, so RLS lets it use the index), and the fence
+  -- (offset 0) makes the planner sort those matches instead of walking a sort
+  -- index past every non-match.
+  if char_length(p_q) >= 3 then
+    matching := array(select private.vehicles_matching(pattern));
+  end if;
   return query execute format(
     $sql$
-      select v.* from public.vehicles v
-      where ($1 is null or v.status = $1)
-        and ($2 is null or lower(v.make) = lower($2))
-        and ($3 is null or v.model = $3)
-        and ($4 is null or v.model_year = $4)
-        and ($5 is null or v.model_year >= $5)
-        and ($6 is null or v.model_year <= $6)
-        and ($7 is null or v.owner_id = $7)
-        and ($8 is null or v.make ilike $8 or v.model ilike $8 or v.plate ilike $8 or v.vin ilike $8)
-        and ($9 is null or v.owner_id = $9)
-        and ($10 is null or (v.%1$I, v.id) %2$s ($10::%3$s, $11))
+      select * from (
+        select v.* from public.vehicles v
+        where ($1 is null or v.status = $1)
+          and ($2 is null or lower(v.make) = lower($2))
+          and ($3 is null or v.model = $3)
+          and ($4 is null or v.model_year = $4)
+          and ($5 is null or v.model_year >= $5)
+          and ($6 is null or v.model_year <= $6)
+          and ($7 is null or v.owner_id = $7)
+          and ($8 is null or v.make ilike $8 or v.model ilike $8 or v.plate ilike $8 or v.vin ilike $8)
+          and ($13 is null or v.id = any ($13))
+          and ($9 is null or v.owner_id = $9)
+          and ($10 is null or (v.%1$I, v.id) %2$s ($10::%3$s, $11))
+        %5$s
+      ) v
       order by v.%1$I %4$s, v.id %4$s
       limit $12
     $sql$,
     sort_column,
     case when descending then '<' else '>' end,
     sort_type,
-    case when descending then 'desc' else 'asc' end
+    case when descending then 'desc' else 'asc' end,
+    case when char_length(p_q) >= 3 then 'offset 0' else '' end
   )
   using p_status, p_make, p_model, p_model_year, p_year_min, p_year_max, p_owner_id,
-        pattern, only_owner, p_after, p_after_id, p_limit;
+        pattern, only_owner, p_after, p_after_id, p_limit,
+        matching;
 end;
 $$;
 revoke execute on function public.list_vehicles(

@@ -42,6 +42,8 @@ def loaded_db(stack: Stack, repo_root: Path) -> Iterator[tuple[psycopg.Connectio
 
 
 @pytest.mark.parametrize("role", query_plans.ROLES)
+# q is excluded here: at 20,000 rows a sequential scan really is cheaper than four
+# trigram bitmaps; docs/query-plans.md shows its plan at 1,000,000 rows.
 @pytest.mark.parametrize("scenario", [name for name in query_plans.SCENARIOS if name != "q substring"])
 def test_list_query_uses_an_index(
     loaded_db: tuple[psycopg.Connection[Any], dict[str, str]], scenario: str, role: str
