@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import replace
@@ -134,11 +135,12 @@ def _markdown(plans: dict[tuple[str, str], str], rows: int, seconds: float) -> s
         " `public.list_vehicles` really executes (auto_explain of the dynamic SQL), run as an admin"
         " (sees every row) and as a member (RLS: own rows only).",
         "",
-        "| scenario | role | index scan |",
-        "|---|---|---|",
+        "| scenario | role | index scan | execution (ms) |",
+        "|---|---|---|---|",
     ]
     for (name, role), plan in plans.items():
-        lines.append(f"| {name} | {role} | {'yes' if uses_index(plan) else '**no**'} |")
+        milliseconds = sum(float(m) for m in re.findall(r"duration: ([0-9.]+) ms", plan))
+        lines.append(f"| {name} | {role} | {'yes' if uses_index(plan) else '**no**'} | {milliseconds:.2f} |")
     for (name, role), plan in plans.items():
         lines += ["", f"## {name} — {role}", "", "```", plan.strip(), "```"]
     return "\n".join(lines) + "\n"
