@@ -103,6 +103,12 @@ _BY_SQLSTATE: dict[str, Callable[[str | None, str | None], ApiError | None]] = {
 }
 
 
+def matches_nothing(filters: dict[str, Any]) -> bool:
+    """True when a text filter holds U+0000, which Postgres text cannot store: no row can match it,
+    and sending it would only make Postgres refuse the query (22P05)."""
+    return any(isinstance(value, str) and "\x00" in value for value in filters.values())
+
+
 def translate(error: Any) -> ApiError | None:
     """The problem for a PostgREST APIError raised by our schema, or None if it is not ours."""
     handler = _BY_SQLSTATE.get(str(getattr(error, "code", None)))

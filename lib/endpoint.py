@@ -236,12 +236,9 @@ class Endpoint(BaseHTTPRequestHandler):
             settings = None
         headers: dict[str, str] = {}
         if response.content_type is not None:
+            text = response.content_type.startswith("text/") and "charset" not in response.content_type
             headers["Content-Type"] = (
-                response.content_type
-                if "charset" in response.content_type or response.content_type == PROBLEM_JSON
-                else f"{response.content_type}; charset=utf-8"
-                if response.content_type.startswith("text/")
-                else response.content_type
+                f"{response.content_type}; charset=utf-8" if text else response.content_type
             )
         headers["Cache-Control"] = response.cache_control or NO_STORE
         headers["Vary"] = CALLER_VARY if headers["Cache-Control"] == PRIVATE else "Origin"

@@ -12,9 +12,11 @@ import functools
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
@@ -26,7 +28,7 @@ from lib.request import REQUEST_ID, Request
 from lib.response import JSON, PROBLEM_JSON, Response, empty_response
 from lib.routes import ALL_ROUTES
 from lib.routing import Operation, Route
-from lib.schemas import Problem
+from lib.schemas import VIN_INPUT_PATTERN, Problem
 
 OPENAPI_VERSION = "3.1.0"
 TITLE = "Vehicle API"
@@ -39,7 +41,8 @@ DOCS_CSP = (
 )
 SECURITY_REQUIRED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
 UNSAFE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-ALWAYS_ERRORS = (405, 500)
+# 414 and 431: an over-long URL or header section is refused before any route logic runs.
+ALWAYS_ERRORS = (405, 414, 431, 500)
 
 # pydantic's JSON schema reference of each (model, mode).
 Refs = Mapping[tuple[object, str], Any]
@@ -74,7 +77,10 @@ _QUERY_HINTS = {
 }
 _PATH_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "id": ({"type": "string", "format": "uuid"}, "The resource's UUID; anything else is `404`."),
-    "vin": ({"type": "string"}, "A 17-character VIN (trimmed and upper-cased)."),
+    "vin": (
+        {"type": "string", "pattern": VIN_INPUT_PATTERN},
+        "A 17-character VIN (trimmed and upper-cased); a wrong check digit is `200` with `valid: false`.",
+    ),
 }
 
 INFO_DESCRIPTION = """\
@@ -125,8 +131,14 @@ REQUEST_ID_PARAMETER: dict[str, Any] = {
     "name": "X-Request-Id",
     "in": "header",
     "required": False,
-    "description": "Echoed when 1-128 characters from `[A-Za-z0-9._-]`; otherwise a new id is assigned.",
-    "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
+    "description": f"Echoed when it matches `{REQUEST_ID.pattern}`; any other value is replaced by a new id "
+    "(never rejected).",
+    "schema": {"type": "string"},
+}
+# Request headers whose values the API checks (others take any string).
+_HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    # 1-255 printable ASCII characters, as they arrive: HTTP drops a value's surrounding spaces.
+    "Idempotency-Key": {"type": "string", "pattern": "^[!-~](?:[ -~]{0,253}[!-~])?$"},
 }
 
 
@@ -195,7 +207,13 @@ def _header_parameters(method: str, operation: Operation) -> list[dict[str, Any]
             CSRF_HEADER, f"Required with cookie authentication: the value of the `{CSRF_COOKIE}` cookie"
         )
     parameters = [
-        {"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "description": text,
+            "schema": dict(_HEADER_SCHEMAS.get(name, {"type": "string"})),
+        }
         for name, text in documented.items()
     ]
     return [*parameters, _ref("parameters", "X-Request-Id")]
@@ -219,8 +237,8 @@ def _success_response(operation: Operation, refs: Refs) -> dict[str, Any]:
     }
     if _has_etag(operation):
         headers.update(_headers("ETag"))
-    if status == 201:
-        headers.update(_headers("Location"))
+    if status == 201 and operation.handler not in _SETS_COOKIES:
+        headers.update(_headers("Location"))  # a created resource; sign-up creates an account, not a URL
     if "Idempotency-Key" in operation.headers:
         headers.update(_headers("Idempotent-Replayed"))
     if operation.rate_limit is not None:
@@ -253,7 +271,12 @@ def _problem_response(status: int, problem_ref: Mapping[str, Any]) -> dict[str, 
     codes = problem_codes(status)
     listing = ", ".join(f"`{code}` ({CATALOG[code][1]})" for code in codes)
     phrase = HTTPStatus(status).phrase
-    names = ["X-Request-Id"]
+    # Vercel's edge (and `make dev`'s router) refuses an over-long URL itself, in plain text, before
+    # the function runs: no request id then.
+    names = [] if status == 414 else ["X-Request-Id"]
+    content: dict[str, Any] = {PROBLEM_JSON: {"schema": dict(problem_ref)}}
+    if status == 414:
+        content["text/plain"] = {"schema": {"type": "string"}}
     if status == 401:
         names.append("WWW-Authenticate")
     elif status == 405:
@@ -265,7 +288,7 @@ def _problem_response(status: int, problem_ref: Mapping[str, Any]) -> dict[str, 
     return {
         "description": f"{phrase}. Possible codes: {listing}." if codes else phrase,
         "headers": _headers(*names),
-        "content": {PROBLEM_JSON: {"schema": dict(problem_ref)}},
+        "content": content,
         "x-problem-codes": codes,
     }
 
@@ -391,6 +414,33 @@ def _standard_keywords(schema: Any) -> Any:
     }
 
 
+T = TypeVar("T")
+
+
+def _daily(function: Callable[..., T]) -> Callable[..., T]:
+    """Cache like functools.cache, but only for the current UTC date.
+
+    The document states date-dependent rules (`performed_at` not after today, `model_year` up to this
+    year + 2); a warm instance that outlives a day must not keep describing yesterday.
+    """
+    cache: dict[tuple[Any, ...], T] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(function)
+    def cached(*args: Any) -> T:
+        key = (datetime.now(UTC).date(), *args)
+        with lock:
+            if key in cache:
+                return cache[key]
+        value = function(*args)
+        with lock:
+            if any(old[0] != key[0] for old in cache):
+                cache.clear()
+            return cache.setdefault(key, value)
+
+    return cached
+
+
 def _merge_definitions(target: dict[str, Any], definitions: Mapping[str, Any]) -> None:
     for name, schema in definitions.items():
         if name in target and target[name] != schema:
@@ -398,9 +448,9 @@ def _merge_definitions(target: dict[str, Any], definitions: Mapping[str, Any]) -
         target[name] = schema
 
 
-@functools.cache
+@_daily
 def build_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route in lib.routes.ALL_ROUTES (built once per process)."""
+    """The OpenAPI 3.1 document of every route in lib.routes.ALL_ROUTES (built once per process and day)."""
     raw_refs, top = models_json_schema(_models(ALL_ROUTES), ref_template=SCHEMA_REF)
     refs: dict[tuple[object, str], Any] = dict(raw_refs.items())
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
@@ -459,13 +509,13 @@ def build_document() -> dict[str, Any]:
     }
 
 
-@functools.cache
+@_daily
 def document_bytes() -> bytes:
     """The document as compact UTF-8 JSON (built once per process)."""
     return json.dumps(build_document(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-@functools.cache
+@_daily
 def _representation(kind: str) -> tuple[bytes, str]:
     """The body and strong ETag of the document ("json") or the docs page ("html"), once per process."""
     body = document_bytes() if kind == "json" else docs_html().encode()
@@ -751,7 +801,7 @@ def _operation_html(method: str, path: str, operation: Mapping[str, Any], docume
     return "".join(parts)
 
 
-@functools.cache
+@_daily
 def docs_html() -> str:
     """The whole documentation page: self-contained HTML, no scripts, no external resources."""
     document = build_document()

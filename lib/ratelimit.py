@@ -17,7 +17,7 @@ from typing import Any
 
 from lib.config import RateLimit, Settings
 from lib.log import log_event
-from lib.problems import RateLimited, ServiceUnavailable
+from lib.problems import GatewayTimeout, RateLimited, ServiceUnavailable
 from lib.request import Request
 from lib.routing import RatePolicy
 
@@ -171,6 +171,10 @@ def enforce(
         allowed, remaining, reset = (limiter or _LIMITER).check(policy_key(policy, request), limit, batch)
     except Exception as error:
         log_event("rate_limit_unavailable", level="warning", policy=policy, error=type(error).__name__)
+        if isinstance(error, GatewayTimeout):
+            # The database is slow, not down: going on would wait for it a second time and could run
+            # past the function's maximum duration. Answer 504 now, whatever the policy.
+            raise GatewayTimeout("The database service did not answer in time") from None
         if policy in settings.rate_limit_fail_open:
             return {}
         raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None

@@ -10,10 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote
-
-from pydantic import BaseModel
 
 from lib.problems import (
     BadRequest,
@@ -23,12 +21,16 @@ from lib.problems import (
     UnsupportedMediaType,
 )
 
+if TYPE_CHECKING:
+    # Typing only: pydantic is imported by the operations that validate input.
+    from pydantic import BaseModel
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def request_id_from(headers: Message | None) -> str:
@@ -43,11 +45,12 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str) -> float | int:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError("number out of range")
-    return value
+    # JSON has one number type: 2003.0 is the integer 2003, as JSON Schema's `integer` says.
+    return int(value) if value.is_integer() else value
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

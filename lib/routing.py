@@ -10,11 +10,11 @@ import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from lib.request import Request
     from lib.response import Response
 
@@ -27,6 +27,36 @@ PRIVATE = "private, no-cache"
 NO_STORE = "no-store"
 
 
+class ModelField:
+    """An Operation field holding a model, declared as the class or as its name in lib.schemas.
+
+    A name is resolved on first read, so importing the route table loads neither
+    pydantic nor the schemas: each function pays for them only when it validates.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = "_" + name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> None: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> type[BaseModel] | None: ...
+    def __get__(self, instance: object, owner: type) -> type[BaseModel] | None:
+        if instance is None:
+            return None  # the dataclass field's default
+        value: Any = instance.__dict__[self.attribute]
+        if isinstance(value, str):
+            from lib import schemas
+
+            value = getattr(schemas, value)
+            instance.__dict__[self.attribute] = value
+        model: type[BaseModel] | None = value
+        return model
+
+    def __set__(self, instance: object, value: type[BaseModel] | str | None) -> None:
+        instance.__dict__[self.attribute] = value
+
+
 @dataclass(frozen=True)
 class Operation:
     """One method of a route."""
@@ -35,9 +65,9 @@ class Operation:
     summary: str
     auth: AuthMode = "required"
     rate_limit: RatePolicy | None = None
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
+    body: ModelField = ModelField()  # a model, or its name in lib.schemas
+    query: ModelField = ModelField()
+    response: ModelField = ModelField()
     success: int = 200
     errors: tuple[int, ...] = ()
     cache_control: str = PRIVATE
@@ -50,7 +80,11 @@ class Operation:
     @property
     def body_optional(self) -> bool:
         """True when the body model has no required field, so the body may be left out."""
-        return self.body is not None and not any(f.is_required() for f in self.body.model_fields.values())
+        return (
+            self.body is not None
+            and not any(f.is_required() for f in self.body.model_fields.values())
+            and not getattr(self.body, "needs_a_field", False)  # e.g. PATCH: at least one field
+        )
 
     def resolve(self) -> Handler:
         """The handler function. Raises ImportError/AttributeError if the declaration is wrong."""

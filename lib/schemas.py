@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -30,17 +31,49 @@ from lib.vin import VinFormatError, check_digit_status, normalise_vin
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 PLATE_PATTERN = re.compile(r"^[A-Z0-9 -]{1,16}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_ODOMETER = 2_000_000
+MAX_COST_CENTS = 2_147_483_647  # the column is a Postgres integer
 FIRST_MODEL_YEAR = 1981
+# Supabase Auth (GoTrue) accepts addresses matching this (badoux/checkmail); we also want a dot in the domain.
+EMAIL_PATTERN = (
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+"
+)
+_EMAIL = re.compile(f"^{EMAIL_PATTERN}$")
+BCRYPT_MAX_BYTES = 72
+
+# What "trimmed" removes: the whitespace str.strip() strips, except control characters, which are
+# rejected wherever they appear (never trimmed away). Written as regex escapes for the document.
+TRIMMED = r" \x85\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROL = r"\x00-\x1f\x7f"
+
+
+def trimmed_text_pattern(max_length: int) -> str:
+    """The exact JSON Schema pattern of a trimmed text field: 1-`max_length` characters once trimmed."""
+    edge = f"[^{TRIMMED}{_CONTROL}]"
+    return f"^[{TRIMMED}]*{edge}(?:[^{_CONTROL}]{{0,{max_length - 2}}}{edge})?[{TRIMMED}]*$"
+
+
+def trimmed_pattern(core: str) -> str:
+    """A pattern for `core`, trimmed (optional surrounding whitespace as TRIMMED defines it)."""
+    return f"^[{TRIMMED}]*{core}[{TRIMMED}]*$"
+
+
+VIN_INPUT_PATTERN = trimmed_pattern("[A-HJ-NPR-Za-hj-npr-z0-9]{17}")
+PLATE_INPUT_PATTERN = trimmed_pattern("[A-Za-z0-9-](?:[A-Za-z0-9 -]{0,14}[A-Za-z0-9-])?")
 
 VehicleStatus = Literal["active", "maintenance", "retired"]
 MaintenanceKind = Literal["service", "repair", "inspection", "tires", "other"]
 AppRole = Literal["admin", "manager", "member"]
 
 
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+def _trim(value: Any) -> Any:
+    """Strip surrounding whitespace; a control character anywhere, even at an end, is an error."""
+    if isinstance(value, str):
+        _no_control_characters(value)
+        return value.strip()
+    return value
 
 
 def _no_control_characters(value: str) -> str:
@@ -62,10 +95,11 @@ def _vin(value: str) -> str:
 
 
 def _plate(value: str) -> str:
-    plate = value.strip().upper()
-    if PLATE_PATTERN.match(plate) is None:
+    plate = value.strip()
+    # ASCII first: str.upper() maps some other letters onto A-Z ("ß" -> "SS").
+    if not plate.isascii() or PLATE_PATTERN.match(plate.upper()) is None:
         raise PydanticCustomError("plate_format", "1-16 characters from A-Z, 0-9, space and '-'")
-    return plate
+    return plate.upper()
 
 
 def _model_year(value: int) -> int:
@@ -87,31 +121,96 @@ def _performed_at(value: Any) -> date:
     return day
 
 
+def _model_year_bounds(schema: dict[str, Any]) -> None:
+    schema.update(minimum=FIRST_MODEL_YEAR, maximum=datetime.now(UTC).year + 2)
+
+
+def _digits_between(low: str, high: str) -> str:
+    """A regex matching exactly the digit strings of this width from `low` to `high`."""
+    if low == high:
+        return low
+    width = len(low)
+    if low == "0" * width and high == "9" * width:
+        return f"[0-9]{{{width}}}" if width > 1 else "[0-9]"
+    if width == 1:
+        return f"[{low}-{high}]"  # low < high here
+    if low[0] == high[0]:
+        return low[0] + _digits_between(low[1:], high[1:])
+    rest = width - 1
+    parts = [low[0] + _digits_between(low[1:], "9" * rest)]
+    first, last = int(low[0]) + 1, int(high[0]) - 1
+    if first <= last:
+        middle = str(first) if first == last else f"[{first}-{last}]"
+        parts.append(middle + ("[0-9]" if rest == 1 else f"[0-9]{{{rest}}}"))
+    parts.append(high[0] + _digits_between("0" * rest, high[1:]))
+    return "(?:" + "|".join(parts) + ")"
+
+
+def not_after_pattern(day: date) -> str:
+    """A pattern for YYYY-MM-DD dates from 0001-01-01 up to `day` (day validity is `format: date`'s)."""
+    month, any_day = "(?:0[1-9]|1[0-2])", "(?:0[1-9]|[12][0-9]|3[01])"
+    year = f"{day.year:04d}"
+    options = []
+    if day.year > 1:
+        options.append(f"{_digits_between('0001', f'{day.year - 1:04d}')}-{month}-{any_day}")
+    if day.month > 1:
+        options.append(f"{year}-{_digits_between('01', f'{day.month - 1:02d}')}-{any_day}")
+    options.append(f"{year}-{day.month:02d}-{_digits_between('01', f'{day.day:02d}')}")
+    return "^(?:" + "|".join(options) + ")$"
+
+
+def _performed_at_bounds(schema: dict[str, Any]) -> None:
+    schema["pattern"] = not_after_pattern(datetime.now(UTC).date())
+    schema["description"] = "A date (YYYY-MM-DD), not after today (UTC)."
+
+
 def _currency(value: str) -> str:
     if CURRENCY_PATTERN.match(value) is None:
         raise PydanticCustomError("currency_format", "Three upper-case letters, e.g. USD")
     return value
 
 
-Vin = Annotated[StrictStr, AfterValidator(_vin)]
+# The documented schema of each input type is exact: what it matches is accepted, nothing else is
+# (rules no JSON Schema keyword can state are named `format`s, described where they are declared).
+Vin = Annotated[
+    StrictStr,
+    AfterValidator(_vin),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "vin",
+            "pattern": VIN_INPUT_PATTERN,
+            "description": "ISO 3779 (trimmed, upper-cased). Format `vin`: a VIN starting with 1-5 "
+            "(North America) must carry a valid 49 CFR 565 check digit in position 9.",
+        }
+    ),
+]
 Name = Annotated[
     StrictStr,
-    BeforeValidator(_strip),
+    BeforeValidator(_trim),
     Field(min_length=1, max_length=64),
-    AfterValidator(_no_control_characters),
+    WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(64)}),
 ]
-Plate = Annotated[StrictStr, AfterValidator(_plate)]
+Plate = Annotated[
+    StrictStr, AfterValidator(_plate), WithJsonSchema({"type": "string", "pattern": PLATE_INPUT_PATTERN})
+]
 Color = Annotated[
     StrictStr,
-    BeforeValidator(_strip),
+    BeforeValidator(_trim),
     Field(min_length=1, max_length=32),
+    WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(32)}),
+]
+ModelYear = Annotated[StrictInt, AfterValidator(_model_year), Field(json_schema_extra=_model_year_bounds)]
+Odometer = Annotated[StrictInt, Field(ge=0, le=MAX_ODOMETER)]
+PerformedAt = Annotated[date, BeforeValidator(_performed_at), Field(json_schema_extra=_performed_at_bounds)]
+Description = Annotated[
+    StrictStr,
+    Field(max_length=2000, json_schema_extra={"pattern": f"^[^{_CONTROL}]*$"}),
     AfterValidator(_no_control_characters),
 ]
-ModelYear = Annotated[StrictInt, AfterValidator(_model_year)]
-Odometer = Annotated[StrictInt, Field(ge=0, le=MAX_ODOMETER)]
-PerformedAt = Annotated[date, BeforeValidator(_performed_at)]
-Description = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_no_control_characters)]
-Currency = Annotated[StrictStr, AfterValidator(_currency)]
+Currency = Annotated[
+    StrictStr, AfterValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})
+]
 
 
 class Input(BaseModel):
@@ -138,8 +237,23 @@ class VehicleCreate(Input):
 _NOT_NULLABLE = ("make", "model", "model_year", "odometer_km", "status", "owner_id")
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Document PATCH as validated: at least one field, and `null` only where it clears a value."""
+    schema["minProperties"] = 1
+    properties = schema.get("properties", {})
+    for name in _NOT_NULLABLE:
+        field = properties.get(name, {})
+        options = [option for option in field.pop("anyOf", []) if option != {"type": "null"}]
+        if len(options) == 1:
+            field.update(options[0])
+        field.pop("default", None)
+
+
 class VehicleUpdate(Input):
     """Body of PATCH /api/vehicles/{id}: at least one field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_update_schema)
+    needs_a_field: ClassVar[bool] = True  # so the body is required, though no single field is
 
     make: Name | None = None
     model: Name | None = None
@@ -175,23 +289,44 @@ class MaintenanceCreate(Input):
     odometer_km: Odometer
     kind: MaintenanceKind
     description: Description | None = None
-    cost_cents: Annotated[StrictInt, Field(ge=0)] | None = None
+    cost_cents: Annotated[StrictInt, Field(ge=0, le=MAX_COST_CENTS)] | None = None
     currency: Currency = "USD"
 
 
 class Credentials(Input):
     """Body of POST /api/auth/signup and /api/auth/login."""
 
-    email: Annotated[StrictStr, BeforeValidator(_strip), Field(min_length=3, max_length=254)]
-    password: Annotated[StrictStr, Field(min_length=8, max_length=72)]
+    email: Annotated[
+        StrictStr,
+        Field(max_length=254, json_schema_extra={"pattern": trimmed_pattern(EMAIL_PATTERN)}),
+    ]
+    password: Annotated[
+        StrictStr,
+        Field(
+            min_length=8,
+            max_length=72,
+            json_schema_extra={
+                "format": "password",
+                "description": "8-72 characters, at most 72 bytes in UTF-8 (bcrypt's limit).",
+            },
+        ),
+    ]
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        local, at, domain = value.rpartition("@")
-        if not at or not local or "." not in domain or CONTROL_CHARACTERS.search(value) or " " in value:
+        # The address rule Supabase Auth applies, checked here so that its refusal is never a surprise.
+        address = _trim(value)
+        if _EMAIL.match(address) is None:
             raise PydanticCustomError("email_format", "Must be an email address")
-        return value.lower()
+        return str(address).lower()
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        if len(value.encode()) > BCRYPT_MAX_BYTES:
+            raise PydanticCustomError("too_long", "At most 72 bytes in UTF-8")
+        return value
 
 
 class RefreshRequest(Input):
@@ -221,15 +356,22 @@ class Query(BaseModel):
 
 def _int_param(value: Any) -> Any:
     if isinstance(value, str):
-        if not re.fullmatch(r"-?\d{1,9}", value):
+        # [0-9], not \d: int() would also read other scripts' digits.
+        if not re.fullmatch(r"-?[0-9]{1,9}", value):
             raise PydanticCustomError("integer", "Must be an integer")
         return int(value)
     return value
 
 
 IntParam = Annotated[int, BeforeValidator(_int_param)]
+# What _int_param reads: at most nine digits.
+AnyInt = Annotated[IntParam, Field(ge=-999_999_999, le=999_999_999)]
 Limit = Annotated[IntParam, Field(ge=1, le=100)]
-Cursor = Annotated[str, Field(min_length=1, max_length=2048)]
+# What this server issues: base64url JSON, a dot, a base64url signature (anything else is invalid too).
+Cursor = Annotated[
+    str,
+    Field(min_length=1, max_length=2048, json_schema_extra={"pattern": "^[A-Za-z0-9_-]+[.][A-Za-z0-9_-]+$"}),
+]
 SortKey = Literal[
     "created_at", "-created_at", "model_year", "-model_year", "make", "-make", "odometer_km", "-odometer_km"
 ]
@@ -248,9 +390,9 @@ class VehicleListQuery(PageQuery):
     status: VehicleStatus | None = None
     make: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     model: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    model_year: IntParam | None = None
-    year_min: IntParam | None = None
-    year_max: IntParam | None = None
+    model_year: AnyInt | None = None
+    year_min: AnyInt | None = None
+    year_max: AnyInt | None = None
     owner_id: UUID | None = None
     q: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     sort: SortKey = "-created_at"

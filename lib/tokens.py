@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hmac
 import json
 import math
@@ -316,7 +317,11 @@ def _parse(token: object, settings: Settings) -> dict[str, Any]:
     return header
 
 
+@functools.lru_cache(maxsize=4)
 def _hmac_key(secret: str) -> Any:
+    # Cached: constructing the key (python-jose's PEM/SSH checks included) was a third
+    # of the verification's cost on every request. A rejected secret raises and is not
+    # cached, so it is rejected again each time, as before.
     from jose import jwk
     from jose.exceptions import JOSEError
 

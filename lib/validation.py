@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lib.problems import BadRequest, FieldError, ValidationFailed
 
-Model = TypeVar("Model", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+# pydantic is imported on first validation, not with every function: routes
+# that take no body or query never load it.
+Model = TypeVar("Model", bound="BaseModel")
 
 # pydantic's error types -> our stable codes. Custom validators raise
 # PydanticCustomError with our own code as the type, which passes through.
@@ -61,6 +64,8 @@ def field_errors(error: ValidationError) -> list[FieldError]:
 
 def validate_body(model: type[Model], data: dict[str, Any]) -> Model:
     """Validate a decoded JSON body. Raises ValidationFailed (422) with one entry per field."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -69,6 +74,8 @@ def validate_body(model: type[Model], data: dict[str, Any]) -> Model:
 
 def validate_query(model: type[Model], data: dict[str, str]) -> Model:
     """Validate query parameters. Raises BadRequest(invalid_query) with one entry per parameter."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as error:

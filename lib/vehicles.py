@@ -73,9 +73,12 @@ def list_vehicles(request: Request) -> Response:
     if query.cursor is not None:
         after, after_id = _cursor_position(context, query.cursor, query.sort)
         arguments.update({"p_after": after, "p_after_id": after_id})
-    with upstream_call(db_errors.translate):
-        result = user_client(caller.access_token).rpc("list_vehicles", arguments).execute()
-    rows = expect_rows(result.data)
+    if db_errors.matches_nothing(filters):
+        rows: list[dict[str, Any]] = []
+    else:
+        with upstream_call(db_errors.translate):
+            result = user_client(caller.access_token).rpc("list_vehicles", arguments).execute()
+        rows = expect_rows(result.data)
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
@@ -151,6 +154,14 @@ def _explain_no_rows(
     return PreconditionFailed("The vehicle has changed since you read it")
 
 
+def _expected_version(request: Request, caller: Caller, vehicle_id: str, permission: str) -> int | None:
+    """If-Match's version; a tag that can never match is 412 only once lookup and authorisation pass."""
+    try:
+        return required_version(request.header("If-Match"))
+    except PreconditionFailed:
+        raise _explain_no_rows(caller, vehicle_id, None, permission) from None
+
+
 def update_vehicle(request: Request) -> Response:
     """PATCH /api/vehicles/{id}: a conditional update in one statement; 412 on a stale If-Match."""
     caller = _caller(request)
@@ -158,7 +169,7 @@ def update_vehicle(request: Request) -> Response:
     changes = request.body(VehicleUpdate).changes()
     if "owner_id" in changes and caller.role != "admin":
         raise Forbidden("Only an admin may change a vehicle's owner")
-    expected_version = required_version(request.header("If-Match"))
+    expected_version = _expected_version(request, caller, vehicle_id, "vehicles.write.any")
     with upstream_call(db_errors.translate):
         statement = user_client(caller.access_token).from_("vehicles").update(changes).eq("id", vehicle_id)
         if expected_version is not None:
@@ -174,7 +185,7 @@ def delete_vehicle(request: Request) -> Response:
     """DELETE /api/vehicles/{id}: 204; its maintenance records go with it."""
     caller = _caller(request)
     vehicle_id = request.uuid_param("id")
-    expected_version = required_version(request.header("If-Match"))
+    expected_version = _expected_version(request, caller, vehicle_id, "vehicles.delete.any")
     with upstream_call(db_errors.translate):
         statement = user_client(caller.access_token).from_("vehicles").delete().eq("id", vehicle_id)
         if expected_version is not None:

@@ -21,9 +21,12 @@ class VinFormatError(ValueError):
 
 def normalise_vin(raw: str) -> str:
     """Trim and upper-case, then check the format. Raises VinFormatError."""
-    vin = raw.strip().upper()
+    vin = raw.strip()
     if len(vin) != 17:
         raise VinFormatError(f"A VIN has 17 characters, not {len(vin)}")
+    # ASCII before upper-casing: str.upper() maps some other letters onto A-Z (U+017F -> "S"); and a
+    # control character is never trimmed away.
+    vin = vin.upper() if vin.isascii() and not any(char < " " or char == "\x7f" for char in raw) else ""
     if VIN_PATTERN.match(vin) is None:
         raise VinFormatError("A VIN uses only A-Z and 0-9, without I, O and Q")
     return vin

@@ -1,0 +1,167 @@
+"""Bulk-load vehicles with COPY (never through the API), the way a data migration would.
+
+Rows are generated in this process and streamed to `COPY public.vehicles FROM
+STDIN`. The load runs with `session_replication_role = replica`, so the row
+triggers (the version/timestamp trigger and the audit trigger) stay out of it
+and each row keeps the created_at given here: one minute apart, oldest first.
+For large loads the secondary indexes are dropped first and rebuilt from their
+own definitions afterwards, which is how bulk loads are done; the primary key
+and the unique VIN constraint stay in place throughout.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+COLUMNS = (
+    "id",
+    "vin",
+    "make",
+    "model",
+    "model_year",
+    "plate",
+    "color",
+    "odometer_km",
+    "status",
+    "owner_id",
+    "version",
+    "created_at",
+    "updated_at",
+)
+MODELS = (
+    ("Toyota", "Corolla"),
+    ("Honda", "Civic"),
+    ("Ford", "F-150"),
+    ("Volkswagen", "Golf"),
+    ("Tesla", "Model 3"),
+    ("BMW", "3 Series"),
+    ("Hyundai", "Elantra"),
+    ("Kia", "Sportage"),
+    ("Subaru", "Outback"),
+    ("Mazda", "CX-5"),
+    ("Nissan", "Leaf"),
+    ("Volvo", "XC60"),
+)
+COLORS = ("silver", "black", "white", "blue", "red", "grey", "green")
+VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # ISO 3779: no I, O or Q
+# The first bulk row; one minute per row after it, so 1M rows end about two years later.
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+FLEET_SHARE = 40  # the fleet member owns every 40th row
+BATCH_ROWS = 20_000
+
+
+def bulk_vin(n: int) -> str:
+    """A unique, well-formed VIN for row n ('ZZB' + the row number in base 33).
+
+    The bench's API-created vehicles use a '1HG' prefix, so the two never collide.
+    """
+    digits = []
+    for _ in range(14):
+        n, r = divmod(n, len(VIN_ALPHABET))
+        digits.append(VIN_ALPHABET[r])
+    return "ZZB" + "".join(reversed(digits))
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Who owns the bulk rows: the fleet member every FLEET_SHARE-th row, the others in turn."""
+
+    fleet: str
+    others: tuple[str, ...]
+
+    def owner(self, n: int) -> str:
+        """The owner of row n."""
+        if n % FLEET_SHARE == 0:
+            return self.fleet
+        return self.others[n % len(self.others)]
+
+
+def _rows(start: int, stop: int, owners: Owners) -> str:
+    lines = []
+    for n in range(start, stop):
+        make, model = MODELS[n % len(MODELS)]
+        created = (EPOCH + timedelta(minutes=n, microseconds=n % 997)).isoformat()
+        plate = "\\N" if n % 5 == 0 else f"BN {n % 10_000_000:07d}"
+        lines.append(
+            f"{uuid.uuid4()}\t{bulk_vin(n)}\t{make}\t{model}\t{1995 + n % 30}\t{plate}\t"
+            f"{COLORS[n % len(COLORS)]}\t{(n * 7919) % 300_000}\t"
+            f"{'retired' if n % 50 == 0 else 'active'}\t{owners.owner(n)}\t1\t{created}\t{created}\n"
+        )
+    return "".join(lines)
+
+
+def _secondary_indexes(db: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(name, definition) of every index on public.vehicles that no constraint owns."""
+    rows = db.execute(
+        "select i.indexname, i.indexdef from pg_indexes i"
+        " where i.schemaname = 'public' and i.tablename = 'vehicles'"
+        " and not exists (select 1 from pg_constraint c where c.conname = i.indexname)"
+        " order by i.indexname"
+    ).fetchall()
+    return [(str(name), str(definition)) for name, definition in rows]
+
+
+def load(
+    dsn: str,
+    owners: Owners,
+    start: int,
+    stop: int,
+    *,
+    rebuild_indexes: bool = False,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """COPY rows [start, stop) into public.vehicles, then VACUUM ANALYZE. Returns timings."""
+    timings: dict[str, Any] = {"rows": stop - start}
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("set session_replication_role = replica")
+        db.execute("set maintenance_work_mem = '512MB'")
+        indexes: list[tuple[str, str]] = []
+        if rebuild_indexes:
+            indexes = _secondary_indexes(db)
+            for name, _ in indexes:
+                db.execute(f'drop index public."{name}"')
+        began = time.perf_counter()
+        with (
+            db.cursor() as cursor,
+            cursor.copy(f"copy public.vehicles ({', '.join(COLUMNS)}) from stdin") as copy,
+        ):
+            for batch in range(start, stop, BATCH_ROWS):
+                copy.write(_rows(batch, min(stop, batch + BATCH_ROWS), owners))
+                if progress is not None and (batch - start) % 200_000 == 0 and batch > start:
+                    progress(f"  copied {batch - start:,} rows")
+        timings["copy_s"] = round(time.perf_counter() - began, 1)
+        began = time.perf_counter()
+        for _, definition in indexes:
+            db.execute(definition)
+        timings["index_rebuild_s"] = round(time.perf_counter() - began, 1)
+        timings["indexes_rebuilt"] = len(indexes)
+        began = time.perf_counter()
+        db.execute("vacuum analyze public.vehicles")
+        timings["vacuum_analyze_s"] = round(time.perf_counter() - began, 1)
+        timings["table_rows"] = db.execute("select count(*) from public.vehicles").fetchone()[0]  # type: ignore[index]
+    return timings
+
+
+def deep_position(dsn: str, *, owner: str | None, rows_before: int) -> tuple[str, str, str]:
+    """(created_at as PostgREST prints it, id, next row's id) of the row ending `rows_before` rows.
+
+    The cursor for page N of size L is the position of row (N-1)*L (1-based), newest
+    first; the expected first row of the page is the one after it.
+    """
+    where = "where owner_id = %(owner)s" if owner else ""
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("set timezone = 'UTC'")
+        rows = db.execute(
+            "select to_jsonb(created_at) #>> '{}', id::text from public.vehicles "
+            f"{where} order by created_at desc, id desc offset %(offset)s limit 2",
+            {"owner": owner, "offset": rows_before - 1},
+        ).fetchall()
+    if len(rows) < 2:
+        raise RuntimeError(f"fewer than {rows_before + 1} visible rows")
+    return str(rows[0][0]), str(rows[0][1]), str(rows[1][1])

@@ -1,0 +1,139 @@
+"""The benchmark's own throwaway stack, its actors and the naive peer process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from devstack.stack import Stack, StackSettings, free_port, resolve_stack_settings
+from tests.factories import User, create_user
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Throughput runs must measure the API, not its limiter: the ceilings are the
+# highest the settings accept (1,000,000 per window). Reads then reserve 50,000
+# units per limiter round trip; every write still costs one limiter round trip.
+BENCH_LIMITS = {"RATE_LIMIT_READ": "1000000/60", "RATE_LIMIT_WRITE": "1000000/60"}
+
+
+def bench_settings(extra_api_env: Mapping[str, str] | None = None) -> StackSettings:
+    """Free ports, a temporary data directory and a non-durable Postgres, as the tests do."""
+    base = resolve_stack_settings(
+        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="api-bench-stack-"))
+    return replace(
+        base,
+        data_dir=data_dir,
+        db_port=free_port(),
+        api_port=free_port(),
+        app_port=free_port(),
+        postgrest_port=free_port(),
+        auth_port=free_port(),
+        durable=False,
+        extra_api_env=dict(extra_api_env or BENCH_LIMITS),
+    )
+
+
+@contextmanager
+def running_stack(settings: StackSettings) -> Iterator[Stack]:
+    """Start the stack; stop it and remove its data directory afterwards."""
+    stack = Stack(settings)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+
+
+@dataclass
+class Actors:
+    """Who each scenario acts as.
+
+    fleet: a member who owns 1 in 40 of the bulk-loaded vehicles (25,000 at 1M),
+    so RLS really filters and a page 1000 exists; the CRUD scenarios use it.
+    admin: sees every row; the scale scenario uses it, so the visible set is the table.
+    """
+
+    fleet: User
+    admin: User
+    others: list[User]
+
+
+def create_actors(stack: Stack, other_owners: int = 20) -> Actors:
+    """Users with roles, inserted directly (the sign-up trigger adds profiles and roles)."""
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as db:
+        fleet = create_user(db, stack.settings, "member")
+        admin = create_user(db, stack.settings, "admin")
+        others = [create_user(db, stack.settings, "member") for _ in range(other_owners)]
+    return Actors(fleet, admin, others)
+
+
+def wait_http(url: str, process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    """Wait until `url` answers anything at all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A running peer process."""
+
+    url: str
+    pid: int
+
+
+@contextmanager
+def naive_peer(settings: StackSettings) -> Iterator[Peer]:
+    """Run bench.peers.naive in its own process (its own interpreter and GIL)."""
+    port = free_port()
+    log = settings.data_dir / "logs" / "naive-peer.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "SUPABASE_URL": settings.supabase_url,
+        "SUPABASE_KEY": settings.publishable_key,
+    }
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.peers.naive", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", process)
+        yield Peer(f"http://127.0.0.1:{port}", process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

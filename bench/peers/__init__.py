@@ -1,0 +1,1 @@
+"""Baselines the API is measured against, written the way typical code is."""

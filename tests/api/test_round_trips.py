@@ -1,0 +1,135 @@
+"""Database round trips per request, counted by the local gateway: reads 1, writes at most 2.
+
+The gateway counts every request it forwards to PostgREST (`/rest/v1`) and Auth
+(`/auth/v1`). Tokens are verified locally, so no route here may reach Auth.
+The rate limiter's share is isolated by taking its RPC down: a write that
+stops at the limiter has made exactly the limiter's requests, and a read
+spending a warm allowance must not notice at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from tests.api.conftest import Actors
+from tests.factories import User, create_vehicle, north_american_vin
+from tests.support import ApiClient, Gateway
+
+LIMITER = "rpc/rate_limit_take"
+
+
+def _trips(gateway: Gateway) -> tuple[int, int]:
+    counts = gateway.counts()
+    return counts.get("/rest/v1", 0), counts.get("/auth/v1", 0)
+
+
+def _warm_reads(api: ApiClient, user: User) -> None:
+    """Take the user's read allowance (one limiter call reserves a batch for the next reads)."""
+    assert api.get("me", headers=user.headers).status_code == 200
+
+
+def test_get_one_vehicle_is_one_round_trip(
+    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    _warm_reads(api, actors.member)
+    gateway.reset_counts()
+    response = api.get(f"vehicles/{vehicle['id']}", headers=actors.member.headers)
+    assert response.status_code == 200
+    assert _trips(gateway) == (1, 0)
+
+
+def test_list_first_and_next_page_are_one_round_trip_each(
+    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    for _ in range(3):
+        create_vehicle(db, actors.member)
+    _warm_reads(api, actors.member)
+    gateway.reset_counts()
+    first = api.get("vehicles", params={"limit": 2}, headers=actors.member.headers)
+    assert first.status_code == 200
+    assert _trips(gateway) == (1, 0)
+    cursor = first.json()["next_cursor"]
+    assert cursor
+    gateway.reset_counts()
+    second = api.get("vehicles", params={"limit": 2, "cursor": cursor}, headers=actors.member.headers)
+    assert second.status_code == 200
+    assert _trips(gateway) == (1, 0)
+
+
+def test_a_cold_read_adds_one_limiter_call_and_warm_reads_add_none(
+    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.other)
+    gateway.reset_counts()
+    assert api.get(f"vehicles/{vehicle['id']}", headers=actors.other.headers).status_code == 200
+    assert _trips(gateway) == (2, 0)  # the batch reservation + the read
+    reads = 10
+    gateway.reset_counts()
+    for _ in range(reads):
+        assert api.get(f"vehicles/{vehicle['id']}", headers=actors.other.headers).status_code == 200
+    assert _trips(gateway) == (reads, 0)
+
+
+def test_a_read_with_a_warm_allowance_makes_no_limiter_call(
+    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    _warm_reads(api, actors.member)
+    gateway.fault("/rest/v1", "down", match=LIMITER)
+    gateway.reset_counts()
+    response = api.get(f"vehicles/{vehicle['id']}", headers=actors.member.headers)
+    assert response.status_code == 200
+    assert "RateLimit" in response.headers  # counted locally, not skipped
+    assert _trips(gateway) == (1, 0)
+
+
+def test_create_is_at_most_two_round_trips_one_of_them_the_limiter(
+    api: ApiClient, actors: Actors, gateway: Gateway
+) -> None:
+    body = {"vin": north_american_vin(), "make": "Honda", "model": "Civic", "model_year": 2021}
+    gateway.reset_counts()
+    created = api.post("vehicles", json=body, headers=actors.member.headers)
+    assert created.status_code == 201, created.text
+    rest, auth = _trips(gateway)
+    assert rest <= 2
+    assert auth == 0
+    # With the limiter unreachable the write stops there (writes fail closed): what
+    # reached PostgREST before that is the limiter's share.
+    gateway.fault("/rest/v1", "down", match=LIMITER)
+    gateway.reset_counts()
+    body["vin"] = north_american_vin()
+    refused = api.post("vehicles", json=body, headers=actors.member.headers)
+    assert refused.status_code == 503
+    assert _trips(gateway) == (1, 0)
+
+
+def test_patch_with_if_match_is_at_most_two_round_trips(
+    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member, odometer_km=1000)
+    gateway.reset_counts()
+    response = api.patch(
+        f"vehicles/{vehicle['id']}",
+        json={"odometer_km": 1500},
+        headers={**actors.member.headers, "If-Match": '"v1"'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"] == '"v2"'
+    rest, auth = _trips(gateway)
+    assert rest <= 2
+    assert auth == 0
+
+
+def test_delete_with_if_match_is_at_most_two_round_trips(
+    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    gateway.reset_counts()
+    response = api.delete(f"vehicles/{vehicle['id']}", headers={**actors.member.headers, "If-Match": '"v1"'})
+    assert response.status_code == 204, response.text
+    rest, auth = _trips(gateway)
+    assert rest <= 2
+    assert auth == 0
