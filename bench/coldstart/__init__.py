@@ -1,0 +1,556 @@
+"""Cold start of every function as Vercel runs it, against a floor and a naive baseline, in one run.
+
+Vercel ships no bytecode (`PYTHONDONTWRITEBYTECODE=1`, `__pycache__` excluded), so each
+cold start compiles from source everything the function imports. This reproduces that:
+the function's code (the files that ship) and its installed dependencies (the pinned
+requirements, copied from the virtualenv's RECORDs) go to a temporary directory without
+any `__pycache__`; each measurement is a fresh `python -S -B` process that imports one
+function module (what Vercel reports as the user init) and then, against a throwaway
+local stack, serves a representative request in-process twice: the first pays the
+lazy imports and new connections, the second is the same work warm. The cold cost is
+import + first - warm: what being cold adds, without the server-side time (password
+hashing, queries) that differs between functions. Runs are interleaved (every
+variant once per round, rotating the order) and the median of each is reported.
+
+Baselines, measured the same way in the same run:
+  floor  a bare BaseHTTPRequestHandler answering hello (nothing else imported)
+  naive  `from supabase import create_client; client = create_client(...)` at import
+
+Target: every function's import at most 0.5x the naive baseline's.
+Results: bench/results/coldstart.json and the table in docs/coldstart.md.
+
+`--bytecode` measures the same with everything precompiled (what a build with
+VERCEL_PYTHON_COMPILEALL=1 ships) into bench/results/coldstart-bytecode.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HERE = Path(__file__).resolve().parent
+RESULTS = ROOT / "bench" / "results" / "coldstart.json"
+RESULTS_BYTECODE = ROOT / "bench" / "results" / "coldstart-bytecode.json"
+DOC = ROOT / "docs" / "coldstart.md"
+TARGET = 0.5
+DEFAULT_RUNS = 11
+PASSWORD = "cold-start-password-1"
+TABLE_BEGIN = "<!-- coldstart:table:begin -->"
+TABLE_END = "<!-- coldstart:table:end -->"
+EXCLUDED = ("__pycache__", "*.pyc")
+
+Request = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One thing to cold-start: a function of the API or a baseline."""
+
+    name: str  # "api/vehicles/[id]/index", "floor", "naive"
+    file: str  # relative to the deployment copy
+    module: str  # the module name Vercel's runtime gives it
+
+    @property
+    def is_baseline(self) -> bool:
+        """True for the floor and naive baselines."""
+        return not self.name.startswith("api/")
+
+
+@dataclass
+class Samples:
+    """Measurements of one variant."""
+
+    import_s: list[float] = field(default_factory=list)
+    first_s: list[float] = field(default_factory=list)
+    warm_s: list[float] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    modules: int = 0
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------- the deployment copy
+
+
+def variants() -> list[Variant]:
+    """The two baselines, then every route file in lib.routes."""
+    from devstack.vercel_check import route_files
+
+    found = [
+        Variant("floor", "bench_floor.py", "bench_floor"),
+        Variant("naive", "bench_naive.py", "bench_naive"),
+    ]
+    for file in route_files(ROOT):
+        name = file.removesuffix(".py")
+        found.append(Variant(name, file, name.replace("/", ".")))
+    return found
+
+
+def vendor(dest: Path) -> int:
+    """Copy the pinned requirements' installed files (no bytecode) into `dest`; the number of files."""
+    from devstack.vercel_check import requirement_pins
+
+    copied = 0
+    for name, version in sorted(requirement_pins(ROOT).items()):
+        distribution = importlib.metadata.distribution(name)
+        if distribution.version != version:
+            raise SystemExit(
+                f"coldstart: .venv has {name} {distribution.version}, requirements.txt pins {version}"
+            )
+        for file in distribution.files or ():
+            parts = Path(file).parts
+            if parts[0] == ".." or "__pycache__" in parts or file.name.endswith(".pyc"):
+                continue  # console scripts and bytecode are not part of what Vercel bundles
+            source = Path(str(distribution.locate_file(file)))
+            if source.is_file():
+                target = dest / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+                copied += 1
+    return copied
+
+
+def deployment_copy(dest: Path, *, bytecode: bool = False) -> Path:
+    """The functions' code, `_vendor/` dependencies, the baselines and the probe; compiled only on request."""
+    from devstack.vercel_check import shipped_files
+
+    for rel in shipped_files(ROOT):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    files = vendor(dest / "_vendor")
+    shutil.copy2(HERE / "floor_function.py", dest / "bench_floor.py")
+    shutil.copy2(HERE / "naive_function.py", dest / "bench_naive.py")
+    shutil.copy2(HERE / "child.py", dest / "bench_child.py")
+    compiled = [p for p in dest.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+    if compiled:
+        raise SystemExit(f"coldstart: bytecode in the copy: {compiled[:3]}")
+    if bytecode:
+        from devstack.vercel_check import python312
+
+        subprocess.run([str(python312()), "-m", "compileall", "-q", "-j", "0", str(dest)], check=True)
+    _log(f"coldstart: deployment copy in {dest} ({files} dependency files, bytecode: {bytecode})")
+    return dest
+
+
+# --------------------------------------------------------------------------- the local stack and requests
+
+
+@dataclass(frozen=True)
+class Actors:
+    """One round's users: a member with a vehicle, an admin, a user whose role the admin sets."""
+
+    member_email: str
+    member: str
+    vehicle: str
+    admin: str
+    target: str
+
+
+class Requests:
+    """Representative requests against a throwaway local stack, with fresh users for every round.
+
+    Each cold instance reserves its own batch (a twentieth) of a user's shared read counter,
+    so one user's dozens of cold starts a minute would soon be answered 429: each round of
+    the benchmark gets its own users.
+    """
+
+    def __init__(self, stack: Any) -> None:
+        import requests
+
+        self.stack = stack
+        self.http = requests.Session()
+        self.api = stack.settings.api_url.rstrip("/")
+        self._ips = (f"198.19.{n // 250 % 250}.{n % 250 + 1}" for n in count(1000))
+        self._actors: dict[int, Actors] = {}
+
+    def _ip(self) -> dict[str, str]:
+        return {"X-Forwarded-For": next(self._ips)}
+
+    def _post(self, path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        headers = self._ip()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = self.http.post(f"{self.api}/{path}", json=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    def _signup(self) -> tuple[str, str]:
+        email = f"coldstart-{time.time_ns()}@example.test"
+        data = self._post("auth/signup", {"email": email, "password": PASSWORD})
+        return email, str(data["user"]["id"])
+
+    def _login(self, email: str) -> dict[str, Any]:
+        return self._post("auth/login", {"email": email, "password": PASSWORD})
+
+    def actors(self, round_no: int) -> Actors:
+        """The users of round `round_no`, created on first use."""
+        if round_no not in self._actors:
+            import psycopg
+
+            member_email, _ = self._signup()
+            member = self._login(member_email)["access_token"]
+            admin_email, admin_id = self._signup()
+            with psycopg.connect(self.stack.postgres.dsn(), autocommit=True) as db:
+                db.execute("update public.user_roles set role = 'admin' where user_id = %s", (admin_id,))
+            admin = self._login(admin_email)["access_token"]
+            _, target = self._signup()
+            vin = "WVWZZZ3CZWE" + f"{round_no:06d}"
+            vehicle = {"vin": vin, "make": "Volkswagen", "model": "Passat", "model_year": 2020}
+            vehicle_id = self._post("vehicles", vehicle, token=member)["id"]
+            self._actors[round_no] = Actors(member_email, member, vehicle_id, admin, target)
+        return self._actors[round_no]
+
+    def environment(self) -> dict[str, str]:
+        """The API settings pointing at this stack."""
+        return dict(self.stack.settings.api_environment())
+
+    def for_variant(self, name: str, round_no: int) -> Request:
+        """The request `name` serves in round `round_no`; a fresh session or email where it consumes one."""
+        a = self.actors(round_no)
+        member = {"Authorization": f"Bearer {a.member}"}
+        admin = {"Authorization": f"Bearer {a.admin}"}
+        vid = a.vehicle
+        builders: dict[str, Callable[[], Request]] = {
+            "floor": lambda: _get("/"),
+            "naive": lambda: _get("/"),
+            "api/health": lambda: _get("/api/health"),
+            "api/vin/[vin]": lambda: _get("/api/vin/1HGCM82633A004352?vin=1HGCM82633A004352"),
+            "api/vehicles/index": lambda: _get("/api/vehicles?limit=20", member),
+            "api/vehicles/[id]/index": lambda: _get(f"/api/vehicles/{vid}?id={vid}", member),
+            "api/vehicles/[id]/maintenance": lambda: _get(
+                f"/api/vehicles/{vid}/maintenance?id={vid}", member
+            ),
+            "api/me": lambda: _get("/api/me", member),
+            "api/auth/signup": lambda: _post(
+                "/api/auth/signup", {"email": f"cs-{time.time_ns()}@example.test", "password": PASSWORD}
+            ),
+            "api/auth/login": lambda: _post(
+                "/api/auth/login", {"email": a.member_email, "password": PASSWORD}
+            ),
+            "api/auth/refresh": lambda: _post(
+                "/api/auth/refresh", {"refresh_token": self._login(a.member_email)["refresh_token"]}
+            ),
+            "api/auth/logout": lambda: _post(
+                "/api/auth/logout",
+                None,
+                {"Authorization": "Bearer " + self._login(a.member_email)["access_token"]},
+            ),
+            "api/admin/users/index": lambda: _get("/api/admin/users?limit=20", admin),
+            "api/admin/users/[id]/role": lambda: _put(
+                f"/api/admin/users/{a.target}/role?id={a.target}", {"role": "member"}, admin
+            ),
+            "api/admin/audit": lambda: _get("/api/admin/audit?limit=20", admin),
+            "api/openapi": lambda: _get("/api/openapi.json"),
+            "api/docs": lambda: _get("/api/docs"),
+        }
+        request = builders[name]()
+        request["headers"] = {**self._ip(), **request["headers"]}
+        return request
+
+
+def _get(path: str, headers: Mapping[str, str] | None = None) -> Request:
+    return {"method": "GET", "path": path, "headers": dict(headers or {})}
+
+
+def _post(path: str, body: Any, headers: Mapping[str, str] | None = None) -> Request:
+    request = {"method": "POST", "path": path, "headers": dict(headers or {})}
+    if body is not None:
+        request["body"] = json.dumps(body)
+        request["headers"]["Content-Type"] = "application/json"
+    return request
+
+
+def _put(path: str, body: Any, headers: Mapping[str, str]) -> Request:
+    return {**_post(path, body, headers), "method": "PUT"}
+
+
+# Statuses a representative request must get, so the run measures the path it means to.
+EXPECTED = {"api/auth/signup": 201, "api/auth/logout": 204}
+
+
+@contextmanager
+def throwaway_stack() -> Iterator[Any]:
+    """A local stack on free ports with its own data directory, stopped afterwards."""
+    from devstack.stack import Stack, free_port, resolve_stack_settings
+
+    base = resolve_stack_settings(
+        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="coldstart-stack-"))
+    settings = replace(
+        base,
+        data_dir=data_dir,
+        db_port=free_port(),
+        api_port=free_port(),
+        app_port=free_port(),
+        postgrest_port=free_port(),
+        auth_port=free_port(),
+        durable=False,
+    )
+    stack = Stack(settings)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def measure(
+    python: Path, copy: Path, variant: Variant, env: Mapping[str, str], requests: Sequence[Request]
+) -> dict[str, Any]:
+    """One cold start in a fresh `python -S -B` process, then `requests` served one after the other."""
+    argv = [str(python), "-S", "-B", str(copy / "bench_child.py"), str(copy), variant.module, variant.file]
+    if requests:
+        argv.append(json.dumps(list(requests)))
+    started = time.perf_counter()
+    result = subprocess.run(
+        argv, cwd=copy, env=dict(env), capture_output=True, text=True, timeout=120, check=False
+    )
+    wall = time.perf_counter() - started
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"coldstart: {variant.name} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    data: dict[str, Any] = json.loads(lines[-1])
+    data["wall_s"] = wall
+    return data
+
+
+def run(
+    runs: int, *, with_requests: bool, only: Sequence[str] = (), bytecode: bool = False
+) -> dict[str, Any]:
+    """Measure every variant `runs` times, interleaved; the results document."""
+    from devstack.vercel_check import python312
+
+    python = python312()
+    chosen = [v for v in variants() if v.is_baseline or not only or any(o in v.name for o in only)]
+    samples = {v.name: Samples() for v in chosen}
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp, _maybe_stack(with_requests) as stack:
+        copy = deployment_copy(Path(tmp), bytecode=bytecode)
+        requests = Requests(stack) if stack is not None else None
+        env = _child_environment(requests)
+        for round_no in range(runs):
+            shift = round_no % len(chosen)
+            for variant in chosen[shift:] + chosen[:shift]:
+                pair = [requests.for_variant(variant.name, round_no) for _ in range(2)] if requests else []
+                data = measure(python, copy, variant, env, pair)
+                into = samples[variant.name]
+                into.import_s.append(data["import_s"])
+                into.wall_s.append(data["wall_s"])
+                into.modules = int(data["modules"])
+                if pair:
+                    first, warm = data["requests_s"]
+                    into.first_s.append(first)
+                    into.warm_s.append(warm)
+                    into.statuses.extend(int(s) for s in data["statuses"])
+            _log(f"coldstart: round {round_no + 1}/{runs} done")
+    return _document(samples, runs, python, with_requests, bytecode)
+
+
+@contextmanager
+def _maybe_stack(wanted: bool) -> Iterator[Any]:
+    if not wanted:
+        yield None
+        return
+    _log("coldstart: starting a throwaway local stack for the first requests")
+    with throwaway_stack() as stack:
+        yield stack
+
+
+def _child_environment(requests: Requests | None) -> dict[str, str]:
+    if requests is not None:
+        settings = requests.environment()
+    else:
+        from devstack.stack import resolve_stack_settings
+
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
+        settings = dict(resolve_stack_settings(environ=environ).api_environment())
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **settings}
+
+
+def _median_ms(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values) * 1000, 1) if values else None
+
+
+def _document(
+    samples: Mapping[str, Samples], runs: int, python: Path, with_requests: bool, bytecode: bool
+) -> dict[str, Any]:
+    rows: dict[str, dict[str, Any]] = {}
+    for name, s in samples.items():
+        cold = [i + f - w for i, f, w in zip(s.import_s, s.first_s, s.warm_s, strict=False)]
+        rows[name] = {
+            "import_ms": _median_ms(s.import_s),
+            "first_request_ms": _median_ms(s.first_s),
+            "warm_request_ms": _median_ms(s.warm_s),
+            "cold_cost_ms": _median_ms(cold),
+            "process_wall_ms": _median_ms(s.wall_s),
+            "modules_loaded": s.modules,
+            "statuses": sorted(set(s.statuses)),
+            "samples_import_ms": [round(v * 1000, 1) for v in s.import_s],
+        }
+    naive = rows["naive"]
+    for row in rows.values():
+        row["import_vs_naive"] = _ratio(row["import_ms"], naive["import_ms"])
+        row["cold_cost_vs_naive"] = _ratio(row["cold_cost_ms"], naive["cold_cost_ms"])
+    functions = {k: v for k, v in rows.items() if k.startswith("api/")}
+    worst = max((v["import_vs_naive"] for v in functions.values()), default=None)
+    worst_cold = max((v["cold_cost_vs_naive"] or 0 for v in functions.values()), default=None)
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "interpreter": str(python),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "runs_per_variant": runs,
+        "method": "fresh `python -S -B` per run, interleaved rounds, medians",
+        "bytecode": bytecode,
+        "with_first_request": with_requests,
+        "target_import_vs_naive": TARGET,
+        "worst_import_vs_naive": worst,
+        "worst_cold_cost_vs_naive": worst_cold if with_requests else None,
+        "target_met": worst is not None and worst <= TARGET,
+        "variants": rows,
+    }
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return round(value / base, 3) if value is not None and base else None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def table(document: Mapping[str, Any]) -> str:
+    """The Markdown table of a results document."""
+    rows = document["variants"]
+    with_requests = document["with_first_request"]
+    head = "| function | import (ms) | vs naive |"
+    rule = "|---|---:|---:|"
+    if with_requests:
+        head += " first request (ms) | warm request (ms) | cold cost (ms) | vs naive |"
+        rule += "---:|---:|---:|---:|"
+    lines = [head, rule]
+    order = ["floor", "naive", *sorted(k for k in rows if k.startswith("api/"))]
+    for name in order:
+        row = rows[name]
+        label = {"floor": "**floor** (bare handler)", "naive": "**naive** (`create_client` at import)"}.get(
+            name, f"`{name}`"
+        )
+        line = f"| {label} | {_fmt(row['import_ms'])} | {_fmt(row['import_vs_naive'], 2)}x |"
+        if with_requests:
+            line += (
+                f" {_fmt(row['first_request_ms'])} | {_fmt(row['warm_request_ms'])} |"
+                f" {_fmt(row['cold_cost_ms'])} | {_fmt(row['cold_cost_vs_naive'], 2)}x |"
+            )
+        lines.append(line)
+    verdict = "met" if document["target_met"] else "NOT met"
+    cold = document.get("worst_cold_cost_vs_naive")
+    lines += [
+        "",
+        f"Worst function import: {_fmt(document['worst_import_vs_naive'], 2)}x the naive baseline's "
+        f"(target <= {TARGET}x: {verdict})"
+        + (f"; worst cold cost: {_fmt(cold, 2)}x" if cold is not None else "")
+        + f". Median of {document['runs_per_variant']} interleaved runs per row, "
+        f"Python {document['python']} on {document['cpus']} CPUs, {document['generated_at']}"
+        + (
+            ", bytecode precompiled (not what Vercel ships)."
+            if document.get("bytecode")
+            else ", no bytecode."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def write(document: Mapping[str, Any], results: Path = RESULTS, doc: Path = DOC) -> None:
+    """Write the JSON results and replace the table block in docs/coldstart.md."""
+    _write_json(document, results)
+    text = (
+        doc.read_text(encoding="utf-8") if doc.exists() else f"# Cold start\n\n{TABLE_BEGIN}\n{TABLE_END}\n"
+    )
+    before, found, rest = text.partition(TABLE_BEGIN)
+    _, found_end, after = rest.partition(TABLE_END)
+    if not (found and found_end):
+        before, after = text.rstrip() + "\n\n", "\n"
+    doc.write_text(f"{before}{TABLE_BEGIN}\n{table(document)}\n{TABLE_END}{after}", encoding="utf-8")
+    _log(f"coldstart: wrote {results.relative_to(ROOT)} and {doc.relative_to(ROOT)}")
+
+
+def _write_json(document: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+    _log(f"coldstart: wrote {path.relative_to(ROOT)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure, write, print; 1 when a function's import exceeds the target ratio."""
+    parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs", type=int, default=DEFAULT_RUNS, help=f"runs per variant (default {DEFAULT_RUNS})"
+    )
+    parser.add_argument("--import-only", action="store_true", help="no local stack, no first request")
+    parser.add_argument("--only", action="append", default=[], help="functions whose name contains this")
+    parser.add_argument(
+        "--bytecode", action="store_true", help="precompile everything (not what Vercel ships)"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    document = run(args.runs, with_requests=not args.import_only, only=args.only, bytecode=args.bytecode)
+    print(table(document))
+    if args.bytecode and not args.no_write:
+        _write_json(document, RESULTS_BYTECODE)
+    elif not args.no_write and not args.only:
+        write(document)
+    bad = {
+        k: v["statuses"]
+        for k, v in document["variants"].items()
+        if v["statuses"] and not _ok(k, v["statuses"])
+    }
+    if bad:
+        _log(f"coldstart: unexpected first-request statuses: {bad}")
+        return 1
+    return 0 if document["target_met"] else 1
+
+
+def _ok(name: str, statuses: Sequence[int]) -> bool:
+    want = EXPECTED.get(name, 200)
+    return all(s == want for s in statuses)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""Every built function, run under the Vercel Python runtime, answers as the dev server does.
+
+Each request goes to the function as Vercel delivers it (a Lambda-style event to
+`vc_handler`, dynamic segments appended as query parameters) and, where repeating
+it is harmless, the same request goes to the dev server: status, headers and body
+must match, apart from what differs between any two calls (Date, the rate-limit
+counter, fresh tokens). Writes are checked by reading the result back through the
+dev server. All functions run under the runtime the pinned CLI bundles;
+test_runtimes.py covers the runtime contract under the PyPI runtime too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import replace
+
+import psycopg
+import pytest
+
+from devstack.stack import Stack, StackSettings
+from tests.deploy.functions import Answer, Deployment
+from tests.deploy.support import (
+    HONDA_VIN,
+    Caller,
+    World,
+    assert_same,
+    comparable,
+    request_headers,
+    with_params,
+)
+from tests.factories import create_user, north_american_vin
+
+PASSWORD = "correct-horse-battery"
+
+SOME_ID = str(uuid.UUID(int=1))
+# (function, a method it does not declare, its public path, the dynamic segments Vercel appends)
+MISSING_METHODS = [
+    ("api/health", "DELETE", "/api/health", {}),
+    ("api/vin/[vin]", "POST", f"/api/vin/{HONDA_VIN}", {"vin": HONDA_VIN}),
+    ("api/vehicles/index", "PUT", "/api/vehicles", {}),
+    ("api/vehicles/[id]/index", "POST", f"/api/vehicles/{SOME_ID}", {"id": SOME_ID}),
+    ("api/vehicles/[id]/maintenance", "DELETE", f"/api/vehicles/{SOME_ID}/maintenance", {"id": SOME_ID}),
+    ("api/me", "PATCH", "/api/me", {}),
+    ("api/auth/signup", "GET", "/api/auth/signup", {}),
+    ("api/auth/login", "GET", "/api/auth/login", {}),
+    ("api/auth/refresh", "DELETE", "/api/auth/refresh", {}),
+    ("api/auth/logout", "GET", "/api/auth/logout", {}),
+    ("api/admin/users/index", "POST", "/api/admin/users", {}),
+    ("api/admin/users/[id]/role", "GET", f"/api/admin/users/{SOME_ID}/role", {"id": SOME_ID}),
+    ("api/admin/audit", "DELETE", "/api/admin/audit", {}),
+    ("api/openapi", "POST", "/api/openapi.json", {}),
+    ("api/docs", "PURGE", "/api/docs", {}),
+]
+
+
+@pytest.fixture(scope="module")
+def call(deployment: Deployment, stack: Stack) -> Caller:
+    """Requests to every function (the CLI's bundled runtime) and to the dev server."""
+    deployment.warm_all("bundled")
+    return Caller(deployment, "bundled", stack)
+
+
+# --------------------------------------------------------------------------- reads: identical answers
+
+
+def test_health(call: Caller) -> None:
+    headers = request_headers()
+    answer = call.function("api/health").invoke("GET", "/api/health", headers)
+    assert answer.status == 200, answer.body
+    assert answer.json()["status"] == "ok"
+    assert_same(answer, call.dev_server("GET", "/api/health", headers))
+
+
+def test_head_has_the_get_headers_and_no_body(call: Caller) -> None:
+    headers = request_headers()
+    answer = call.function("api/health").invoke("HEAD", "/api/health", headers)
+    assert answer.status == 200
+    assert answer.body == b""
+    assert_same(answer, call.dev_server("HEAD", "/api/health", headers))
+
+
+def test_vin_dynamic_segment(call: Caller) -> None:
+    headers = request_headers()
+    path = f"/api/vin/{HONDA_VIN}"
+    answer = call.function("api/vin/[vin]").invoke("GET", with_params(path, vin=HONDA_VIN), headers)
+    assert answer.status == 200, answer.body
+    assert answer.json()["vin"] == HONDA_VIN
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+def test_vin_with_a_real_query_parameter_is_still_rejected(call: Caller) -> None:
+    headers = request_headers()
+    path = f"/api/vin/{HONDA_VIN}?debug=1"
+    answer = call.function("api/vin/[vin]").invoke("GET", with_params(path, vin=HONDA_VIN), headers)
+    assert answer.status == 400
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+def test_vehicle_list(call: Caller, world: World) -> None:
+    headers = request_headers(world.member)
+    answer = call.function("api/vehicles/index").invoke("GET", "/api/vehicles?limit=5", headers)
+    assert answer.status == 200, answer.body
+    assert [v["id"] for v in answer.json()["data"]] == [world.vehicle["id"]]
+    assert_same(answer, call.dev_server("GET", "/api/vehicles?limit=5", headers))
+
+
+def test_one_vehicle(call: Caller, world: World) -> None:
+    headers = request_headers(world.member)
+    path = f"/api/vehicles/{world.vehicle['id']}"
+    answer = call.function("api/vehicles/[id]/index").invoke(
+        "GET", with_params(path, id=world.vehicle["id"]), headers
+    )
+    assert answer.status == 200, answer.body
+    assert answer.header("ETag") is not None
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+def test_unknown_vehicle_is_a_problem(call: Caller, world: World) -> None:
+    headers = request_headers(world.member)
+    missing = str(uuid.uuid4())
+    path = f"/api/vehicles/{missing}"
+    answer = call.function("api/vehicles/[id]/index").invoke("GET", with_params(path, id=missing), headers)
+    assert answer.status == 404
+    assert answer.header("Content-Type") == "application/problem+json"
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+def test_maintenance_list(call: Caller, world: World) -> None:
+    headers = request_headers(world.member)
+    vehicle_id = world.vehicle["id"]
+    path = f"/api/vehicles/{vehicle_id}/maintenance"
+    function = call.function("api/vehicles/[id]/maintenance")
+    answer = function.invoke("GET", with_params(path, id=vehicle_id), headers)
+    assert answer.status == 200, answer.body
+    assert [r["id"] for r in answer.json()["data"]] == [world.record["id"]]
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+def test_me(call: Caller, world: World) -> None:
+    headers = request_headers(world.member)
+    answer = call.function("api/me").invoke("GET", "/api/me", headers)
+    assert answer.status == 200, answer.body
+    assert answer.json()["id"] == world.member.id
+    assert_same(answer, call.dev_server("GET", "/api/me", headers))
+
+
+def test_unauthenticated_is_a_problem(call: Caller) -> None:
+    headers = request_headers()
+    answer = call.function("api/me").invoke("GET", "/api/me", headers)
+    assert answer.status == 401
+    assert_same(answer, call.dev_server("GET", "/api/me", headers))
+
+
+def test_admin_users(call: Caller, world: World) -> None:
+    headers = request_headers(world.admin)
+    answer = call.function("api/admin/users/index").invoke("GET", "/api/admin/users?limit=3", headers)
+    assert answer.status == 200, answer.body
+    assert_same(answer, call.dev_server("GET", "/api/admin/users?limit=3", headers))
+
+
+def test_admin_role_then_audit(
+    call: Caller, world: World, stack: Stack, stack_settings: StackSettings
+) -> None:
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as db:
+        target = create_user(db, stack_settings, "member")
+    path = f"/api/admin/users/{target.id}/role"
+    headers = request_headers(world.admin)
+    function = call.function("api/admin/users/[id]/role")
+    answer = function.invoke("PUT", with_params(path, id=target.id), headers, json_body={"role": "manager"})
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"id": target.id, "role": "manager"}
+    # Setting the same role again is idempotent, so the dev server must answer identically.
+    assert_same(answer, call.dev_server("PUT", path, headers, json_body={"role": "manager"}))
+
+    audit = f"/api/admin/audit?record_id={target.id}"
+    headers = request_headers(world.admin)
+    answer = call.function("api/admin/audit").invoke("GET", audit, headers)
+    assert answer.status == 200, answer.body
+    assert answer.json()["data"], "the role change is audited"
+    assert_same(answer, call.dev_server("GET", audit, headers))
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi"])
+def test_openapi_under_its_public_url_and_the_rewrite_target(call: Caller, path: str) -> None:
+    headers = request_headers()
+    answer = call.function("api/openapi").invoke("GET", path, headers)
+    assert answer.status == 200, answer.body
+    assert answer.json()["openapi"].startswith("3.1")
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+def test_docs(call: Caller) -> None:
+    headers = request_headers()
+    answer = call.function("api/docs").invoke("GET", "/api/docs", headers)
+    assert answer.status == 200
+    assert (answer.header("Content-Type") or "").startswith("text/html")
+    assert_same(answer, call.dev_server("GET", "/api/docs", headers))
+
+
+def test_options_lists_the_methods(call: Caller, world: World) -> None:
+    headers = request_headers()
+    path = f"/api/vehicles/{world.vehicle['id']}"
+    function = call.function("api/vehicles/[id]/index")
+    answer = function.invoke("OPTIONS", with_params(path, id=world.vehicle["id"]), headers)
+    assert answer.status == 204
+    assert answer.header("Allow") == "GET, HEAD, PATCH, DELETE, OPTIONS"
+    assert_same(answer, call.dev_server("OPTIONS", path, headers))
+
+
+# --------------------------------------------------------------------------- writes: read back
+
+
+def test_create_update_delete_vehicle(call: Caller, world: World) -> None:
+    vin = north_american_vin()
+    body = {"vin": vin, "make": "Honda", "model": "Civic", "model_year": 2019}
+    created = call.function("api/vehicles/index").invoke(
+        "POST", "/api/vehicles", request_headers(world.member), json_body=body
+    )
+    assert created.status == 201, created.body
+    vehicle = created.json()
+    location = created.header("Location")
+    assert location == f"/api/vehicles/{vehicle['id']}"
+    read = call.dev_server("GET", location, request_headers(world.member))
+    assert (read.status, read.json(), read.header("ETag")) == (200, vehicle, created.header("ETag"))
+
+    function = call.function("api/vehicles/[id]/index")
+    path = with_params(location, id=vehicle["id"])
+    etag = created.header("ETag") or ""
+    changed = function.invoke(
+        "PATCH", path, request_headers(world.member, **{"if-match": etag}), json_body={"color": "blue"}
+    )
+    assert changed.status == 200, changed.body
+    assert changed.json()["color"] == "blue"
+    read = call.dev_server("GET", location, request_headers(world.member))
+    assert (read.json(), read.header("ETag")) == (changed.json(), changed.header("ETag"))
+
+    gone = function.invoke(
+        "DELETE", path, request_headers(world.member, **{"if-match": changed.header("ETag") or ""})
+    )
+    assert (gone.status, gone.body) == (204, b"")
+    assert call.dev_server("GET", location, request_headers(world.member)).status == 404
+
+
+def test_create_maintenance_record(call: Caller, world: World) -> None:
+    vehicle_id = world.vehicle["id"]
+    path = f"/api/vehicles/{vehicle_id}/maintenance"
+    body = {"performed_at": "2026-02-01", "odometer_km": 900, "kind": "repair", "description": "Brake pads"}
+    created = call.function("api/vehicles/[id]/maintenance").invoke(
+        "POST", with_params(path, id=vehicle_id), request_headers(world.member), json_body=body
+    )
+    assert created.status == 201, created.body
+    listed = call.dev_server("GET", path + "?limit=1", request_headers(world.member)).json()["data"]
+    assert listed == [created.json()]
+
+
+def test_signup_login_refresh_logout(call: Caller) -> None:
+    email = f"deploy-{uuid.uuid4().hex[:10]}@example.test"
+    credentials = {"email": email, "password": PASSWORD}
+
+    signed_up = call.function("api/auth/signup").invoke(
+        "POST", "/api/auth/signup", request_headers(), json_body=credentials
+    )
+    assert signed_up.status == 201, signed_up.body
+    assert signed_up.json()["user"]["email"] == email
+    again = call.dev_server("POST", "/api/auth/signup", request_headers(), json_body=credentials)
+    assert again.status == 409, "the function really created the account"
+
+    logged_in = call.function("api/auth/login").invoke(
+        "POST", "/api/auth/login", request_headers(), json_body=credentials
+    )
+    dev_login = call.dev_server("POST", "/api/auth/login", request_headers(), json_body=credentials)
+    assert logged_in.status == dev_login.status == 200, logged_in.body
+    assert set(logged_in.json()) == set(dev_login.json())
+    assert cookie_shapes(logged_in) == cookie_shapes(dev_login)
+    assert comparable(logged_in)["headers"].keys() == comparable(dev_login)["headers"].keys()
+
+    session = logged_in.json()
+    refreshed = call.function("api/auth/refresh").invoke(
+        "POST", "/api/auth/refresh", request_headers(), json_body={"refresh_token": session["refresh_token"]}
+    )
+    assert refreshed.status == 200, refreshed.body
+    token = refreshed.json()["access_token"]
+    me = call.dev_server("GET", "/api/me", request_headers(authorization=f"Bearer {token}"))
+    assert (me.status, me.json()["email"]) == (200, email)
+
+    # Two sessions signed out, one by the function and one by the dev server: same answer.
+    dev_token = dev_login.json()["access_token"]
+    out = call.function("api/auth/logout").invoke(
+        "POST", "/api/auth/logout", request_headers(authorization=f"Bearer {token}")
+    )
+    dev_out = call.dev_server(
+        "POST", "/api/auth/logout", request_headers(authorization=f"Bearer {dev_token}")
+    )
+    assert out.status == 204, out.body
+    assert comparable(out)["headers"].keys() == comparable(dev_out)["headers"].keys()
+    assert (out.status, sorted(out.header_list("Set-Cookie"))) == (
+        dev_out.status,
+        sorted(dev_out.header_list("Set-Cookie")),
+    )
+
+
+def cookie_shapes(answer: Answer) -> list[str]:
+    """Set-Cookie headers with their values blanked: names and attributes only."""
+    return sorted(re.sub(r"^([^=]+)=[^;]*", r"\1=*", c) for c in answer.header_list("Set-Cookie"))
+
+
+# --------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(("name", "method", "path", "params"), MISSING_METHODS)
+def test_undeclared_method_is_a_405_problem_not_the_runtimes_501(
+    call: Caller, name: str, method: str, path: str, params: dict[str, str]
+) -> None:
+    headers = request_headers()
+    answer = call.function(name).invoke(method, with_params(path, **params) if params else path, headers)
+    assert answer.status == 405, (answer.status, answer.body[:200])
+    assert answer.header("Content-Type") == "application/problem+json"
+    assert answer.json()["code"] == "method_not_allowed"
+    assert "OPTIONS" in (answer.header("Allow") or "")
+    assert answer.json()["instance"] == path, "Vercel hands a rewritten request its original path"
+    dev = call.dev_server(method, path, headers)
+    if path == "/api/openapi.json":
+        # The dev server hands the function the rewrite's destination instead: same answer otherwise.
+        assert dev.json()["instance"] == "/api/openapi"
+        body = json.dumps({**dev.json(), "instance": path}, separators=(",", ":")).encode()
+        headers_out = {**dev.headers, "Content-Length": [str(len(body))]}
+        dev = replace(dev, body=body, headers=headers_out)
+    assert_same(answer, dev)
