@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -453,7 +453,12 @@ class _Router:
                 return _Plan("external", destination)
             new_path, _, dest_query = quote(destination, safe=_URL_SAFE).partition("?")
             merged = "&".join(q for q in (dest_query, query) if q)
-            return self._resolve(method, new_path, merged)
+            plan = self._resolve(method, new_path, merged)
+            if plan is not None and plan.kind == "function" and plan.target.startswith(new_path):
+                # Vercel routes by the destination but hands the function the
+                # path the client asked for (with the destination's query).
+                plan = replace(plan, target=path + plan.target[len(new_path) :])
+            return plan
         return None
 
     def _resolve(self, method: str, path: str, query: str) -> _Plan | None:

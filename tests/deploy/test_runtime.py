@@ -11,10 +11,8 @@ test_runtimes.py covers the runtime contract under the PyPI runtime too.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from dataclasses import replace
 
 import psycopg
 import pytest
@@ -320,11 +318,4 @@ def test_undeclared_method_is_a_405_problem_not_the_runtimes_501(
     assert answer.json()["code"] == "method_not_allowed"
     assert "OPTIONS" in (answer.header("Allow") or "")
     assert answer.json()["instance"] == path, "Vercel hands a rewritten request its original path"
-    dev = call.dev_server(method, path, headers)
-    if path == "/api/openapi.json":
-        # The dev server hands the function the rewrite's destination instead: same answer otherwise.
-        assert dev.json()["instance"] == "/api/openapi"
-        body = json.dumps({**dev.json(), "instance": path}, separators=(",", ":")).encode()
-        headers_out = {**dev.headers, "Content-Length": [str(len(body))]}
-        dev = replace(dev, body=body, headers=headers_out)
-    assert_same(answer, dev)
+    assert_same(answer, call.dev_server(method, path, headers))
