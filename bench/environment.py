@@ -6,19 +6,18 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from devstack.stack import Stack, StackSettings, free_port, resolve_stack_settings
+from devstack.stack import Stack, StackSettings, free_port, throwaway_settings
 from tests.factories import User, create_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,21 +30,7 @@ BENCH_LIMITS = {"RATE_LIMIT_READ": "1000000/60", "RATE_LIMIT_WRITE": "1000000/60
 
 def bench_settings(extra_api_env: Mapping[str, str] | None = None) -> StackSettings:
     """Free ports, a temporary data directory and a non-durable Postgres, as the tests do."""
-    base = resolve_stack_settings(
-        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
-    )
-    data_dir = Path(tempfile.mkdtemp(prefix="api-bench-stack-"))
-    return replace(
-        base,
-        data_dir=data_dir,
-        db_port=free_port(),
-        api_port=free_port(),
-        app_port=free_port(),
-        postgrest_port=free_port(),
-        auth_port=free_port(),
-        durable=False,
-        extra_api_env=dict(extra_api_env or BENCH_LIMITS),
-    )
+    return throwaway_settings("api-bench-stack-", extra_api_env=dict(extra_api_env or BENCH_LIMITS))
 
 
 @contextmanager

@@ -24,14 +24,13 @@ import re
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 import psycopg
 import requests
 
-from devstack.stack import Stack, StackSettings, free_port, resolve_stack_settings
+from devstack.stack import Stack, StackSettings, throwaway_settings
 from tests.factories import north_american_vin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,19 +199,7 @@ def rss_kib(pid: int) -> int:
 
 def soak_settings() -> StackSettings:
     """A throwaway stack on free ports with the production rate limits."""
-    base = resolve_stack_settings(
-        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
-    )
-    return replace(
-        base,
-        data_dir=Path(tempfile.mkdtemp(prefix="api-soak-stack-")),
-        db_port=free_port(),
-        api_port=free_port(),
-        app_port=free_port(),
-        postgrest_port=free_port(),
-        auth_port=free_port(),
-        durable=False,
-    )
+    return throwaway_settings("api-soak-stack-")
 
 
 def create_accounts(api: str, count: int) -> list[Account]:

@@ -14,7 +14,6 @@ import json
 import re
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -148,22 +147,16 @@ def _markdown(plans: dict[tuple[str, str], str], rows: int, seconds: float) -> s
 
 def main(argv: list[str] | None = None) -> int:
     """Start a throwaway database, load N vehicles, write the plans as Markdown."""
-    import tempfile
     import uuid
 
-    from devstack.stack import ROOT, Stack, free_port, resolve_stack_settings
+    from devstack.stack import ROOT, Stack, throwaway_settings
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "query-plans.md")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    settings = replace(
-        resolve_stack_settings(),
-        data_dir=Path(tempfile.mkdtemp(prefix="plans-")),
-        db_port=free_port(),
-        durable=False,
-    )
+    settings = throwaway_settings("plans-")
     stack = Stack(settings, serve_api=False)
     stack.log_dir.mkdir(parents=True, exist_ok=True)
     stack.postgres.init()

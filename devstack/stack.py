@@ -172,6 +172,25 @@ def resolve_stack_settings(environ: Mapping[str, str] | None = None, root: Path 
     )
 
 
+def throwaway_settings(prefix: str = "stack-", **overrides: Any) -> StackSettings:
+    """Settings for a disposable stack: free ports, a fresh temporary data directory, no fsync.
+
+    For tests, benchmarks and tools that must never touch `make dev`'s stack. The
+    data directory lives under the system temp dir, not pytest's tmp_path, whose
+    root is 0700 while Postgres runs unprivileged when started as root. The
+    caller removes `settings.data_dir` when done.
+    """
+    import tempfile
+    from dataclasses import replace
+
+    base = resolve_stack_settings(
+        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
+    )
+    ports = {name: free_port() for name in ("db_port", "api_port", "app_port", "postgrest_port", "auth_port")}
+    fresh = {"data_dir": Path(tempfile.mkdtemp(prefix=prefix)), "durable": False, **ports}
+    return replace(base, **{**fresh, **overrides})
+
+
 def _die_with_parent() -> None:
     # Linux: children get SIGTERM if the supervisor dies, so nothing is orphaned.
     if sys.platform.startswith("linux"):

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings, free_port, resolve_stack_settings
+from devstack.stack import Stack, StackSettings, throwaway_settings
 from tests.support import ApiClient, Gateway
 
 
 @pytest.fixture(scope="session")
 def stack_settings() -> Iterator[StackSettings]:
     """Free ports and a throwaway data directory, so tests never touch `make dev`'s stack."""
-    base = resolve_stack_settings(
-        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
-    )
-    # Not pytest's tmp_path: pytest keeps its root 0700, and Postgres runs as an
-    # unprivileged user when the tests run as root.
-    data_dir = Path(tempfile.mkdtemp(prefix="api-test-stack-"))
-    yield replace(
-        base,
-        data_dir=data_dir,
-        db_port=free_port(),
-        api_port=free_port(),
-        app_port=free_port(),
-        postgrest_port=free_port(),
-        auth_port=free_port(),
-        durable=False,
-    )
-    shutil.rmtree(data_dir, ignore_errors=True)
+    settings = throwaway_settings("api-test-stack-")
+    yield settings
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -293,22 +293,10 @@ EXPECTED = {"api/auth/signup": 201, "api/auth/logout": 204}
 @contextmanager
 def throwaway_stack() -> Iterator[Any]:
     """A local stack on free ports with its own data directory, stopped afterwards."""
-    from devstack.stack import Stack, free_port, resolve_stack_settings
+    from devstack.stack import Stack, throwaway_settings
 
-    base = resolve_stack_settings(
-        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
-    )
-    data_dir = Path(tempfile.mkdtemp(prefix="coldstart-stack-"))
-    settings = replace(
-        base,
-        data_dir=data_dir,
-        db_port=free_port(),
-        api_port=free_port(),
-        app_port=free_port(),
-        postgrest_port=free_port(),
-        auth_port=free_port(),
-        durable=False,
-    )
+    settings = throwaway_settings("coldstart-stack-")
+    data_dir = settings.data_dir
     stack = Stack(settings)
     stack.start()
     try:

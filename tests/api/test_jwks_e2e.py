@@ -14,12 +14,10 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jwt
 
 from devstack.postgrest import jwt_secret_setting
-from devstack.stack import Stack, StackSettings, free_port
+from devstack.stack import Stack, throwaway_settings
 from tests.factories import mint_token, north_american_vin
 from tests.support import ApiClient, assert_problem, random_ip
 
@@ -63,24 +61,13 @@ def signing_key() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def es_stack(stack_settings: StackSettings, signing_key: dict[str, Any]) -> Iterator[Stack]:
+def es_stack(signing_key: dict[str, Any]) -> Iterator[Stack]:
     """A second local stack (own ports, own database) whose Auth signs ES256."""
-    # Not pytest's tmp_path: its root is 0700 and Postgres runs unprivileged under root.
-    data_dir = Path(tempfile.mkdtemp(prefix="api-test-jwks-"))
-    api_port = free_port()
-    settings = replace(
-        stack_settings,
-        data_dir=data_dir,
-        db_port=free_port(),
-        api_port=api_port,
-        app_port=free_port(),
-        postgrest_port=free_port(),
-        auth_port=free_port(),
-        durable=False,
-        auth_signing_jwk=json.dumps(signing_key),
-        # Spelled out (it is also the default): the API's only source of asymmetric keys.
-        extra_api_env={"SUPABASE_JWKS_URL": f"http://127.0.0.1:{api_port}/auth/v1/.well-known/jwks.json"},
-    )
+    settings = throwaway_settings("api-test-jwks-", auth_signing_jwk=json.dumps(signing_key))
+    # Spelled out (it is also the default): the API's only source of asymmetric keys.
+    jwks_url = f"http://127.0.0.1:{settings.api_port}/auth/v1/.well-known/jwks.json"
+    settings = replace(settings, extra_api_env={"SUPABASE_JWKS_URL": jwks_url})
+    data_dir = settings.data_dir
     running = Stack(settings)
     try:
         running.start()

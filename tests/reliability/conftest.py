@@ -7,20 +7,17 @@ secret values. Its read timeout is 2 s (8 s in production) so that "too slow" co
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, free_port, resolve_stack_settings
+from devstack.stack import Stack, throwaway_settings
 from tests.api.conftest import actors  # noqa: F401 (the route tests' fresh users, shared here)
 from tests.factories import User, create_user
 from tests.support import ApiClient, Gateway
@@ -71,19 +68,8 @@ def _distinctive(label: str) -> str:
 @pytest.fixture(scope="package")
 def isolated_stack() -> Iterator[Stack]:
     """A second stack on free ports with distinctive secrets and UPSTREAM_READ_TIMEOUT=2."""
-    data_dir = Path(tempfile.mkdtemp(prefix="api-reliability-stack-"))
-    base = resolve_stack_settings(
-        environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
-    )
-    settings = replace(
-        base,
-        data_dir=data_dir,
-        db_port=free_port(),
-        api_port=free_port(),
-        app_port=free_port(),
-        postgrest_port=free_port(),
-        auth_port=free_port(),
-        durable=False,
+    settings = throwaway_settings(
+        "api-reliability-stack-",
         jwt_secret=_distinctive("reliability-jwt-secret"),
         publishable_key="sb_publishable_" + secrets.token_hex(16),
         secret_key="sb_secret_" + secrets.token_hex(16),
@@ -99,7 +85,7 @@ def isolated_stack() -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
