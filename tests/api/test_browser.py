@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -39,28 +38,15 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from tests.browser import HEADLESS_FLAGS, find_chromium
 from tests.factories import north_american_vin
 from tests.support import ApiClient, random_ip
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-INSTALL_HINT = (
-    "Chromium is needed for the cross-origin browser test: install Debian's package with "
-    "`apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium), "
-    "or set SKIP_BROWSER_TESTS=1 to skip it."
-)
 pytestmark = pytest.mark.skipif(os.environ.get("SKIP_BROWSER_TESTS") == "1", reason="SKIP_BROWSER_TESTS=1")
 PASSWORD = "browser-password-123"
 TIMEOUT = 20.0
 CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
+    *HEADLESS_FLAGS,
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )
@@ -247,14 +233,6 @@ class DevTools:
 
     def close(self) -> None:
         self.ws.close()
-
-
-def find_chromium() -> str:
-    """The Chromium binary; a missing one fails the test with how to install it."""
-    found = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which(CHROMIUM)
-    if found is None or not os.access(found, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found. {INSTALL_HINT}", pytrace=False)
-    return found
 
 
 @contextlib.contextmanager

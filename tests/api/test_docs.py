@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -12,22 +10,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from lib.openapi import build_document
 from lib.routes import ALL_ROUTES
+from tests.browser import HEADLESS_FLAGS, find_chromium
 from tests.support import ApiClient, assert_problem
 
 PUBLIC_CACHE = "public, max-age=3600, s-maxage=86400"
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-INSTALL_HINT = (
-    "Chromium is needed for the browser test of /api/docs: install Debian's package with "
-    "`apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium), "
-    "or set SKIP_BROWSER_TESTS=1 to skip it."
 )
 OPERATIONS = {f"{method} {route.path}" for route in ALL_ROUTES for method in route.operations}
 
@@ -133,16 +124,6 @@ def test_docs_page_not_modified(api: ApiClient) -> None:
 # --------------------------------------------------------------------------- in a real browser
 
 
-def find_chromium() -> str:
-    """The Chromium binary; a missing one fails (with how to install it) unless SKIP_BROWSER_TESTS=1."""
-    if os.environ.get("SKIP_BROWSER_TESTS") == "1":
-        pytest.skip("SKIP_BROWSER_TESTS=1")
-    found = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which(CHROMIUM)
-    if found is None or not os.access(found, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found. {INSTALL_HINT}", pytrace=False)
-    return found
-
-
 def _page_requests(net_log: Path, api_origin: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """URLs the page asked for, from Chromium's NetLog (the browser's own background requests left out)."""
     log = json.loads(net_log.read_text())
@@ -165,15 +146,7 @@ def test_docs_render_in_headless_chromium(api: ApiClient, tmp_path: Path) -> Non
     screenshot = tmp_path / "docs.png"
     command = [
         chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
+        *HEADLESS_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         # Nothing leaves this machine, whatever the page asks for; the NetLog still records it.
         f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {urlsplit(url).hostname}",
