@@ -165,8 +165,9 @@ def measure_all(world: Any, quick: bool, phases: Phases) -> dict[str, Any]:
 
 def run(quick: bool) -> Path:
     """The whole benchmark; returns the directory it wrote."""
-    from bench.environment import bench_settings, create_actors, naive_peer, running_stack
+    from bench.environment import bench_settings, create_actors, naive_peer
     from bench.scenarios import World
+    from devstack.stack import running_stack
 
     out = Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else RESULTS
     phases = Phases()

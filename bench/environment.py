@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,18 +30,6 @@ BENCH_LIMITS = {"RATE_LIMIT_READ": "1000000/60", "RATE_LIMIT_WRITE": "1000000/60
 def bench_settings(extra_api_env: Mapping[str, str] | None = None) -> StackSettings:
     """Free ports, a temporary data directory and a non-durable Postgres, as the tests do."""
     return throwaway_settings("api-bench-stack-", extra_api_env=dict(extra_api_env or BENCH_LIMITS))
-
-
-@contextmanager
-def running_stack(settings: StackSettings) -> Iterator[Stack]:
-    """Start the stack; stop it and remove its data directory afterwards."""
-    stack = Stack(settings)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
 @dataclass

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import re
-import shutil
 import statistics
 import sys
 import threading
@@ -38,7 +37,7 @@ from typing import Any
 import psycopg
 import requests
 
-from devstack.stack import Stack, StackSettings, throwaway_settings
+from devstack.stack import StackSettings, running_stack, throwaway_settings
 from tests.factories import north_american_vin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,10 +298,8 @@ class Run:
 def drive(duration: float, rate: float, users: int) -> Run:
     """Start a stack, load it at `rate` for `duration`, check its rows, stop it."""
     settings = soak_settings()
-    stack = Stack(settings)
     print(f"soak: starting a stack in {settings.data_dir}", flush=True)
-    stack.start()
-    try:
+    with running_stack(settings) as stack:
         accounts = create_accounts(settings.api_url, users)
         ledger = Ledger()
         soak = Soak(settings.api_url, accounts, ledger)
@@ -327,9 +324,6 @@ def drive(duration: float, rate: float, users: int) -> Run:
         elapsed = time.monotonic() - started
         samples.append((elapsed, rss_kib(pid)))
         return Run(soak, ledger, elapsed, samples, verify_rows(stack.postgres.dsn(), accounts, ledger))
-    finally:
-        stack.stop()
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
 def summarise(run: Run, rate: float) -> dict[str, Any]:

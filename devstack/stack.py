@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -189,6 +191,18 @@ def throwaway_settings(prefix: str = "stack-", **overrides: Any) -> StackSetting
     ports = {name: free_port() for name in ("db_port", "api_port", "app_port", "postgrest_port", "auth_port")}
     fresh = {"data_dir": Path(tempfile.mkdtemp(prefix=prefix)), "durable": False, **ports}
     return replace(base, **{**fresh, **overrides})
+
+
+@contextmanager
+def running_stack(settings: StackSettings) -> Iterator[Stack]:
+    """Start a disposable stack; stop it and remove its data directory afterwards."""
+    stack = Stack(settings)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
 def _die_with_parent() -> None:

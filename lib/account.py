@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from lib import cookies
-from lib.auth import REFRESH_COOKIE, Caller, check_csrf
+from lib.auth import REFRESH_COOKIE, caller_of, check_csrf
 from lib.clients import auth_client
 from lib.config import get_settings
 from lib.problems import (
@@ -40,7 +40,7 @@ LOGIN_FAILED = "Invalid email or password"
 
 def me(request: Request) -> Response:
     """GET /api/me: who the verified token says the caller is (no database call)."""
-    caller: Caller = request.caller
+    caller = caller_of(request)
     return json_response(
         {
             "id": caller.user_id,
@@ -165,7 +165,7 @@ class _SessionGone(Unauthorized):
 
 def logout(request: Request) -> Response:
     """POST /api/auth/logout: revoke this session upstream and clear the cookies."""
-    caller: Caller = request.caller
+    caller = caller_of(request)
     try:
         with _auth_errors(lambda error: _SessionGone()):
             auth_client().admin.sign_out(caller.access_token, "local")

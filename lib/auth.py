@@ -53,6 +53,14 @@ class Caller:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
 
+def caller_of(request: Request) -> Caller:
+    """The authenticated caller of a request whose operation requires authentication."""
+    caller = request.caller
+    if not isinstance(caller, Caller):
+        raise TypeError("the operation does not authenticate its caller")
+    return caller
+
+
 def _bearer(header: str) -> str:
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()

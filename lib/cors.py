@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 
@@ -18,24 +17,11 @@ _LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?$")
 
 def allowed_origins(settings: Settings) -> frozenset[str]:
     """ALLOWED_ORIGINS plus this deployment's own Vercel URLs (so every branch preview works)."""
-    # Cached on the fields it reads: Settings itself is unhashable when it holds an
-    # inline JWKS (SUPABASE_JWKS), and hashing it would fail every browser request.
-    hosts = (
-        settings.vercel_url,
-        settings.vercel_branch_url,
-        settings.vercel_project_production_url,
-    )
-    return _origin_set(settings.allowed_origins, hosts)
-
-
-@functools.cache
-def _origin_set(configured: tuple[str, ...], hosts: tuple[str | None, ...]) -> frozenset[str]:
+    # Not cached: a handful of strings, and Settings is unhashable when it holds
+    # an inline JWKS, so a cache keyed on it would fail every browser request.
+    hosts = (settings.vercel_url, settings.vercel_branch_url, settings.vercel_project_production_url)
     own = {f"https://{host.lower()}" for host in hosts if host}
-    return frozenset({origin.lower() for origin in configured} | own)
-
-
-# Tests that swap settings reset the cache through the public name, as before.
-allowed_origins.cache_clear = _origin_set.cache_clear  # type: ignore[attr-defined]
+    return frozenset({origin.lower() for origin in settings.allowed_origins} | own)
 
 
 def is_allowed(origin: str | None, settings: Settings) -> bool:

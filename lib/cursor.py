@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lib.config import get_settings
@@ -69,3 +70,24 @@ def decode_cursor(context: str, cursor: str) -> list[Any]:
     if not isinstance(position, list):
         raise invalid
     return position
+
+
+def decode_position(context: str, cursor: str, types: Sequence[type]) -> list[Any]:
+    """The cursor's position, checked to hold exactly `types`. Raises BadRequest(invalid_cursor)."""
+    position = decode_cursor(context, cursor)
+    if len(position) != len(types) or not all(
+        isinstance(value, kind) and not isinstance(value, bool)
+        for value, kind in zip(position, types, strict=True)
+    ):
+        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+    return position
+
+
+def next_page(
+    rows: list[dict[str, Any]], limit: int, context: str, position: Callable[[dict[str, Any]], list[Any]]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Split `limit + 1` fetched rows into the page and the cursor of the next one (None: last page)."""
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor(context, position(page[-1]))

@@ -5,48 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from lib import db_errors, idempotency, representation
-from lib.auth import Caller
+from lib.auth import caller_of
 from lib.clients import user_client
 from lib.conditional import body_etag, none_match
-from lib.cursor import decode_cursor, encode_cursor, list_context
-from lib.problems import BadRequest
+from lib.cursor import decode_position, list_context, next_page
 from lib.request import Request
 from lib.response import Response, empty_response, encode_json
 from lib.schemas import MaintenanceCreate, PageQuery
 from lib.upstream import expect_object, expect_rows, upstream_call
 
 
-def _caller(request: Request) -> Caller:
-    caller: Caller = request.caller
-    return caller
-
-
-def _position(context: str, cursor: str) -> dict[str, Any]:
-    position = decode_cursor(context, cursor)
-    if len(position) != 3 or not all(isinstance(part, str) for part in position):
-        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
-    performed_at, created_at, record_id = position
-    return {"p_after_performed_at": performed_at, "p_after_created_at": created_at, "p_after_id": record_id}
-
-
 def list_records(request: Request) -> Response:
     """GET /api/vehicles/{id}/maintenance: 404 unless the caller can see the vehicle."""
-    caller = _caller(request)
+    caller = caller_of(request)
     vehicle_id = request.uuid_param("id")
     query = request.args(PageQuery)
     path = f"/api/vehicles/{vehicle_id}/maintenance"
     context = list_context(path, caller=caller.user_id)
     arguments: dict[str, Any] = {"p_vehicle_id": vehicle_id, "p_limit": query.limit + 1}
     if query.cursor is not None:
-        arguments.update(_position(context, query.cursor))
+        performed_at, created_at, record_id = decode_position(context, query.cursor, (str, str, str))
+        arguments.update(
+            {"p_after_performed_at": performed_at, "p_after_created_at": created_at, "p_after_id": record_id}
+        )
     with upstream_call(db_errors.translate):
         result = user_client(caller.access_token).rpc("list_maintenance", arguments).execute()
     rows = expect_rows(result.data)
-    page = rows[: query.limit]
-    next_cursor = None
-    if len(rows) > query.limit:
-        last = page[-1]
-        next_cursor = encode_cursor(context, [last["performed_at"], last["created_at"], last["id"]])
+    page, next_cursor = next_page(
+        rows, query.limit, context, lambda last: [last["performed_at"], last["created_at"], last["id"]]
+    )
     body = encode_json(
         {"data": [representation.maintenance_record(row) for row in page], "next_cursor": next_cursor}
     )
@@ -58,7 +45,7 @@ def list_records(request: Request) -> Response:
 
 def create_record(request: Request) -> Response:
     """POST /api/vehicles/{id}/maintenance: 201; raises the vehicle's odometer when above it."""
-    caller = _caller(request)
+    caller = caller_of(request)
     vehicle_id = request.uuid_param("id")
     record = request.body(MaintenanceCreate)
     key = idempotency.from_request(request)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from lib import db_errors, idempotency, representation
-from lib.auth import Caller
+from lib.auth import Caller, caller_of
 from lib.clients import user_client
 from lib.conditional import body_etag, none_match, required_version, version_etag
-from lib.cursor import decode_cursor, encode_cursor, list_context
-from lib.problems import BadRequest, Forbidden, NotFound, PreconditionFailed
+from lib.cursor import decode_position, list_context, next_page
+from lib.problems import Forbidden, NotFound, PreconditionFailed
 from lib.request import Request
 from lib.response import Response, empty_response, encode_json
 from lib.schemas import VehicleCreate, VehicleListQuery, VehicleUpdate
@@ -17,11 +17,6 @@ from lib.upstream import expect_object, expect_rows, upstream_call
 
 COLLECTION = "/api/vehicles"
 _FILTERS = ("status", "make", "model", "model_year", "year_min", "year_max", "owner_id", "q")
-
-
-def _caller(request: Request) -> Caller:
-    caller: Caller = request.caller
-    return caller
 
 
 def location(vehicle_id: str) -> str:
@@ -47,20 +42,9 @@ def _not_modified(etag: str) -> Response:
 # -- list ------------------------------------------------------------------
 
 
-def _cursor_position(context: str, cursor: str, sort: str) -> tuple[Any, str]:
-    position = decode_cursor(context, cursor)
-    if len(position) != 2 or not isinstance(position[1], str):
-        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
-    value = position[0]
-    expected = str if sort.lstrip("-") in ("created_at", "make") else int
-    if not isinstance(value, expected) or isinstance(value, bool):
-        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
-    return value, position[1]
-
-
 def list_vehicles(request: Request) -> Response:
     """GET /api/vehicles: a keyset page of the vehicles the caller may see."""
-    caller = _caller(request)
+    caller = caller_of(request)
     query = request.args(VehicleListQuery)
     filters = {
         name: value
@@ -71,7 +55,8 @@ def list_vehicles(request: Request) -> Response:
     arguments: dict[str, Any] = {"p_sort": query.sort, "p_limit": query.limit + 1}
     arguments.update({f"p_{name}": value for name, value in filters.items()})
     if query.cursor is not None:
-        after, after_id = _cursor_position(context, query.cursor, query.sort)
+        sort_type = str if query.sort.lstrip("-") in ("created_at", "make") else int
+        after, after_id = decode_position(context, query.cursor, (sort_type, str))
         arguments.update({"p_after": after, "p_after_id": after_id})
     if db_errors.matches_nothing(filters):
         rows: list[dict[str, Any]] = []
@@ -79,11 +64,8 @@ def list_vehicles(request: Request) -> Response:
         with upstream_call(db_errors.translate):
             result = user_client(caller.access_token).rpc("list_vehicles", arguments).execute()
         rows = expect_rows(result.data)
-    page = rows[: query.limit]
-    next_cursor = None
-    if len(rows) > query.limit:
-        last = page[-1]
-        next_cursor = encode_cursor(context, [last[query.sort.lstrip("-")], last["id"]])
+    sort_key = query.sort.lstrip("-")
+    page, next_cursor = next_page(rows, query.limit, context, lambda last: [last[sort_key], last["id"]])
     body = encode_json({"data": [representation.vehicle(row) for row in page], "next_cursor": next_cursor})
     etag = body_etag(body)
     if none_match(request.header("If-None-Match"), etag):
@@ -96,7 +78,7 @@ def list_vehicles(request: Request) -> Response:
 
 def create_vehicle(request: Request) -> Response:
     """POST /api/vehicles: 201 with Location and ETag; honours Idempotency-Key."""
-    caller = _caller(request)
+    caller = caller_of(request)
     vehicle = request.body(VehicleCreate)
     if vehicle.owner_id is not None and not caller.can("vehicles.write.any"):
         raise Forbidden("Only managers and admins may create vehicles for someone else")
@@ -129,7 +111,7 @@ def _fetch(caller: Caller, vehicle_id: str) -> dict[str, Any] | None:
 
 def get_vehicle(request: Request) -> Response:
     """GET /api/vehicles/{id}: 200 with ETag, 304 when unchanged, 404 when invisible."""
-    caller = _caller(request)
+    caller = caller_of(request)
     vehicle_id = request.uuid_param("id")
     row = _fetch(caller, vehicle_id)
     if row is None:
@@ -164,7 +146,7 @@ def _expected_version(request: Request, caller: Caller, vehicle_id: str, permiss
 
 def update_vehicle(request: Request) -> Response:
     """PATCH /api/vehicles/{id}: a conditional update in one statement; 412 on a stale If-Match."""
-    caller = _caller(request)
+    caller = caller_of(request)
     vehicle_id = request.uuid_param("id")
     changes = request.body(VehicleUpdate).changes()
     if "owner_id" in changes and caller.role != "admin":
@@ -183,7 +165,7 @@ def update_vehicle(request: Request) -> Response:
 
 def delete_vehicle(request: Request) -> Response:
     """DELETE /api/vehicles/{id}: 204; its maintenance records go with it."""
-    caller = _caller(request)
+    caller = caller_of(request)
     vehicle_id = request.uuid_param("id")
     expected_version = _expected_version(request, caller, vehicle_id, "vehicles.delete.any")
     with upstream_call(db_errors.translate):

@@ -72,9 +72,6 @@ def base_url() -> Iterator[str]:
     mp.setenv("APP_ENV", "development")
     mp.setenv("ALLOWED_ORIGINS", "https://app.example.com")
     config.get_settings.cache_clear()
-    from lib import cors
-
-    cors.allowed_origins.cache_clear()
 
     class handler(Endpoint):  # noqa: N801 (the Vercel name)
         route = ECHO
@@ -90,7 +87,6 @@ def base_url() -> Iterator[str]:
         server.server_close()
         mp.undo()
         config.get_settings.cache_clear()
-        cors.allowed_origins.cache_clear()
 
 
 def raw(base_url: str, data: bytes) -> bytes:

@@ -290,22 +290,6 @@ def _put(path: str, body: Any, headers: Mapping[str, str]) -> Request:
 EXPECTED = {"api/auth/signup": 201, "api/auth/logout": 204}
 
 
-@contextmanager
-def throwaway_stack() -> Iterator[Any]:
-    """A local stack on free ports with its own data directory, stopped afterwards."""
-    from devstack.stack import Stack, throwaway_settings
-
-    settings = throwaway_settings("coldstart-stack-")
-    data_dir = settings.data_dir
-    stack = Stack(settings)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
 # --------------------------------------------------------------------------- measuring
 
 
@@ -366,7 +350,9 @@ def _maybe_stack(wanted: bool) -> Iterator[Any]:
         yield None
         return
     _log("coldstart: starting a throwaway local stack for the first requests")
-    with throwaway_stack() as stack:
+    from devstack.stack import running_stack, throwaway_settings
+
+    with running_stack(throwaway_settings("coldstart-stack-")) as stack:
         yield stack
 
 

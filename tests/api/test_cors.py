@@ -415,7 +415,6 @@ def serving(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
             server.server_close()
         mp.undo()
         config.get_settings.cache_clear()
-        cors.allowed_origins.cache_clear()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module", params=["production", "preview"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jwt
 
 from devstack.postgrest import jwt_secret_setting
-from devstack.stack import Stack, throwaway_settings
+from devstack.stack import Stack, running_stack, throwaway_settings
 from tests.factories import mint_token, north_american_vin
 from tests.support import ApiClient, assert_problem, random_ip
 
@@ -67,14 +66,8 @@ def es_stack(signing_key: dict[str, Any]) -> Iterator[Stack]:
     # Spelled out (it is also the default): the API's only source of asymmetric keys.
     jwks_url = f"http://127.0.0.1:{settings.api_port}/auth/v1/.well-known/jwks.json"
     settings = replace(settings, extra_api_env={"SUPABASE_JWKS_URL": jwks_url})
-    data_dir = settings.data_dir
-    running = Stack(settings)
-    try:
-        running.start()
+    with running_stack(settings) as running:
         yield running
-    finally:
-        running.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

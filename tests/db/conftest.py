@@ -170,3 +170,15 @@ def transaction_as(conn: Db, user: User) -> Iterator[Db]:
     with conn.transaction():
         impersonate(conn, user)
         yield conn
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., User]) -> User:
+    """A fresh member who owns the rows a test creates."""
+    return make_user("member")
+
+
+@pytest.fixture
+def client(owner: User, rest: Callable[[User | str], Rest]) -> Rest:
+    """PostgREST as the owner."""
+    return rest(owner)

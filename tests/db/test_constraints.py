@@ -21,16 +21,6 @@ from tests.factories import User, create_record, create_vehicle, european_vin, n
 THIS_YEAR = dt.datetime.now(dt.UTC).year
 
 
-@pytest.fixture
-def owner(make_user: Callable[..., User]) -> User:
-    return make_user("member")
-
-
-@pytest.fixture
-def client(owner: User, rest: Callable[[User | str], Rest]) -> Rest:
-    return rest(owner)
-
-
 def vehicle_body(**fields: Any) -> dict[str, Any]:
     return {"vin": north_american_vin(), "make": "Subaru", "model": "Outback", "model_year": 2022, **fields}
 

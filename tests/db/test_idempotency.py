@@ -14,16 +14,6 @@ from tests.db.rest import Rest, assert_error, rows
 from tests.factories import User, create_vehicle, north_american_vin
 
 
-@pytest.fixture
-def owner(make_user: Callable[..., User]) -> User:
-    return make_user("member")
-
-
-@pytest.fixture
-def client(owner: User, rest: Callable[[User | str], Rest]) -> Rest:
-    return rest(owner)
-
-
 def vehicle_fields(**fields: Any) -> dict[str, Any]:
     return {"vin": north_american_vin(), "make": "Volvo", "model": "V70", "model_year": 2016, **fields}
 

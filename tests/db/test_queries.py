@@ -44,16 +44,6 @@ def expected_order(found: list[dict[str, Any]], sort: str) -> list[str]:
     return ids(ordered)
 
 
-@pytest.fixture
-def owner(make_user: Callable[..., User]) -> User:
-    return make_user("member")
-
-
-@pytest.fixture
-def client(owner: User, rest: Callable[[User | str], Rest]) -> Rest:
-    return rest(owner)
-
-
 # -- filters --------------------------------------------------------------------------------------
 
 

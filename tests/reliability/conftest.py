@@ -8,7 +8,6 @@ secret values. Its read timeout is 2 s (8 s in production) so that "too slow" co
 from __future__ import annotations
 
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, throwaway_settings
+from devstack.stack import Stack, running_stack, throwaway_settings
 from tests.api.conftest import actors  # noqa: F401 (the route tests' fresh users, shared here)
 from tests.factories import User, create_user
 from tests.support import ApiClient, Gateway
@@ -79,13 +78,8 @@ def isolated_stack() -> Iterator[Stack]:
         demo_password=_distinctive("demo-password"),
         extra_api_env={"UPSTREAM_READ_TIMEOUT": str(READ_TIMEOUT)},
     )
-    running = Stack(settings)
-    running.start()
-    try:
+    with running_stack(settings) as running:
         yield running
-    finally:
-        running.stop()
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
