@@ -17,7 +17,7 @@ Baselines, measured the same way in the same run:
   naive  `from supabase import create_client; client = create_client(...)` at import
 
 Target: every function's import at most 0.5x the naive baseline's.
-Results: bench/results/coldstart.json and the table in docs/coldstart.md.
+Results: bench/results/coldstart.json and the Cold start table in docs/performance.md.
 
 `--bytecode` measures the same with everything precompiled (what a build with
 VERCEL_PYTHON_COMPILEALL=1 ships) into bench/results/coldstart-bytecode.json.
@@ -48,12 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
 RESULTS = ROOT / "bench" / "results" / "coldstart.json"
 RESULTS_BYTECODE = ROOT / "bench" / "results" / "coldstart-bytecode.json"
-DOC = ROOT / "docs" / "coldstart.md"
+DOC = ROOT / "docs" / "performance.md"
 TARGET = 0.5
 DEFAULT_RUNS = 11
 PASSWORD = "cold-start-password-1"
-TABLE_BEGIN = "<!-- coldstart:table:begin -->"
-TABLE_END = "<!-- coldstart:table:end -->"
 EXCLUDED = ("__pycache__", "*.pyc")
 
 Request = dict[str, Any]
@@ -468,17 +466,12 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 
 def write(document: Mapping[str, Any], results: Path = RESULTS, doc: Path = DOC) -> None:
-    """Write the JSON results and replace the table block in docs/coldstart.md."""
+    """Write the JSON results, then re-render docs/performance.md, whose Cold start section shows them."""
+    from bench import report
+
     _write_json(document, results)
-    text = (
-        doc.read_text(encoding="utf-8") if doc.exists() else f"# Cold start\n\n{TABLE_BEGIN}\n{TABLE_END}\n"
-    )
-    before, found, rest = text.partition(TABLE_BEGIN)
-    _, found_end, after = rest.partition(TABLE_END)
-    if not (found and found_end):
-        before, after = text.rstrip() + "\n\n", "\n"
-    doc.write_text(f"{before}{TABLE_BEGIN}\n{table(document)}\n{TABLE_END}{after}", encoding="utf-8")
-    _log(f"coldstart: wrote {results.relative_to(ROOT)} and {doc.relative_to(ROOT)}")
+    doc.write_text(report.render(results.parent), encoding="utf-8")
+    _log(f"coldstart: wrote {doc.relative_to(ROOT)}")
 
 
 def _write_json(document: Mapping[str, Any], path: Path) -> None:
