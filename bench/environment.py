@@ -22,8 +22,8 @@ from tests.factories import User, create_user
 ROOT = Path(__file__).resolve().parent.parent
 
 # Throughput runs must measure the API, not its limiter: the ceilings are the
-# highest the settings accept (1,000,000 per window). Reads then reserve 50,000
-# units per limiter round trip; every write still costs one limiter round trip.
+# highest the settings accept (1,000,000 per window). Reads then reserve up to
+# 50,000 units per limiter round trip; every write still costs one limiter round trip.
 BENCH_LIMITS = {"RATE_LIMIT_READ": "1000000/60", "RATE_LIMIT_WRITE": "1000000/60"}
 
 

@@ -521,9 +521,9 @@ class Report:
             *rows,
             "",
             "Every write makes one limiter call (`rpc/rate_limit_take`, a single locked statement) before "
-            "its own statement: two round trips. Reads reserve a batch of `limit ÷ 20` units per call "
-            "(50,000 at this run's ceiling, 30 at the default 600/min) and spend it in-process, so a "
-            "warm read makes no limiter call. The limiter's cost, timed in-process over the API's own "
+            "its own statement: two round trips. Reads reserve units in batches, 4 first and doubling at "
+            "each refill up to `limit ÷ 20` (50,000 at this run's ceiling, 30 at the default 600/min), "
+            "and spend them in-process, so a warm read makes no limiter call. The limiter's cost, timed in-process over the API's own "
             "keep-alive pool: one write-path call "
             f"p50 {_ms(limiter.get('write_round_trip_ms', {}).get('p50', math.nan))} ms, p95 "
             f"{_ms(limiter.get('write_round_trip_ms', {}).get('p95', math.nan))} ms; a warm read check "

@@ -1,9 +1,13 @@
 """Rate limits shared by every instance (contract section 6).
 
 Counters live in Postgres (public.rate_limit_take): one atomic call per check.
-Reads reserve a small batch from the shared counter and spend it locally, so
-most reads cost no database round trip, and the batch can never make the
-instances together admit more than the limit.
+Reads reserve a batch from the shared counter and spend it locally, so most
+reads cost no database round trip, and the batches can never make the instances
+together admit more than the limit. An instance's first reservation for a key is
+small and each refill doubles it (up to the policy's batch), so the units an idle
+instance strands are bounded by what it recently spent: on Vercel every function
+is its own set of instances, and a user touching twenty of them must not find
+their quota gone to reservations.
 """
 
 from __future__ import annotations
@@ -54,13 +58,15 @@ def take_from_database(key: str, limit: RateLimit, cost: int) -> Grant:
 
 
 _MAX_LOCAL_KEYS = 4096
+FIRST_RESERVATION = 4
 
 
 @dataclass
 class _Allowance:
-    units: int
-    remaining: int
+    units: int  # reserved and not spent yet
+    remaining: int  # the shared counter's remaining units after the reservation
     expires: float
+    size: int  # what was reserved: the next reservation in this window doubles it
 
 
 class Limiter:
@@ -79,8 +85,10 @@ class Limiter:
         with self._lock:
             allowance = self._allowances.get(key)
             now = self._clock()
-            if allowance is None or allowance.units <= 0 or allowance.expires <= now:
+            if allowance is None or allowance.expires <= now:
                 self._allowances.pop(key, None)
+                return None
+            if allowance.units <= 0:
                 return None
             allowance.units -= 1
             return allowance.remaining + allowance.units, max(1, int(allowance.expires - now + 0.999))
@@ -89,7 +97,15 @@ class Limiter:
         # Called with the lock held: keep a warm instance's memory flat under many keys.
         if len(self._blocked) + len(self._allowances) > _MAX_LOCAL_KEYS:
             self._blocked = {k: until for k, until in self._blocked.items() if until > now}
-            self._allowances = {k: a for k, a in self._allowances.items() if a.expires > now and a.units > 0}
+            self._allowances = {k: a for k, a in self._allowances.items() if a.expires > now}
+
+    def _reservation(self, key: str, batch: int) -> int:
+        """How many units to reserve: a small first batch, doubling while the window lasts."""
+        with self._lock:
+            allowance = self._allowances.get(key)
+            if allowance is None or allowance.expires <= self._clock():
+                return min(batch, FIRST_RESERVATION)
+            return min(batch, allowance.size * 2)
 
     def _still_blocked(self, key: str) -> int | None:
         with self._lock:
@@ -102,20 +118,26 @@ class Limiter:
             return max(1, int(until - now + 0.999))
 
     def check(self, key: str, limit: RateLimit, batch: int = 1) -> tuple[bool, int, int]:
-        """(allowed, remaining, seconds to reset) for one request. Raises on database failure."""
+        """(allowed, remaining, seconds to reset) for one request; `batch` caps a reservation.
+
+        Raises whatever the counter raises (a database failure).
+        """
         if (wait := self._still_blocked(key)) is not None:
             return False, 0, wait
         if batch > 1 and (local := self._local(key)) is not None:
             return True, *local
-        grant = self._take(key, limit, batch)
+        size = self._reservation(key, batch) if batch > 1 else 1
+        grant = self._take(key, limit, size)
         if grant.granted == 0:
             with self._lock:
                 self._blocked[key] = self._clock() + grant.reset
             return False, 0, grant.reset
-        if grant.granted > 1:
+        if size > 1:
+            # `reset` is rounded up to whole seconds: end the allowance a second early so that
+            # units reserved in one window are never spent in the next.
             with self._lock:
                 self._allowances[key] = _Allowance(
-                    grant.granted - 1, grant.remaining, self._clock() + grant.reset
+                    grant.granted - 1, grant.remaining, self._clock() + grant.reset - 1, size
                 )
         return True, grant.remaining + grant.granted - 1, grant.reset
 

@@ -1,10 +1,14 @@
-"""Test helpers: an API client and the gateway's control endpoints."""
+"""Test helpers: an API client, the gateway's control endpoints, rate-limit windows."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import psycopg
 import requests
+
+T = TypeVar("T")
 
 
 class ApiClient:
@@ -45,6 +49,29 @@ class ApiClient:
     def delete(self, path: str, **kwargs: Any) -> requests.Response:
         """DELETE."""
         return self.request("DELETE", path, **kwargs)
+
+
+def in_one_rate_window(db: psycopg.Connection[Any], attempt: Callable[[], T], window: int = 60) -> T:
+    """What `attempt()` returns from a run that began and ended in one rate-limit window.
+
+    The limiter counts in fixed windows of the database clock, so a run that straddles
+    a boundary is counted in two; it is run once more, and `attempt` must therefore use
+    fresh keys (user, IP, email) each time. Raises AssertionError if both runs straddle.
+    """
+
+    def current() -> int:
+        row = db.execute(
+            "select floor(extract(epoch from clock_timestamp()) / %s)::bigint", (window,)
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    for _ in range(2):
+        began = current()
+        result = attempt()
+        if current() == began:
+            return result
+    raise AssertionError("a rate-limit window ended during both runs")
 
 
 def random_ip() -> str:

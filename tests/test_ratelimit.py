@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ class FakeCounter:
         used = self.used.get((key, window), 0)
         granted = max(0, min(cost, limit.limit - used))
         self.used[(key, window)] = used + granted
-        reset = max(1, int((window + 1) * limit.window - self.clock[0]))
+        reset = max(1, math.ceil((window + 1) * limit.window - self.clock[0]))  # as the SQL does
         return Grant(granted, limit.limit - used - granted, reset)
 
 
@@ -41,6 +42,44 @@ def test_batches_spend_locally_and_never_exceed_the_limit() -> None:
     admitted = sum(limiter.check("k", limit, batch=10)[0] for _ in range(150))
     assert admitted == 100
     assert counter.calls <= 12  # ten batches of ten, then refusals
+
+
+class RecordingCounter(FakeCounter):
+    """A FakeCounter that also records the size of every reservation."""
+
+    def __init__(self, clock: list[float]) -> None:
+        super().__init__(clock)
+        self.costs: list[int] = []
+
+    def take(self, key: str, limit: RateLimit, cost: int) -> Grant:
+        self.costs.append(cost)
+        return super().take(key, limit, cost)
+
+
+def test_reservations_start_small_and_double_up_to_the_batch() -> None:
+    clock = [0.0]
+    counter = RecordingCounter(clock)
+    limiter = Limiter(counter.take, clock=lambda: clock[0])
+    for _ in range(100):
+        assert limiter.check("k", RateLimit(600, 60), batch=30)[0]
+    assert counter.costs == [4, 8, 16, 30, 30, 30]  # 4 + 8 + 16 + 30 + 30 >= 100 > 4 + 8 + 16 + 30
+    clock[0] = 60.0  # a new window starts small again
+    limiter.check("k", RateLimit(600, 60), batch=30)
+    assert counter.costs[-1] == 4
+
+
+def test_instances_that_served_one_read_strand_almost_nothing() -> None:
+    # On Vercel each function is its own set of instances: forty of them serving one
+    # read each for the same user must leave that user's quota almost whole.
+    clock = [0.0]
+    counter = FakeCounter(clock)
+    limit = RateLimit(600, 60)
+    instances = [Limiter(counter.take, clock=lambda: clock[0]) for _ in range(40)]
+    assert all(instance.check("k", limit, batch=30)[0] for instance in instances)
+    reserved = counter.used[("k", 0)]
+    assert reserved == 40 * 4
+    one_more = Limiter(counter.take, clock=lambda: clock[0])
+    assert sum(one_more.check("k", limit, batch=30)[0] for _ in range(600)) == limit.limit - reserved
 
 
 def test_window_rollover_with_an_injected_clock() -> None:
@@ -74,6 +113,18 @@ def test_local_allowance_expires_with_the_window() -> None:
     clock[0] = 61.0  # the reserved units belonged to the previous window
     limiter.check("k", limit, batch=10)
     assert counter.calls == 2
+
+
+def test_reserved_units_are_never_spent_in_the_next_window() -> None:
+    clock = [58.5]
+    counter = FakeCounter(clock)
+    limiter = Limiter(counter.take, clock=lambda: clock[0])
+    limit = RateLimit(100, 60)
+    limiter.check("k", limit, batch=10)  # reserves 4 units of window 0; reset rounds 1.5 s up to 2
+    clock[0] = 60.2
+    limiter.check("k", limit, batch=10)
+    assert counter.calls == 2  # window 1 reserved its own units
+    assert counter.used[("k", 1)] == 4
 
 
 def test_header_format() -> None:

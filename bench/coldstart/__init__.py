@@ -168,8 +168,8 @@ class Actors:
 class Requests:
     """Representative requests against a throwaway local stack, with fresh users for every round.
 
-    Each cold instance reserves its own batch (a twentieth) of a user's shared read counter,
-    so one user's dozens of cold starts a minute would soon be answered 429: each round of
+    Each cold instance reserves its own first batch (4 units) of a user's shared read
+    counter, and hundreds of cold starts a minute would spend a user's quota: each round of
     the benchmark gets its own users.
     """
 

@@ -9,24 +9,29 @@ from typing import Any
 
 import psycopg
 
+from devstack.stack import StackSettings
 from tests.api.conftest import Actors
-from tests.factories import create_vehicle
-from tests.support import ApiClient, Gateway, assert_problem, random_ip
+from tests.factories import create_user, create_vehicle
+from tests.support import ApiClient, Gateway, assert_problem, in_one_rate_window, random_ip
 
 POLICY = re.compile(r'^"(login|auth|read|write)";q=\d+;w=\d+$')
 STATE = re.compile(r'^"(login|auth|read|write)";r=\d+;t=\d+$')
 
 
-def test_200_concurrent_logins_for_one_email_admit_at_most_5(api: ApiClient) -> None:
-    ip = random_ip()
-    email = f"target-{uuid.uuid4().hex[:8]}@example.test"
-    body = {"email": email, "password": "whatever-password"}
+def test_200_concurrent_logins_for_one_email_admit_at_most_5(
+    api: ApiClient, db: psycopg.Connection[Any]
+) -> None:
+    def burst() -> list[Any]:
+        ip = random_ip()
+        body = {"email": f"target-{uuid.uuid4().hex[:8]}@example.test", "password": "whatever-password"}
+        with ThreadPoolExecutor(32) as pool:
+            return list(
+                pool.map(
+                    lambda _: api.post("auth/login", json=body, headers={"X-Forwarded-For": ip}), range(200)
+                )
+            )
 
-    def attempt(_: int) -> Any:
-        return api.post("auth/login", json=body, headers={"X-Forwarded-For": ip})
-
-    with ThreadPoolExecutor(32) as pool:
-        responses = list(pool.map(attempt, range(200)))
+    responses = in_one_rate_window(db, burst)
     statuses = [r.status_code for r in responses]
     assert statuses.count(401) <= 5
     assert statuses.count(401) + statuses.count(429) == 200
@@ -37,20 +42,28 @@ def test_200_concurrent_logins_for_one_email_admit_at_most_5(api: ApiClient) -> 
     assert STATE.match(refused.headers["RateLimit"])
 
 
-def test_blocked_ip_and_email_stay_blocked_with_the_right_password(api: ApiClient) -> None:
-    ip = random_ip()
+def test_blocked_ip_and_email_stay_blocked_with_the_right_password(
+    api: ApiClient, db: psycopg.Connection[Any]
+) -> None:
     email = f"victim-{uuid.uuid4().hex[:8]}@example.test"
     password = "the-right-password"
     api.post(
         "auth/signup", json={"email": email, "password": password}, headers={"X-Forwarded-For": random_ip()}
     )
-    for _ in range(5):
-        api.post(
-            "auth/login", json={"email": email, "password": "wrong-password"}, headers={"X-Forwarded-For": ip}
+
+    def five_failures_then_the_right_password() -> Any:
+        ip = random_ip()
+        for _ in range(5):
+            api.post(
+                "auth/login",
+                json={"email": email, "password": "wrong-password"},
+                headers={"X-Forwarded-For": ip},
+            )
+        return api.post(
+            "auth/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": ip}
         )
-    blocked = api.post(
-        "auth/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": ip}
-    )
+
+    blocked = in_one_rate_window(db, five_failures_then_the_right_password)
     assert_problem(blocked, 429, "rate_limited")
     elsewhere = api.post(
         "auth/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": random_ip()}
@@ -66,8 +79,14 @@ def test_allowed_responses_carry_headers(api: ApiClient, actors: Actors) -> None
     assert write.headers["RateLimit-Policy"] == '"write";q=60;w=60'
 
 
-def test_writes_are_limited_per_user(api: ApiClient, actors: Actors) -> None:
-    statuses = [api.post("vehicles", json={}, headers=actors.other.headers).status_code for _ in range(62)]
+def test_writes_are_limited_per_user(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    def sixty_two_writes() -> list[int]:
+        user = create_user(db, stack_settings)
+        return [api.post("vehicles", json={}, headers=user.headers).status_code for _ in range(62)]
+
+    statuses = in_one_rate_window(db, sixty_two_writes)
     assert statuses[:60] == [422] * 60
     assert statuses[60:] == [429, 429]
     assert api.post("vehicles", json={}, headers=actors.member.headers).status_code == 422

@@ -13,9 +13,10 @@ from typing import Any
 
 import psycopg
 
+from devstack.stack import StackSettings
 from tests.api.conftest import Actors
-from tests.factories import User, create_vehicle, north_american_vin
-from tests.support import ApiClient, Gateway
+from tests.factories import User, create_user, create_vehicle, north_american_vin
+from tests.support import ApiClient, Gateway, in_one_rate_window
 
 LIMITER = "rpc/rate_limit_take"
 
@@ -30,60 +31,82 @@ def _warm_reads(api: ApiClient, user: User) -> None:
     assert api.get("me", headers=user.headers).status_code == 200
 
 
+# A read's allowance lasts until its rate-limit window ends: each measurement runs in one
+# window (tests.support.in_one_rate_window), with a fresh user if it has to run again.
+
+
 def test_get_one_vehicle_is_one_round_trip(
-    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+    api: ApiClient, gateway: Gateway, db: psycopg.Connection[Any], stack_settings: StackSettings
 ) -> None:
-    vehicle = create_vehicle(db, actors.member)
-    _warm_reads(api, actors.member)
-    gateway.reset_counts()
-    response = api.get(f"vehicles/{vehicle['id']}", headers=actors.member.headers)
-    assert response.status_code == 200
-    assert _trips(gateway) == (1, 0)
+    def measure() -> tuple[int, tuple[int, int]]:
+        user = create_user(db, stack_settings)
+        vehicle = create_vehicle(db, user)
+        _warm_reads(api, user)
+        gateway.reset_counts()
+        response = api.get(f"vehicles/{vehicle['id']}", headers=user.headers)
+        return response.status_code, _trips(gateway)
+
+    assert in_one_rate_window(db, measure) == (200, (1, 0))
 
 
 def test_list_first_and_next_page_are_one_round_trip_each(
-    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+    api: ApiClient, gateway: Gateway, db: psycopg.Connection[Any], stack_settings: StackSettings
 ) -> None:
-    for _ in range(3):
-        create_vehicle(db, actors.member)
-    _warm_reads(api, actors.member)
-    gateway.reset_counts()
-    first = api.get("vehicles", params={"limit": 2}, headers=actors.member.headers)
-    assert first.status_code == 200
-    assert _trips(gateway) == (1, 0)
-    cursor = first.json()["next_cursor"]
-    assert cursor
-    gateway.reset_counts()
-    second = api.get("vehicles", params={"limit": 2, "cursor": cursor}, headers=actors.member.headers)
-    assert second.status_code == 200
-    assert _trips(gateway) == (1, 0)
+    def measure() -> list[tuple[int, tuple[int, int]]]:
+        user = create_user(db, stack_settings)
+        for _ in range(3):
+            create_vehicle(db, user)
+        _warm_reads(api, user)
+        gateway.reset_counts()
+        first = api.get("vehicles", params={"limit": 2}, headers=user.headers)
+        first_trips = _trips(gateway)
+        cursor = first.json()["next_cursor"]
+        assert cursor
+        gateway.reset_counts()
+        second = api.get("vehicles", params={"limit": 2, "cursor": cursor}, headers=user.headers)
+        return [(first.status_code, first_trips), (second.status_code, _trips(gateway))]
+
+    assert in_one_rate_window(db, measure) == [(200, (1, 0)), (200, (1, 0))]
 
 
-def test_a_cold_read_adds_one_limiter_call_and_warm_reads_add_none(
-    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+def test_a_cold_read_adds_one_limiter_call_and_warm_reads_refill_rarely(
+    api: ApiClient, gateway: Gateway, db: psycopg.Connection[Any], stack_settings: StackSettings
 ) -> None:
-    vehicle = create_vehicle(db, actors.other)
-    gateway.reset_counts()
-    assert api.get(f"vehicles/{vehicle['id']}", headers=actors.other.headers).status_code == 200
-    assert _trips(gateway) == (2, 0)  # the batch reservation + the read
     reads = 10
-    gateway.reset_counts()
-    for _ in range(reads):
-        assert api.get(f"vehicles/{vehicle['id']}", headers=actors.other.headers).status_code == 200
-    assert _trips(gateway) == (reads, 0)
+
+    def measure() -> tuple[set[int], tuple[int, int], tuple[int, int]]:
+        user = create_user(db, stack_settings)
+        vehicle = create_vehicle(db, user)
+        gateway.reset_counts()
+        statuses = {api.get(f"vehicles/{vehicle['id']}", headers=user.headers).status_code}
+        cold = _trips(gateway)
+        gateway.reset_counts()
+        for _ in range(reads):
+            statuses.add(api.get(f"vehicles/{vehicle['id']}", headers=user.headers).status_code)
+        return statuses, cold, _trips(gateway)
+
+    statuses, cold, warm = in_one_rate_window(db, measure)
+    assert statuses == {200}
+    assert cold == (2, 0)  # a first reservation (4 units) + the read
+    # 3 reads spend the first reservation, the 4th reserves 8 more: one limiter call in ten reads.
+    assert warm == (reads + 1, 0)
 
 
 def test_a_read_with_a_warm_allowance_makes_no_limiter_call(
-    api: ApiClient, actors: Actors, gateway: Gateway, db: psycopg.Connection[Any]
+    api: ApiClient, gateway: Gateway, db: psycopg.Connection[Any], stack_settings: StackSettings
 ) -> None:
-    vehicle = create_vehicle(db, actors.member)
-    _warm_reads(api, actors.member)
-    gateway.fault("/rest/v1", "down", match=LIMITER)
-    gateway.reset_counts()
-    response = api.get(f"vehicles/{vehicle['id']}", headers=actors.member.headers)
-    assert response.status_code == 200
-    assert "RateLimit" in response.headers  # counted locally, not skipped
-    assert _trips(gateway) == (1, 0)
+    def measure() -> tuple[int, bool, tuple[int, int]]:
+        user = create_user(db, stack_settings)
+        vehicle = create_vehicle(db, user)
+        _warm_reads(api, user)
+        gateway.fault("/rest/v1", "down", match=LIMITER)
+        gateway.reset_counts()
+        response = api.get(f"vehicles/{vehicle['id']}", headers=user.headers)
+        gateway.clear_faults()
+        return response.status_code, "RateLimit" in response.headers, _trips(gateway)
+
+    # Counted locally (the header is there), not skipped by failing open.
+    assert in_one_rate_window(db, measure) == (200, True, (1, 0))
 
 
 def test_create_is_at_most_two_round_trips_one_of_them_the_limiter(

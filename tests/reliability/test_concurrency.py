@@ -21,7 +21,7 @@ import requests
 from devstack.stack import StackSettings
 from tests.api.conftest import Actors
 from tests.factories import create_user, create_vehicle, north_american_vin
-from tests.support import ApiClient, assert_problem, random_ip
+from tests.support import ApiClient, assert_problem, in_one_rate_window, random_ip
 
 WORKERS = 20
 
@@ -133,16 +133,19 @@ def test_20_concurrent_idempotent_maintenance_retries_make_one_record(
 
 
 def test_200_concurrent_writes_admit_exactly_the_write_limit(
-    api: ApiClient, actors: Actors, stack_settings: StackSettings
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings
 ) -> None:
     """The write policy (60 per minute per user) under 200 concurrent calls over HTTP: exactly 60 pass.
 
     The body is invalid on purpose, so every admitted call is a 422 and nothing is written; a
     refused one is a 429 with Retry-After and the RateLimit headers.
     """
-    responses = together(
-        200, lambda _: api.post("vehicles", json={}, headers=actors.other.headers), workers=32
-    )
+
+    def burst() -> list[requests.Response]:
+        user = create_user(db, stack_settings)
+        return together(200, lambda _: api.post("vehicles", json={}, headers=user.headers), workers=32)
+
+    responses = in_one_rate_window(db, burst)
     assert statuses(responses) == {422: 60, 429: 140}
     refused = next(r for r in responses if r.status_code == 429)
     assert_problem(refused, 429, "rate_limited")
@@ -150,14 +153,20 @@ def test_200_concurrent_writes_admit_exactly_the_write_limit(
     assert refused.headers["RateLimit-Policy"] == '"write";q=60;w=60'
 
 
-def test_200_concurrent_signups_from_one_address_admit_exactly_the_auth_limit(api: ApiClient) -> None:
+def test_200_concurrent_signups_from_one_address_admit_exactly_the_auth_limit(
+    api: ApiClient, db: psycopg.Connection[Any]
+) -> None:
     """Other /api/auth/* routes: 20 per minute per client IP, exactly, under 200 concurrent calls."""
-    ip = random_ip()
 
-    def signup(_: int) -> requests.Response:
-        # Invalid on purpose (a short password): admitted calls are 422, and nobody is created.
-        body = {"email": f"race-{uuid.uuid4().hex[:10]}@example.test", "password": "short"}
-        return api.post("auth/signup", json=body, headers={"X-Forwarded-For": ip})
+    def burst() -> list[requests.Response]:
+        ip = random_ip()
 
-    responses = together(200, signup, workers=32)
+        def signup(_: int) -> requests.Response:
+            # Invalid on purpose (a short password): admitted calls are 422, and nobody is created.
+            body = {"email": f"race-{uuid.uuid4().hex[:10]}@example.test", "password": "short"}
+            return api.post("auth/signup", json=body, headers={"X-Forwarded-For": ip})
+
+        return together(200, signup, workers=32)
+
+    responses = in_one_rate_window(db, burst)
     assert statuses(responses) == {422: 20, 429: 180}
