@@ -9,9 +9,9 @@ checks API keys.
 
 `python -m devstack.auth_service --host H --port P` reads its configuration from
 AUTH_DB_DSN, SUPABASE_JWT_SECRET, AUTH_ISSUER and optionally AUTH_HOOK (or
-AUTH_CONFIG_TOML, a supabase/config.toml to read the hook from),
-AUTH_SIGNING_JWK, AUTH_ACCESS_TOKEN_TTL, AUTH_PASSWORD_MIN_LENGTH and
-AUTH_BCRYPT_ROUNDS.
+AUTH_CONFIG_TOML, a supabase/config.toml to read the hook and the refresh-token
+reuse interval from), AUTH_SIGNING_JWK, AUTH_ACCESS_TOKEN_TTL,
+AUTH_PASSWORD_MIN_LENGTH, AUTH_BCRYPT_ROUNDS and AUTH_REFRESH_TOKEN_REUSE_INTERVAL.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class AuthConfig:
     signing_jwk: dict[str, Any] | None = field(default=None, repr=False)
     password_min_length: int = 6
     bcrypt_rounds: int = 10
+    refresh_token_reuse_interval: int = 10  # seconds, as [auth] in supabase/config.toml
 
     def __post_init__(self) -> None:
         """Reject unusable values early. Raises ValueError."""
@@ -152,6 +153,18 @@ class AuthConfig:
             raise ValueError("bcrypt_rounds must be between 4 and 31")
         if self.password_min_length < 0:
             raise ValueError("password_min_length must not be negative")
+        if self.refresh_token_reuse_interval < 0:
+            raise ValueError("refresh_token_reuse_interval must not be negative")
+
+
+def load_reuse_interval_from_config(path: Path) -> int:
+    """[auth] refresh_token_reuse_interval in seconds (10 when absent). Raises ValueError."""
+    if not path.exists():
+        return 10
+    value = tomllib.loads(path.read_text()).get("auth", {}).get("refresh_token_reuse_interval", 10)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{path}: [auth] refresh_token_reuse_interval must be a whole number of seconds")
+    return value
 
 
 def load_hook_from_config(path: Path) -> str | None:
@@ -182,8 +195,12 @@ def config_from_env(env: Mapping[str, str]) -> AuthConfig:
     if missing:
         raise ValueError(f"missing environment variable(s): {', '.join(missing)}")
     hook: str | None = env.get("AUTH_HOOK") or None
-    if "AUTH_HOOK" not in env and env.get("AUTH_CONFIG_TOML"):
-        hook = load_hook_from_config(Path(env["AUTH_CONFIG_TOML"]))
+    reuse_interval = 10
+    if env.get("AUTH_CONFIG_TOML"):
+        config_toml = Path(env["AUTH_CONFIG_TOML"])
+        if "AUTH_HOOK" not in env:
+            hook = load_hook_from_config(config_toml)
+        reuse_interval = load_reuse_interval_from_config(config_toml)
     signing_jwk: dict[str, Any] | None = None
     if env.get("AUTH_SIGNING_JWK"):
         try:
@@ -215,6 +232,7 @@ def config_from_env(env: Mapping[str, str]) -> AuthConfig:
         signing_jwk=signing_jwk,
         password_min_length=integer("AUTH_PASSWORD_MIN_LENGTH", 6),
         bcrypt_rounds=integer("AUTH_BCRYPT_ROUNDS", 10),
+        refresh_token_reuse_interval=integer("AUTH_REFRESH_TOKEN_REUSE_INTERVAL", reuse_interval),
     )
 
 
@@ -833,8 +851,8 @@ class _AuthService:
         with conn.transaction():
             # The row lock serialises concurrent refreshes of the same token.
             token = conn.execute(
-                "select rt.id, rt.revoked, rt.user_id, rt.session_id, s.id as live_session_id,"
-                " s.created_at as session_created_at"
+                "select rt.id, rt.revoked, rt.updated_at, rt.user_id, rt.session_id,"
+                " s.id as live_session_id, s.created_at as session_created_at"
                 " from auth.refresh_tokens rt left join auth.sessions s on s.id = rt.session_id"
                 " where rt.token = %s for update of rt",
                 (presented,),
@@ -856,46 +874,68 @@ class _AuthService:
             if token["live_session_id"] is None:
                 # Tokens from before sessions existed: GoTrue deletes them and refuses.
                 conn.execute("delete from auth.refresh_tokens where id = %s", (token["id"],))
-            elif token["revoked"]:
-                # Reuse of a rotated token: revoke the whole family (this session's tokens).
-                conn.execute(
-                    "update auth.refresh_tokens set revoked = true, updated_at = %s"
-                    " where session_id = %s and not revoked",
-                    (now, token["session_id"]),
-                )
-                reused = True
             else:
-                conn.execute(
-                    "update auth.refresh_tokens set revoked = true, updated_at = %s where id = %s",
-                    (now, token["id"]),
-                )
-                new_token = self._new_refresh_token(
-                    conn, user["id"], token["session_id"], now, parent=presented
-                )
-                conn.execute(
-                    "update auth.sessions set refreshed_at = %s, updated_at = %s, user_agent = %s,"
-                    " ip = %s::inet where id = %s",
-                    (
-                        now.replace(tzinfo=None),
-                        now,
-                        request.header("User-Agent"),
-                        request.client_ip,
-                        token["session_id"],
-                    ),
-                )
-                session = self._session_response(
-                    conn,
-                    user=user,
-                    session_id=token["session_id"],
-                    session_created_at=token["session_created_at"],
-                    refresh_token=new_token,
-                    method="token_refresh",
-                )
+                issued = self._rotate(conn, token, presented, user["id"], now)
+                if issued is None:
+                    reused = True
+                else:
+                    conn.execute(
+                        "update auth.sessions set refreshed_at = %s, updated_at = %s, user_agent = %s,"
+                        " ip = %s::inet where id = %s",
+                        (
+                            now.replace(tzinfo=None),
+                            now,
+                            request.header("User-Agent"),
+                            request.client_ip,
+                            token["session_id"],
+                        ),
+                    )
+                    session = self._session_response(
+                        conn,
+                        user=user,
+                        session_id=token["session_id"],
+                        session_created_at=token["session_created_at"],
+                        refresh_token=issued,
+                        method="token_refresh",
+                    )
         if token["live_session_id"] is None:
             raise _ApiError(400, "session_not_found", "Invalid Refresh Token: No Valid Session Found")
         if reused:
             raise _ApiError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
         return _Response(200, session)
+
+    def _rotate(
+        self, conn: _Conn, token: Mapping[str, Any], presented: str, user_id: uuid.UUID, now: datetime
+    ) -> str | None:
+        """The refresh token to hand out for `presented` (row-locked), or None after revoking its family.
+
+        As GoTrue: a live token is swapped for a child. A rotated one is still honoured when it is
+        the parent of the session's active token (the client lost the answer to its refresh: the
+        active token is handed back) or within the reuse interval (two tabs refreshing at once: a
+        new child); any other reuse revokes every token of the session.
+        """
+        session_id = token["session_id"]
+        if not token["revoked"]:
+            conn.execute(
+                "update auth.refresh_tokens set revoked = true, updated_at = %s where id = %s",
+                (now, token["id"]),
+            )
+            return self._new_refresh_token(conn, user_id, session_id, now, parent=presented)
+        active = conn.execute(
+            "select token, parent from auth.refresh_tokens where session_id = %s and not revoked"
+            " order by id desc limit 1",
+            (session_id,),
+        ).fetchone()
+        if active is not None and active["parent"] == presented:
+            return str(active["token"])
+        if now <= token["updated_at"] + timedelta(seconds=self.config.refresh_token_reuse_interval):
+            return self._new_refresh_token(conn, user_id, session_id, now, parent=presented)
+        conn.execute(
+            "update auth.refresh_tokens set revoked = true, updated_at = %s"
+            " where session_id = %s and not revoked",
+            (now, session_id),
+        )
+        return None
 
     def logout(self, request: _Request) -> _Response:
         """POST /logout?scope=global|local|others: delete sessions; 204 even if already gone."""

@@ -6,6 +6,7 @@ import uuid
 from http.cookies import SimpleCookie
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
@@ -125,16 +126,28 @@ def test_header_wins_over_cookie(api: ApiClient) -> None:
     )
 
 
-def test_refresh_from_body_rotates(api: ApiClient) -> None:
+def test_refresh_from_body_rotates(api: ApiClient, db: psycopg.Connection[Any]) -> None:
     email = fresh_email()
     signup(api, email)
     first = login(api, email).json()
     response = api.post("auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert response.status_code == 200, response.text
-    assert response.json()["refresh_token"] != first["refresh_token"]
+    second = response.json()["refresh_token"]
+    assert second != first["refresh_token"]
     assert "Set-Cookie" not in response.headers
+    # A client that lost the answer gets the same token again (Supabase Auth's rule)...
     again = api.post("auth/refresh", json={"refresh_token": first["refresh_token"]})
-    assert_problem(again, 401, "unauthorized")
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] == second
+    # ...but a token two rotations old, past the 10 s reuse interval, ends the session.
+    assert api.post("auth/refresh", json={"refresh_token": second}).status_code == 200
+    db.execute(
+        "update auth.refresh_tokens set updated_at = updated_at - interval '11 seconds' where token = %s",
+        (first["refresh_token"],),
+    )
+    assert_problem(
+        api.post("auth/refresh", json={"refresh_token": first["refresh_token"]}), 401, "unauthorized"
+    )
     assert_problem(api.post("auth/refresh", json={"refresh_token": "garbage"}), 401, "unauthorized")
 
 

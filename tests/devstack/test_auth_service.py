@@ -252,10 +252,10 @@ def test_supabase_client_sign_up_sign_in_refresh_and_sign_out(client: SyncGoTrue
     assert refreshed.session.refresh_token != signed_in.session.refresh_token
     assert refreshed.user is not None
     assert refreshed.user.id == user.id
-    with pytest.raises(AuthApiError) as reused:
-        client.refresh_session(signed_in.session.refresh_token)
-    assert reused.value.status == 400
-    assert reused.value.code == "refresh_token_already_used"
+    # Presenting the rotated token again (its answer was lost) hands back the active one.
+    again = client.refresh_session(signed_in.session.refresh_token)
+    assert again.session is not None
+    assert again.session.refresh_token == refreshed.session.refresh_token
 
     client.sign_out()  # global, with the refreshed session the client now holds
     with pytest.raises(AuthApiError) as after_logout:
@@ -462,12 +462,62 @@ def test_refresh_rotates_within_the_same_session(auth: str, db: psycopg.Connecti
     assert _claims(third["access_token"])["session_id"] == _claims(first["access_token"])["session_id"]
 
 
-def test_reusing_a_rotated_refresh_token_revokes_the_session(
+def _age(db: psycopg.Connection[tuple[Any, ...]], token: str, seconds: int) -> None:
+    """Pretend `token` was rotated `seconds` ago (the reuse interval counts from then)."""
+    db.execute(
+        "update auth.refresh_tokens set updated_at = updated_at - make_interval(secs => %s) where token = %s",
+        (seconds, token),
+    )
+
+
+def _live_tokens(db: psycopg.Connection[tuple[Any, ...]], user_id: str) -> int:
+    row = db.execute(
+        "select count(*) from auth.refresh_tokens where user_id = %s and not revoked", (user_id,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_reusing_the_parent_of_the_active_token_hands_back_the_active_token(
+    auth: str, db: psycopg.Connection[tuple[Any, ...]]
+) -> None:
+    # The client lost the answer to its refresh: GoTrue returns the token it issued then,
+    # whenever that was, and issues no new one.
+    first = _signup(auth)
+    second = _refresh(auth, first["refresh_token"]).json()
+    _age(db, first["refresh_token"], 3600)
+    again = _refresh(auth, first["refresh_token"])
+    assert again.status_code == 200
+    assert again.json()["refresh_token"] == second["refresh_token"]
+    session_id = _claims(second["access_token"])["session_id"]
+    assert _claims(again.json()["access_token"])["session_id"] == session_id
+    assert _live_tokens(db, first["user"]["id"]) == 1
+
+
+def test_reuse_within_the_interval_gets_a_new_child_token(
+    auth: str, db: psycopg.Connection[tuple[Any, ...]]
+) -> None:
+    # Two tabs refreshing at once: an older rotated token, presented within
+    # refresh_token_reuse_interval (10 s) of its rotation, is swapped for a new child.
+    first = _signup(auth)
+    second = _refresh(auth, first["refresh_token"]).json()
+    third = _refresh(auth, second["refresh_token"]).json()
+    _age(db, first["refresh_token"], 9)
+    branch = _refresh(auth, first["refresh_token"])
+    assert branch.status_code == 200
+    token = branch.json()["refresh_token"]
+    assert token not in {first["refresh_token"], second["refresh_token"], third["refresh_token"]}
+    parent = db.execute("select parent from auth.refresh_tokens where token = %s", (token,)).fetchone()
+    assert parent == (first["refresh_token"],)
+
+
+def test_reuse_after_the_interval_revokes_the_session(
     auth: str, db: psycopg.Connection[tuple[Any, ...]]
 ) -> None:
     first = _signup(auth)
-    second = _refresh(auth, first["refresh_token"])
-    assert second.status_code == 200
+    second = _refresh(auth, first["refresh_token"]).json()
+    third = _refresh(auth, second["refresh_token"]).json()
+    _age(db, first["refresh_token"], 11)
     reuse = _refresh(auth, first["refresh_token"])
     assert reuse.status_code == 400
     assert reuse.json() == {
@@ -475,14 +525,13 @@ def test_reusing_a_rotated_refresh_token_revokes_the_session(
         "error_code": "refresh_token_already_used",
         "msg": "Invalid Refresh Token: Already Used",
     }
-    # The whole family is revoked, so the legitimately rotated token is dead too.
-    latest = _refresh(auth, second.json()["refresh_token"])
+    # The whole family is revoked: the latest token too, which (as on GoTrue) is refused
+    # once its own reuse interval, counted from this revocation, has passed.
+    assert _live_tokens(db, first["user"]["id"]) == 0
+    _age(db, third["refresh_token"], 11)
+    latest = _refresh(auth, third["refresh_token"])
     assert latest.status_code == 400
     assert latest.json()["error_code"] == "refresh_token_already_used"
-    live = db.execute(
-        "select count(*) from auth.refresh_tokens where user_id = %s and not revoked", (first["user"]["id"],)
-    ).fetchone()
-    assert live == (0,)
 
 
 def test_refresh_errors(auth: str) -> None:
