@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from devstack.processes import terminate
 from devstack.stack import Stack, StackSettings, free_port, throwaway_settings
 from tests.factories import User, create_user
 
@@ -103,9 +104,4 @@ def naive_peer(settings: StackSettings) -> Iterator[Peer]:
         wait_http(f"http://127.0.0.1:{port}/health", process)
         yield Peer(f"http://127.0.0.1:{port}", process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)

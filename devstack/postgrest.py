@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from devstack.processes import terminate
+
 
 class PostgrestError(RuntimeError):
     """PostgREST is missing or did not start."""
@@ -111,11 +113,5 @@ class PostgrestServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the process."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout)

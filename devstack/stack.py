@@ -27,6 +27,7 @@ from jose import jwt
 from devstack import migrate
 from devstack.postgres import PostgresServer
 from devstack.postgrest import PostgrestServer
+from devstack.processes import terminate
 from lib.config import lookup, resolve_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -426,14 +427,7 @@ class Stack:
     def stop(self) -> None:
         """Stop every process this stack started, in reverse order."""
         for name in reversed(list(self.children)):
-            process = self.children.pop(name)
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            terminate(self.children.pop(name))
         if self.postgrest is not None:
             self.postgrest.stop()
         self.postgres.stop()
