@@ -397,12 +397,12 @@ def function_config(vercel_json: Mapping[str, Any], entrypoint: str) -> tuple[st
 
 
 def route_files(root: Path = ROOT) -> list[str]:
-    """The `api/` files that lib.routes declares (one function each)."""
+    """The `api/` files that lib.routes declares, each once: one function per file, whatever it serves."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     from lib.routes import ALL_ROUTES
 
-    return sorted(route.vercel_file for route in ALL_ROUTES)
+    return sorted({route.vercel_file for route in ALL_ROUTES})
 
 
 def requirement_pins(root: Path = ROOT) -> dict[str, str]:

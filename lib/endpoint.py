@@ -8,6 +8,7 @@ as a complete HTTP response carrying the request id.
 
 from __future__ import annotations
 
+import re
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
@@ -70,9 +71,15 @@ def _strip_route_params(raw_query: str, names: tuple[str, ...]) -> str:
 
 
 class Endpoint(BaseHTTPRequestHandler):
-    """Subclass as `class handler(Endpoint)` with `route = routes.SOMETHING`."""
+    """Subclass as `class handler(Endpoint)` with `route = routes.SOMETHING`.
 
-    route: ClassVar[Route]
+    A function that serves several routes of its api/ file (vercel.json rewrites the
+    others to it) declares `routes = (ONE, OTHER)` instead: the request's path picks
+    the route, the first whose pattern matches.
+    """
+
+    route: ClassVar[Route]  # the one route, when there is one
+    routes: ClassVar[tuple[Route, ...]]  # every route served; `(route,)` when `route` is declared
     rate_headers: dict[str, str] = {}  # noqa: RUF012 (replaced per request, never mutated)
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are separate writes
@@ -82,6 +89,14 @@ class Endpoint(BaseHTTPRequestHandler):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        declared = vars(cls)
+        if "route" in declared and "routes" in declared:
+            raise TypeError(f"{cls.__qualname__} declares both route and routes")
+        if "route" in declared:
+            cls.routes = (cls.route,)
+        served: tuple[Route, ...] = getattr(cls, "routes", ())
+        if len({route.vercel_file for route in served}) != 1:
+            raise TypeError(f"{cls.__qualname__} must serve routes of exactly one api/ file")
         # Resolve the configuration when the function starts, so a misconfigured
         # deployment fails loudly at cold start instead of on some request.
         get_settings()
@@ -116,16 +131,26 @@ class Endpoint(BaseHTTPRequestHandler):
 
     # -- the pipeline -----------------------------------------------------
 
+    @classmethod
+    def match_route(cls, path: str) -> tuple[Route, re.Match[str]] | None:
+        """The first route of this function whose pattern matches `path`, with the match."""
+        for route in cls.routes:
+            match = route.pattern.match(path)
+            if match is not None:
+                return route, match
+        return None
+
     def serve(self) -> None:
         """Handle the request that http.server has parsed."""
         started = time.perf_counter()
         request_id = request_id_from(self.headers)
         origin = self.headers.get("Origin")
         path = urlsplit(self.path).path
+        matched = self.match_route(path)
         caller_id = None
         try:
             settings = get_settings()
-            response, request = self._pipeline(request_id, settings)
+            response, request = self._pipeline(request_id, settings, matched)
             caller = request.caller if request is not None else None
             caller_id = getattr(caller, "user_id", None)
         except ApiError as error:
@@ -138,24 +163,26 @@ class Endpoint(BaseHTTPRequestHandler):
             "request",
             request_id=request_id,
             method=self.command,
-            route=self.route.path,
+            route=(matched[0] if matched is not None else self.routes[0]).path,
             path=path,
             status=response.status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             user_id=caller_id,
         )
 
-    def _pipeline(self, request_id: str, settings: Settings) -> tuple[Response, Request | None]:
-        split = urlsplit(self.path)
-        match = self.route.pattern.match(split.path)
-        if match is None:
+    def _pipeline(
+        self, request_id: str, settings: Settings, matched: tuple[Route, re.Match[str]] | None
+    ) -> tuple[Response, Request | None]:
+        if matched is None:
             raise NotFound()
+        route, match = matched
+        split = urlsplit(self.path)
         method = self.command
         if method == "OPTIONS":
-            return self._options(settings), None
-        operation = self.route.operation_for(method)
+            return self._options(settings, route), None
+        operation = route.operation_for(method)
         if operation is None:
-            raise MethodNotAllowed(self.route.allowed_methods())
+            raise MethodNotAllowed(route.allowed_methods())
         json_body = self._json_body(operation) if method in BODY_METHODS else None
         request = Request(
             method=method,
@@ -177,7 +204,7 @@ class Endpoint(BaseHTTPRequestHandler):
 
             # Kept on the handler: errors raised later carry the headers too.
             self.rate_headers = enforce(operation.rate_limit, request, settings)
-        self._validate(operation, request, _strip_route_params(split.query, self.route.param_names))
+        self._validate(operation, request, _strip_route_params(split.query, route.param_names))
         if operation.permission is not None and not request.caller.can(operation.permission):
             raise Forbidden("You do not have permission for this operation")
         response = operation.resolve()(request)
@@ -204,8 +231,8 @@ class Endpoint(BaseHTTPRequestHandler):
         if operation.body is not None and request.json_body is not None:
             request.validated_body = validate_body(operation.body, request.json_body)
 
-    def _options(self, settings: Settings) -> Response:
-        methods = self.route.allowed_methods()
+    def _options(self, settings: Settings, route: Route) -> Response:
+        methods = route.allowed_methods()
         origin = self.headers.get("Origin")
         if self.headers.get("Access-Control-Request-Method") is None:
             response = empty_response(204, {"Allow": ", ".join(methods)})

@@ -1,4 +1,4 @@
-"""Maintenance records of a vehicle: list (newest first) and create."""
+"""Maintenance records of a vehicle: list (newest first), create and read one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from lib.auth import caller_of
 from lib.clients import user_client
 from lib.conditional import body_etag, none_match
 from lib.cursor import decode_position, list_context, next_page
+from lib.problems import NotFound
 from lib.request import Request
 from lib.response import Response, empty_response, encode_json
 from lib.schemas import MaintenanceCreate, PageQuery
 from lib.upstream import expect_object, expect_rows, upstream_call
+
+
+def location(vehicle_id: str, record_id: str) -> str:
+    """The canonical URL of a maintenance record (served by get_record)."""
+    return f"/api/vehicles/{vehicle_id}/maintenance/{record_id}"
 
 
 def list_records(request: Request) -> Response:
@@ -62,7 +68,36 @@ def create_record(request: Request) -> Response:
     if replayed and (failure := idempotency.replayed_failure(outcome)) is not None:
         return failure
     row = expect_object(outcome.get("resource"))
-    headers = {"Location": f"/api/vehicles/{vehicle_id}/maintenance/{row.get('id')}"}
+    headers = {"Location": location(vehicle_id, str(row.get("id")))}
     if replayed:
         headers[idempotency.REPLAYED] = "true"
     return Response(status=201, body=encode_json(representation.maintenance_record(row)), headers=headers)
+
+
+def get_record(request: Request) -> Response:
+    """GET /api/vehicles/{id}/maintenance/{record_id}: 200 with ETag, 304 when unchanged, else 404.
+
+    One query as the caller: row level security shows a record only where its vehicle is
+    visible, and the vehicle filter keeps a record from answering under another vehicle's URL,
+    so missing, elsewhere and invisible are the same 404.
+    """
+    caller = caller_of(request)
+    vehicle_id = request.uuid_param("id")
+    record_id = request.uuid_param("record_id")
+    with upstream_call(db_errors.translate):
+        result = (
+            user_client(caller.access_token)
+            .from_("maintenance_records")
+            .select("*")
+            .eq("id", record_id)
+            .eq("vehicle_id", vehicle_id)
+            .execute()
+        )
+    rows = expect_rows(result.data)
+    if not rows:
+        raise NotFound()
+    body = encode_json(representation.maintenance_record(rows[0]))
+    etag = body_etag(body)
+    if none_match(request.header("If-None-Match"), etag):
+        return empty_response(304, {"ETag": etag})
+    return Response(body=body, headers={"ETag": etag})

@@ -77,6 +77,10 @@ _QUERY_HINTS = {
 }
 _PATH_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "id": ({"type": "string", "format": "uuid"}, "The resource's UUID; anything else is `404`."),
+    "record_id": (
+        {"type": "string", "format": "uuid"},
+        "The maintenance record's UUID; anything else is `404`.",
+    ),
     "vin": (
         {"type": "string", "pattern": VIN_INPUT_PATTERN},
         "A 17-character VIN (trimmed and upper-cased); a wrong check digit is `200` with `valid: false`.",

@@ -1,9 +1,10 @@
 """The route table: every path of the public contract, its methods and their declarations.
 
-Each `api/` file points at one entry; the OpenAPI document is generated from
-the same entries, so a route cannot exist without being documented. Models are
-named, not imported (lib.routing.ModelField): a function that never validates
-input never loads pydantic or lib.schemas.
+Each `api/` file points at its entry (the maintenance function at two: a
+vercel.json rewrite sends the single-record path to it); the OpenAPI document
+is generated from the same entries, so a route cannot exist without being
+documented. Models are named, not imported (lib.routing.ModelField): a
+function that never validates input never loads pydantic or lib.schemas.
 """
 
 from __future__ import annotations
@@ -142,6 +143,27 @@ MAINTENANCE = Route(
             },
         ),
     },
+    vercel_file="api/vehicles/[id]/maintenance.py",
+)
+
+MAINTENANCE_RECORD = Route(
+    "/api/vehicles/{id}/maintenance/{record_id}",
+    {
+        "GET": Operation(
+            "lib.maintenance:get_record",
+            "Read one maintenance record",
+            rate_limit="read",
+            response="MaintenanceRecord",
+            errors=(304, *SIGNED_IN, 404, *UPSTREAM),
+            tags=("maintenance",),
+            headers={"If-None-Match": "ETag from a previous read: 304 when unchanged"},
+            description=(
+                "The `Location` that `POST /api/vehicles/{id}/maintenance` answers with. `404` when the"
+                " record does not exist, belongs to another vehicle, or the caller cannot see the vehicle"
+            ),
+        )
+    },
+    # Served by the maintenance function: vercel.json rewrites this path to it (one function fewer).
     vercel_file="api/vehicles/[id]/maintenance.py",
 )
 
@@ -322,6 +344,7 @@ ALL_ROUTES: tuple[Route, ...] = (
     VEHICLES,
     VEHICLE,
     MAINTENANCE,
+    MAINTENANCE_RECORD,
     ME,
     SIGNUP,
     LOGIN,

@@ -61,10 +61,16 @@ ECHO = Route(
     },
     vercel_file="api/echo/[id].py",
 )
+# A second route of the same function (as vercel.json rewrites a path to it).
+ECHO_ITEM = Route(
+    "/api/echo/{id}/items/{item_id}",
+    {"GET": Operation("tests.test_endpoint:echo", "echo one item", auth="none")},
+    vercel_file="api/echo/[id].py",
+)
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
+def environment() -> Iterator[None]:
     mp = pytest.MonkeyPatch()
     for name in list(__import__("os").environ):
         if name.startswith(("SUPABASE_", "APP_ENV", "VERCEL", "ALLOWED_ORIGINS")):
@@ -72,10 +78,15 @@ def base_url() -> Iterator[str]:
     mp.setenv("APP_ENV", "development")
     mp.setenv("ALLOWED_ORIGINS", "https://app.example.com")
     config.get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        mp.undo()
+        config.get_settings.cache_clear()
 
-    class handler(Endpoint):  # noqa: N801 (the Vercel name)
-        route = ECHO
 
+def serving(handler: type[Endpoint]) -> Iterator[str]:
+    """Serve `handler` in-process until the generator is closed; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -85,8 +96,22 @@ def base_url() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        mp.undo()
-        config.get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def base_url(environment: None) -> Iterator[str]:
+    class handler(Endpoint):  # noqa: N801 (the Vercel name)
+        route = ECHO
+
+    yield from serving(handler)
+
+
+@pytest.fixture(scope="module")
+def two_routes_url(environment: None) -> Iterator[str]:
+    class handler(Endpoint):  # noqa: N801 (the Vercel name)
+        routes = (ECHO, ECHO_ITEM)
+
+    yield from serving(handler)
 
 
 def raw(base_url: str, data: bytes) -> bytes:
@@ -341,3 +366,71 @@ def test_cors_disallowed_origin_gets_no_allow_origin(base_url: str) -> None:
     )
     assert "Access-Control-Allow-Origin" not in preflight.headers
     assert preflight.status_code == 403
+
+
+# --------------------------------------------------------------------------- one function, two routes
+
+
+def test_the_path_picks_the_route(two_routes_url: str) -> None:
+    one = requests.get(f"{two_routes_url}/api/echo/a?q=x", timeout=5)
+    assert one.status_code == 200
+    assert one.json()["params"] == {"id": "a"}
+    assert one.json()["query"] == {"q": "x"}
+    item = requests.get(f"{two_routes_url}/api/echo/a/items/b", timeout=5)
+    assert item.status_code == 200
+    assert item.json()["params"] == {"id": "a", "item_id": "b"}
+    assert item.json()["query"] is None
+    assert_problem(requests.get(f"{two_routes_url}/api/echo/a/items", timeout=5), 404, "not_found")
+
+
+def test_the_request_log_names_the_matched_route(
+    two_routes_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    requests.get(f"{two_routes_url}/api/echo/a/items/b", headers={"X-Request-Id": "which-route-1"}, timeout=5)
+    requests.get(f"{two_routes_url}/api/echo/a", headers={"X-Request-Id": "which-route-2"}, timeout=5)
+    logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "which-route-" in line]
+    routes = {entry["request_id"]: entry["route"] for entry in logged}
+    assert routes == {"which-route-1": "/api/echo/{id}/items/{item_id}", "which-route-2": "/api/echo/{id}"}
+
+
+def test_each_route_strips_its_own_dynamic_segments_from_the_query(two_routes_url: str) -> None:
+    # As Vercel delivers a rewritten request: the segments of both paths may be appended.
+    item = requests.get(f"{two_routes_url}/api/echo/a/items/b?id=a&item_id=b", timeout=5)
+    assert item.status_code == 200
+    assert item.json()["params"] == {"id": "a", "item_id": "b"}
+    assert_problem(requests.get(f"{two_routes_url}/api/echo/a/items/b?q=x", timeout=5), 400, "invalid_query")
+    assert_problem(requests.get(f"{two_routes_url}/api/echo/a?item_id=b", timeout=5), 400, "invalid_query")
+
+
+def test_each_route_has_its_own_methods(two_routes_url: str) -> None:
+    response = requests.delete(f"{two_routes_url}/api/echo/a/items/b", timeout=5)
+    body = assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert body["instance"] == "/api/echo/a/items/b"
+    options = requests.options(f"{two_routes_url}/api/echo/a/items/b", timeout=5)
+    assert options.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert requests.options(f"{two_routes_url}/api/echo/a", timeout=5).headers["Allow"] == (
+        "GET, HEAD, POST, DELETE, PUT, OPTIONS"
+    )
+    head = requests.head(f"{two_routes_url}/api/echo/a/items/b", timeout=5)
+    assert head.status_code == 200
+    assert head.content == b""
+
+
+def test_a_handler_declares_its_routes_once_and_for_one_file() -> None:
+    other_file = Route("/api/other", dict(ECHO.operations), vercel_file="api/other.py")
+    with pytest.raises(TypeError, match="both route and routes"):
+
+        class both(Endpoint):  # noqa: N801
+            route = ECHO
+            routes = (ECHO, ECHO_ITEM)
+
+    with pytest.raises(TypeError, match="exactly one api/ file"):
+
+        class two_files(Endpoint):  # noqa: N801
+            routes = (ECHO, other_file)
+
+    with pytest.raises(TypeError, match="exactly one api/ file"):
+
+        class none(Endpoint):  # noqa: N801
+            pass

@@ -67,15 +67,20 @@ def api_files() -> list[Path]:
     return files
 
 
+def rewrites() -> list[tuple[str, str]]:
+    """vercel.json rewrites as (source, destination), `:name` parameters written `{name}` as in lib.routes."""
+    config = json.loads((ROOT / "vercel.json").read_text())
+
+    def template(path: str) -> str:
+        return re.sub(r":([A-Za-z_]\w*)", r"{\1}", path)
+
+    return [(template(rule["source"]), template(rule["destination"])) for rule in config.get("rewrites", [])]
+
+
 def literal_rewrites() -> dict[str, str]:
     """vercel.json rewrites between fixed paths: destination (the function's URL) -> public source."""
-    config = json.loads((ROOT / "vercel.json").read_text())
     fixed = re.compile(r"^/[A-Za-z0-9._/-]*$")
-    return {
-        rule["destination"]: rule["source"]
-        for rule in config.get("rewrites", [])
-        if fixed.match(rule["source"]) and fixed.match(rule["destination"])
-    }
+    return {dest: source for source, dest in rewrites() if fixed.match(source) and fixed.match(dest)}
 
 
 def file_url(file: Path) -> str:
@@ -91,7 +96,14 @@ def public_url(file: Path) -> str:
     return literal_rewrites().get(url, url)
 
 
-def load_handler_route(file: Path) -> Route:
+def public_urls(file: Path) -> set[str]:
+    """Every path a function serves: its own, and those a rewrite with parameters sends to it."""
+    url = file_url(file)
+    rewritten = {source for source, dest in rewrites() if "{" in source and dest == url}
+    return {public_url(file), *rewritten}
+
+
+def load_handler_routes(file: Path) -> tuple[Route, ...]:
     name = "api_under_test_" + re.sub(r"\W", "_", str(file.relative_to(API_DIR).with_suffix("")))
     spec = importlib.util.spec_from_file_location(name, file)
     assert spec is not None
@@ -102,8 +114,8 @@ def load_handler_route(file: Path) -> Route:
         spec.loader.exec_module(module)
     finally:
         sys.modules.pop(name, None)
-    route: Route = module.handler.route
-    return route
+    routes: tuple[Route, ...] = module.handler.routes
+    return routes
 
 
 def test_api_files_found() -> None:
@@ -111,6 +123,10 @@ def test_api_files_found() -> None:
     assert public_url(API_DIR / "openapi.py") == "/api/openapi.json"
     assert file_url(API_DIR / "vehicles" / "[id]" / "index.py") == "/api/vehicles/{id}"
     assert file_url(API_DIR / "vin" / "[vin].py") == "/api/vin/{vin}"
+    assert public_urls(API_DIR / "vehicles" / "[id]" / "maintenance.py") == {
+        "/api/vehicles/{id}/maintenance",
+        "/api/vehicles/{id}/maintenance/{record_id}",
+    }
 
 
 def test_file_mapping_agrees_with_the_dev_server() -> None:
@@ -119,25 +135,45 @@ def test_file_mapping_agrees_with_the_dev_server() -> None:
 
 
 def test_document_paths_equal_api_files(document: dict[str, Any]) -> None:
-    from_files = {public_url(file) for file in api_files()}
+    from_files = {url for file in api_files() for url in public_urls(file)}
     documented = set(document["paths"])
     assert from_files - documented == set(), "api/ files whose route is not in the OpenAPI document"
     assert documented - from_files == set(), "documented routes without a file under api/"
 
 
 @pytest.mark.parametrize("file", api_files(), ids=lambda file: str(file.relative_to(ROOT)))
-def test_each_api_file_serves_its_table_entry(file: Path) -> None:
-    route = load_handler_route(file)
-    url = public_url(file)
-    assert url in ROUTES_BY_PATH, f"{file} serves {url}, which lib.routes does not declare"
-    assert route is ROUTES_BY_PATH[url]
-    assert route.vercel_file == str(file.relative_to(ROOT))
+def test_each_api_file_serves_its_table_entries(file: Path) -> None:
+    served = load_handler_routes(file)
+    urls = public_urls(file)
+    for url in urls:
+        assert url in ROUTES_BY_PATH, f"{file} serves {url}, which lib.routes does not declare"
+    assert sorted(route.path for route in served) == sorted(urls)
+    for route in served:
+        assert route is ROUTES_BY_PATH[route.path]
+        assert route.vercel_file == str(file.relative_to(ROOT))
 
 
 def test_route_table_vercel_files_exist() -> None:
     for route in ALL_ROUTES:
         assert (ROOT / route.vercel_file).is_file(), route.vercel_file
-        assert public_url(ROOT / route.vercel_file) == route.path
+        assert route.path in public_urls(ROOT / route.vercel_file), f"no file or rewrite serves {route.path}"
+
+
+def test_a_function_serves_several_routes_only_through_rewrites() -> None:
+    # Each route either is its file's own URL or reaches the file through a vercel.json rewrite
+    # (Hobby caps a deployment at 12 functions: a new path need not be a new function).
+    by_file: dict[str, list[str]] = {}
+    for route in ALL_ROUTES:
+        by_file.setdefault(route.vercel_file, []).append(route.path)
+    assert by_file["api/vehicles/[id]/maintenance.py"] == [
+        "/api/vehicles/{id}/maintenance",
+        "/api/vehicles/{id}/maintenance/{record_id}",
+    ]
+    for file, paths in by_file.items():
+        own = public_url(ROOT / file)
+        assert own in paths, file
+        for path in paths:
+            assert path == own or (path, file_url(ROOT / file)) in rewrites(), (file, path)
 
 
 # --------------------------------------------------------------------------- the document

@@ -37,7 +37,7 @@ class Case:
     """One route of the matrix: how to call it and what each actor gets."""
 
     method: str
-    path: str  # {id}, {owner} and {vin} are filled in from the target vehicle
+    path: str  # {id}, {owner}, {vin} and {record} are filled in from the target vehicle and its record
     expected: dict[str, int]
     body: dict[str, Any] | None = None
 
@@ -58,6 +58,11 @@ CASES = {
     "GET /api/vehicles/{id}/maintenance": Case(
         "GET",
         "vehicles/{id}/maintenance",
+        {"owner": 200, "other": 404, "manager": 200, "admin": 200, "anon": 401},
+    ),
+    "GET /api/vehicles/{id}/maintenance/{record_id}": Case(
+        "GET",
+        "vehicles/{id}/maintenance/{record}",
         {"owner": 200, "other": 404, "manager": 200, "admin": 200, "anon": 401},
     ),
     "POST /api/vehicles/{id}/maintenance": Case(
@@ -106,7 +111,10 @@ def _call(
     api: ApiClient, case: Case, target: Target, user: User | None, vehicle_id: str | None = None
 ) -> Any:
     path = case.path.format(
-        id=vehicle_id or target.vehicle["id"], owner=target.owner.id, vin=target.vehicle["vin"]
+        id=vehicle_id or target.vehicle["id"],
+        owner=target.owner.id,
+        vin=target.vehicle["vin"],
+        record=target.record["id"],
     )
     headers = user.headers if user is not None else {}
     return api.request(case.method, path, json=case.body, headers=headers)
@@ -163,6 +171,10 @@ def _check_effect(
     elif route == "GET /api/vehicles/{id}/maintenance":
         assert [row["id"] for row in response.json()["data"]] == [target.record["id"]]
         assert after == before
+    elif route == "GET /api/vehicles/{id}/maintenance/{record_id}":
+        assert response.json()["id"] == target.record["id"]
+        assert response.json()["vehicle_id"] == vehicle_id
+        assert after == before
     elif route == "POST /api/vehicles/{id}/maintenance":
         assert response.json()["vehicle_id"] == vehicle_id
         assert len(after["records"]) == len(before["records"]) + 1
@@ -214,12 +226,12 @@ def test_vehicle_route_matrix(
 
 def test_the_matrix_covers_every_vehicle_operation() -> None:
     """A vehicle route added to the contract must be added here too."""
-    from lib.routes import MAINTENANCE, VEHICLE, VEHICLES
+    from lib.routes import MAINTENANCE, MAINTENANCE_RECORD, VEHICLE, VEHICLES
 
     covered = {route.split("?")[0] for route in CASES}
     operations = {
         f"{method} {route.path}"
-        for route in (VEHICLES, VEHICLE, MAINTENANCE)
+        for route in (VEHICLES, VEHICLE, MAINTENANCE, MAINTENANCE_RECORD)
         for method in route.operations
         if not (route is VEHICLES and method == "POST")  # creates a vehicle: not an object-level route
     }

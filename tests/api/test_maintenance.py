@@ -127,3 +127,145 @@ def test_visibility_follows_the_vehicle(api: ApiClient, actors: Actors, db: psyc
         api.get(f"vehicles/{uuid.uuid4()}/maintenance", headers=actors.admin.headers), 404, "not_found"
     )
     assert_problem(api.get("vehicles/nope/maintenance", headers=actors.admin.headers), 404, "not_found")
+
+
+# -- one record: GET /api/vehicles/{id}/maintenance/{record_id} ------------------------------
+
+
+def record_url(vehicle_id: str, record_id: str) -> str:
+    return f"vehicles/{vehicle_id}/maintenance/{record_id}"
+
+
+def test_get_one_record_with_etag_and_304(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    row = create_record(db, vehicle, actors.member)
+    url = record_url(vehicle["id"], row["id"])
+    response = api.get(url, headers=actors.member.headers)
+    assert response.status_code == 200, response.text
+    listed = api.get(f"vehicles/{vehicle['id']}/maintenance", headers=actors.member.headers).json()
+    assert response.json() == listed["data"][0]
+    assert response.json()["id"] == row["id"]
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["Vary"] == "Authorization, Cookie, Origin"
+    assert {"RateLimit", "RateLimit-Policy"} <= set(response.headers)
+    etag = response.headers["ETag"]
+    again = api.get(url, headers={**actors.member.headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["ETag"] == etag
+    assert api.get(url, headers={**actors.member.headers, "If-None-Match": f"W/{etag}"}).status_code == 304
+    changed = api.get(url, headers={**actors.member.headers, "If-None-Match": '"other"'})
+    assert changed.status_code == 200
+    # Whoever sees the vehicle sees its records.
+    for reader in (actors.manager, actors.admin):
+        assert api.get(url, headers=reader.headers).json() == response.json()
+
+
+def test_head_of_one_record(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    url = record_url(vehicle["id"], create_record(db, vehicle, actors.member)["id"])
+    get = api.get(url, headers=actors.member.headers)
+    head = api.request("HEAD", url, headers=actors.member.headers)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+def test_the_location_of_a_created_record_resolves(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member, odometer_km=1000)
+    created = api.post(
+        f"vehicles/{vehicle['id']}/maintenance",
+        json=record(odometer_km=1200, description="Brakes", cost_cents=12000, currency="EUR"),
+        headers=actors.member.headers,
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    assert location == f"/api/vehicles/{vehicle['id']}/maintenance/{created.json()['id']}"
+    followed = api.get(location.removeprefix("/api/"), headers=actors.member.headers)
+    assert followed.status_code == 200, followed.text
+    assert followed.content == created.content
+
+
+def test_one_record_is_404_unless_it_is_visible_under_its_own_vehicle(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    row = create_record(db, vehicle, actors.member)
+    elsewhere = create_vehicle(db, actors.member)
+    own_record_of_elsewhere = create_record(db, elsewhere, actors.member)
+    url = record_url(vehicle["id"], row["id"])
+    hidden = assert_problem(api.get(url, headers=actors.other.headers), 404, "not_found")
+    refusals = [
+        # A record of another of the owner's vehicles, under this vehicle's URL.
+        api.get(record_url(vehicle["id"], own_record_of_elsewhere["id"]), headers=actors.member.headers),
+        api.get(record_url(elsewhere["id"], row["id"]), headers=actors.admin.headers),
+        api.get(record_url(vehicle["id"], str(uuid.uuid4())), headers=actors.member.headers),
+        api.get(record_url(str(uuid.uuid4()), row["id"]), headers=actors.admin.headers),
+    ]
+    for response in refusals:
+        body = assert_problem(response, 404, "not_found")
+        # Missing, elsewhere and invisible are one and the same answer.
+        assert {k: v for k, v in body.items() if k not in ("request_id", "instance")} == {
+            k: v for k, v in hidden.items() if k not in ("request_id", "instance")
+        }
+    # Authorisation comes before preconditions: never a 304 for an invisible record.
+    probe = api.get(url, headers={**actors.other.headers, "If-None-Match": "*"})
+    assert_problem(probe, 404, "not_found")
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", "..%2F..%2Fetc", "%00"])
+def test_non_uuid_record_id_is_404(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any], bad_id: str
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    assert_problem(
+        api.get(record_url(vehicle["id"], bad_id), headers=actors.member.headers), 404, "not_found"
+    )
+    row = create_record(db, vehicle, actors.member)
+    assert_problem(api.get(record_url(bad_id, row["id"]), headers=actors.member.headers), 404, "not_found")
+
+
+def test_one_record_needs_a_caller(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    response = api.get(record_url(vehicle["id"], create_record(db, vehicle, actors.member)["id"]))
+    assert_problem(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_one_record_takes_only_get_and_no_query(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    row = create_record(db, vehicle, actors.member)
+    url = record_url(vehicle["id"], row["id"])
+    for method in ("DELETE", "PATCH", "POST", "PUT"):
+        response = api.request(method, url, json={}, headers=actors.member.headers)
+        assert_problem(response, 405, "method_not_allowed")
+        assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    options = api.request("OPTIONS", url)
+    assert options.status_code == 204
+    assert options.headers["Allow"] == "GET, HEAD, OPTIONS"
+    # The list's methods stay the list's.
+    assert api.request("OPTIONS", f"vehicles/{vehicle['id']}/maintenance").headers["Allow"] == (
+        "GET, HEAD, POST, OPTIONS"
+    )
+    # What Vercel appends for the dynamic segments is not a caller's parameter; anything else is.
+    dynamic = api.get(
+        url, params={"id": vehicle["id"], "record_id": row["id"]}, headers=actors.member.headers
+    )
+    assert dynamic.status_code == 200, dynamic.text
+    assert_problem(api.get(url, params={"limit": "1"}, headers=actors.member.headers), 400, "invalid_query")
+    assert_problem(
+        api.get(
+            f"vehicles/{vehicle['id']}/maintenance",
+            params={"record_id": row["id"]},
+            headers=actors.member.headers,
+        ),
+        400,
+        "invalid_query",
+    )

@@ -11,6 +11,7 @@ test_runtimes.py covers the runtime contract under the PyPI runtime too.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -18,6 +19,8 @@ import psycopg
 import pytest
 
 from devstack.stack import Stack, StackSettings
+from devstack.vercel_check import Build
+from lib.routes import ALL_ROUTES
 from tests.deploy.functions import Answer, Deployment
 from tests.deploy.support import (
     HONDA_VIN,
@@ -33,6 +36,7 @@ from tests.factories import create_user, north_american_vin
 PASSWORD = "correct-horse-battery"
 
 SOME_ID = str(uuid.UUID(int=1))
+OTHER_ID = str(uuid.UUID(int=2))
 # (function, a method it does not declare, its public path, the dynamic segments Vercel appends)
 MISSING_METHODS = [
     ("api/health", "DELETE", "/api/health", {}),
@@ -40,6 +44,13 @@ MISSING_METHODS = [
     ("api/vehicles/index", "PUT", "/api/vehicles", {}),
     ("api/vehicles/[id]/index", "POST", f"/api/vehicles/{SOME_ID}", {"id": SOME_ID}),
     ("api/vehicles/[id]/maintenance", "DELETE", f"/api/vehicles/{SOME_ID}/maintenance", {"id": SOME_ID}),
+    # The single-record route: a vercel.json rewrite to the same function.
+    (
+        "api/vehicles/[id]/maintenance",
+        "DELETE",
+        f"/api/vehicles/{SOME_ID}/maintenance/{OTHER_ID}",
+        {"id": SOME_ID},
+    ),
     ("api/me", "PATCH", "/api/me", {}),
     ("api/auth/signup", "GET", "/api/auth/signup", {}),
     ("api/auth/login", "GET", "/api/auth/login", {}),
@@ -51,6 +62,51 @@ MISSING_METHODS = [
     ("api/openapi", "POST", "/api/openapi.json", {}),
     ("api/docs", "PURGE", "/api/docs", {}),
 ]
+
+
+def routed(build: Build, path: str) -> str | None:
+    """The function (and the query it adds) that the build's routing table hands `path` to; None: 404.
+
+    As Vercel routes: a function at exactly that path (or its folder's index) first, then the
+    rules after `handle: filesystem` in order, each rewrite followed by another filesystem check.
+    """
+    functions = {function.name for function in build.functions()}
+
+    def function_at(path: str) -> str | None:
+        name = path.strip("/")
+        return next((f for f in (name, f"{name}/index") if f in functions), None)
+
+    if (found := function_at(path)) is not None:
+        return found
+    rules = json.loads((build.output / "config.json").read_text())["routes"]
+    query: list[str] = []
+    for rule in rules[rules.index({"handle": "filesystem"}) + 1 :]:
+        if "handle" in rule:
+            break
+        match = re.match(rule["src"], path)
+        if match is None:
+            continue
+        if "dest" not in rule:
+            return None
+        dest = match.expand(re.sub(r"\$(\d+)", r"\\g<\1>", rule["dest"]))  # $1 -> \g<1>
+        path, _, added = dest.partition("?")
+        query += [added] if added else []
+        if (found := function_at(path)) is not None:
+            return found + ("?" + "&".join(query) if query else "")
+    return None
+
+
+def test_the_build_routes_every_declared_path_to_its_function(vercel_build: Build) -> None:
+    values = {"id": SOME_ID, "record_id": OTHER_ID, "vin": HONDA_VIN}
+    for route in ALL_ROUTES:
+        path = route.path.format(**values)
+        target = routed(vercel_build, path)
+        assert target is not None, f"the build answers {path} with 404"
+        assert target.partition("?")[0] == route.vercel_file.removesuffix(".py"), path
+    # The rewrite adds only the vehicle's id to the query; the function sees the path asked for.
+    record = f"/api/vehicles/{SOME_ID}/maintenance/{OTHER_ID}"
+    assert routed(vercel_build, record) == f"api/vehicles/[id]/maintenance?id={SOME_ID}"
+    assert routed(vercel_build, record + "/more") is None
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +189,41 @@ def test_maintenance_list(call: Caller, world: World) -> None:
     answer = function.invoke("GET", with_params(path, id=vehicle_id), headers)
     assert answer.status == 200, answer.body
     assert [r["id"] for r in answer.json()["data"]] == [world.record["id"]]
+    assert_same(answer, call.dev_server("GET", path, headers))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"id"}, {"id", "record_id"}],
+    ids=["as-the-build-routes-it", "with-every-segment"],
+)
+def test_one_maintenance_record_through_the_rewrite(call: Caller, world: World, params: set[str]) -> None:
+    headers = request_headers(world.member)
+    vehicle_id, record_id = world.vehicle["id"], world.record["id"]
+    path = f"/api/vehicles/{vehicle_id}/maintenance/{record_id}"
+    segments = {"id": vehicle_id, "record_id": record_id}
+    function = call.function("api/vehicles/[id]/maintenance")
+    answer = function.invoke("GET", with_params(path, **{k: segments[k] for k in sorted(params)}), headers)
+    assert answer.status == 200, answer.body
+    assert answer.json()["id"] == record_id
+    assert answer.header("ETag") is not None
+    assert_same(answer, call.dev_server("GET", path, headers))
+    etag = answer.header("ETag") or ""
+    headers = request_headers(world.member, **{"if-none-match": etag})
+    unchanged = function.invoke("GET", with_params(path, id=vehicle_id), headers)
+    assert (unchanged.status, unchanged.body) == (304, b"")
+    assert_same(unchanged, call.dev_server("GET", path, headers))
+
+
+def test_unknown_maintenance_record_is_a_problem(call: Caller, world: World) -> None:
+    headers = request_headers(world.member)
+    vehicle_id = world.vehicle["id"]
+    path = f"/api/vehicles/{vehicle_id}/maintenance/{uuid.uuid4()}"
+    answer = call.function("api/vehicles/[id]/maintenance").invoke(
+        "GET", with_params(path, id=vehicle_id), headers
+    )
+    assert answer.status == 404
+    assert answer.json()["instance"] == path
     assert_same(answer, call.dev_server("GET", path, headers))
 
 
@@ -251,6 +342,14 @@ def test_create_maintenance_record(call: Caller, world: World) -> None:
     assert created.status == 201, created.body
     listed = call.dev_server("GET", path + "?limit=1", request_headers(world.member)).json()["data"]
     assert listed == [created.json()]
+    location = created.header("Location") or ""
+    assert location == f"{path}/{created.json()['id']}"
+    read = call.dev_server("GET", location, request_headers(world.member))
+    assert (read.status, read.body) == (200, created.body)
+    read = call.function("api/vehicles/[id]/maintenance").invoke(
+        "GET", with_params(location, id=vehicle_id), request_headers(world.member)
+    )
+    assert (read.status, read.body) == (200, created.body)
 
 
 def test_signup_login_refresh_logout(call: Caller) -> None:

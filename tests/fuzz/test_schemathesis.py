@@ -14,7 +14,8 @@ What the harness adds, and why (none of it loosens a check):
   (`assert_object_level_authorisation`); schemathesis's own `object_level_authorization` check needs
   the CLI's data pool, which its pytest integration does not have.
 * Targets. A generated `{id}` mostly becomes a vehicle created for that example (Alice's, or Bob's),
-  so the success and refusal paths run, not only `404`; the rest keep their random UUID.
+  so the success and refusal paths run, not only `404`; the rest keep their random UUID. Likewise a
+  generated `{record_id}` under such a vehicle mostly becomes a maintenance record made for it.
 * State the server issues. In positive examples, a `cursor` is one the server issued for that same
   query, an `If-Match` is the target's current ETag, and an `Idempotency-Key` is made unique: these
   values cannot be described by a schema (the document says so in their descriptions), and a
@@ -42,7 +43,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 
 from lib.openapi import build_document
-from tests.factories import create_user, create_vehicle, european_vin, north_american_vin
+from tests.factories import create_record, create_user, create_vehicle, european_vin, north_american_vin
 from tests.fuzz.conftest import World
 
 load_all_checks()
@@ -138,14 +139,19 @@ def choose_target(case: Any, world: World) -> tuple[str, dict[str, Any] | None]:
     bucket = int(str(generated)[0], 16)
     if case.operation.path.startswith("/api/vehicles/"):
         if bucket < 10:
-            vehicle = create_vehicle(world.db, world.alice, odometer_km=0)
+            author = world.alice
             owner = "alice"
         elif bucket < 13:
-            vehicle = create_vehicle(world.db, world.bob, odometer_km=0)
+            author = world.bob
             owner = "bob"
         else:
             return "nobody", None
+        vehicle = create_vehicle(world.db, author, odometer_km=0)
         case.path_parameters["id"] = vehicle["id"]
+        record_id = case.path_parameters.get("record_id")
+        if record_id is not None and _is_uuid(record_id) and int(str(record_id)[0], 16) < 12:
+            # The rest keep their random UUID: a record that does not exist under a real vehicle.
+            case.path_parameters["record_id"] = create_record(world.db, vehicle, author)["id"]
         return owner, vehicle
     if case.operation.path == "/api/admin/users/{id}/role" and bucket < 10:
         user = create_user(world.db, world.settings, "member")

@@ -1,8 +1,12 @@
-"""GET, POST /api/vehicles/{id}/maintenance."""
+"""GET, POST /api/vehicles/{id}/maintenance and GET /api/vehicles/{id}/maintenance/{record_id}.
 
-from lib import routes
+vercel.json rewrites the single-record path to this function, which sees the path the
+caller asked for and serves the route it matches.
+"""
+
 from lib.endpoint import Endpoint
+from lib.routes import MAINTENANCE, MAINTENANCE_RECORD
 
 
 class handler(Endpoint):
-    route = routes.MAINTENANCE
+    routes = (MAINTENANCE, MAINTENANCE_RECORD)
