@@ -66,7 +66,7 @@ _QUERY_HINTS = {
     "q": "Case-insensitive substring of make, model, plate or VIN, matched literally.",
     "status": "Only vehicles with this status.",
     "make": "Case-insensitive exact make.",
-    "model": "Case-insensitive exact model.",
+    "model": "Exact model, case-sensitive (unlike `make`).",
     "model_year": "Exact model year.",
     "year_min": "Model year at least this (inclusive).",
     "year_max": "Model year at most this (inclusive).",

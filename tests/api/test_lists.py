@@ -68,6 +68,7 @@ def test_filters(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) ->
     assert {v["id"] for v in listing(api, actors.admin, make=make.upper())["data"]} == ids()
     assert ids(status="retired") == {b["id"]}
     assert ids(model="Accord") == {b["id"], c["id"]}
+    assert ids(model="accord") == set()  # the contract makes only `make` case-insensitive
     assert ids(model_year=2015) == {b["id"]}
     assert ids(year_min=2015) == {b["id"], c["id"]}
     assert ids(year_max=2015) == {a["id"], b["id"]}
