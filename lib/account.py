@@ -29,7 +29,7 @@ from lib.problems import (
 )
 from lib.request import Request
 from lib.response import Response, empty_response, json_response
-from lib.schemas import Credentials, RefreshRequest
+from lib.schemas import Credentials, LoginCredentials, RefreshRequest
 
 if TYPE_CHECKING:
     from supabase_auth.types import Session as AuthSession
@@ -132,8 +132,15 @@ def signup(request: Request) -> Response:
 
 
 def login(request: Request) -> Response:
-    """POST /api/auth/login: a Session and the session cookies; one generic 401 otherwise."""
-    credentials = request.body(Credentials)
+    """POST /api/auth/login: a Session and the session cookies; one generic 401 otherwise.
+
+    Whatever the pair's shape, a wrong one is that 401: Auth answers a malformed address with a
+    4xx, mapped to the 401 below. An address no account can have is not sent at all: a blank one
+    (the auth client refuses it itself) or one holding NUL (Postgres text cannot store it).
+    """
+    credentials = request.body(LoginCredentials)
+    if not credentials.email or "\x00" in credentials.email:
+        raise Unauthorized(LOGIN_FAILED)
     with _auth_errors(lambda error: Unauthorized(LOGIN_FAILED)):
         result = auth_client().sign_in_with_password(
             {"email": credentials.email, "password": credentials.password}

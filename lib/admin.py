@@ -7,16 +7,17 @@ from typing import Any
 from lib import db_errors, representation
 from lib.auth import caller_of
 from lib.clients import user_client
+from lib.conditional import conditional_response
 from lib.cursor import decode_position, list_context, next_page
 from lib.problems import NotFound
 from lib.request import Request
-from lib.response import Response, json_response
+from lib.response import Response, encode_json, json_response
 from lib.schemas import AuditQuery, PageQuery, RoleChange
 from lib.upstream import expect_rows, upstream_call
 
 
 def list_users(request: Request) -> Response:
-    """GET /api/admin/users: every user with their role, oldest first."""
+    """GET /api/admin/users: every user with their role, oldest first; 304 when unchanged."""
     caller = caller_of(request)
     query = request.args(PageQuery)
     context = list_context("/api/admin/users", caller=caller.user_id)
@@ -28,9 +29,10 @@ def list_users(request: Request) -> Response:
         result = user_client(caller.access_token).rpc("list_users", arguments).execute()
     rows = expect_rows(result.data)
     page, next_cursor = next_page(rows, query.limit, context, lambda last: [last["created_at"], last["id"]])
-    return json_response(
+    body = encode_json(
         {"data": [representation.user_summary(row) for row in page], "next_cursor": next_cursor}
     )
+    return conditional_response(request, body)
 
 
 def set_role(request: Request) -> Response:
@@ -47,7 +49,7 @@ def set_role(request: Request) -> Response:
 
 
 def list_audit(request: Request) -> Response:
-    """GET /api/admin/audit: newest first, filtered by table, record_id and actor_id."""
+    """GET /api/admin/audit: newest first, filtered by table, record_id and actor_id; 304 when unchanged."""
     caller = caller_of(request)
     query = request.args(AuditQuery)
     filters = {
@@ -70,6 +72,7 @@ def list_audit(request: Request) -> Response:
             result = user_client(caller.access_token).rpc("list_audit", arguments).execute()
         rows = expect_rows(result.data)
     page, next_cursor = next_page(rows, query.limit, context, lambda last: [last["at"], last["id"]])
-    return json_response(
+    body = encode_json(
         {"data": [representation.audit_entry(row) for row in page], "next_cursor": next_cursor}
     )
+    return conditional_response(request, body)

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from lib.problems import PreconditionFailed
+from lib.problems import HeaderFieldsTooLarge, PreconditionFailed
+from lib.response import JSON, Response, empty_response
 
-_VERSION_ETAG = re.compile(r'^(?:W/)?"v(\d{1,10})"$')
+if TYPE_CHECKING:
+    from lib.request import Request
+
+# What version_etag makes, exactly: strong, `v`, a version without leading zeros. Ten digits cover
+# every value MAX_VERSION allows; a longer number cannot be a version.
+_VERSION_ETAG = re.compile(r'^"v([1-9]\d{0,9})"$')
+# The largest version there can be: vehicles.version is a Postgres `integer`.
+MAX_VERSION = 2**31 - 1
+# The versions go into the update's query string: a longer list is refused, not sent upstream.
+MAX_IF_MATCH_TAGS = 64
 
 
 def version_etag(version: int) -> str:
@@ -32,13 +44,39 @@ def none_match(header: str | None, etag: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in _tags(header))
 
 
-def required_version(header: str | None) -> int | None:
-    """The version If-Match demands (None: absent or `*`). Raises PreconditionFailed for foreign tags."""
+def conditional_response(
+    request: Request,
+    body: bytes,
+    etag: str | None = None,
+    *,
+    content_type: str | None = JSON,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """200 with `body` and its ETag (`body_etag(body)` unless given), or 304 when If-None-Match lists it.
+
+    Call it only once the caller may see the representation: authorisation comes before preconditions.
+    """
+    etag = etag or body_etag(body)
+    if none_match(request.header("If-None-Match"), etag):
+        return empty_response(304, {**(headers or {}), "ETag": etag})
+    return Response(body=body, content_type=content_type, headers={**(headers or {}), "ETag": etag})
+
+
+def required_versions(header: str | None) -> list[int] | None:
+    """The versions If-Match accepts, ascending (None: absent or `*`, no condition).
+
+    The condition holds when any listed tag matches (RFC 9110 13.1.1), compared strongly: a weak tag,
+    a foreign tag or a version that cannot exist matches nothing. Raises PreconditionFailed when no
+    listed tag can ever match, HeaderFieldsTooLarge when it lists more than MAX_IF_MATCH_TAGS.
+    """
     if header is None or header.strip() == "*":
         return None
-    for tag in _tags(header):
-        match = _VERSION_ETAG.match(tag)
-        if match is not None and not tag.startswith("W/"):
-            return int(match.group(1))
-    # A weak or foreign tag can never match a strong comparison (RFC 9110 13.1.1).
-    raise PreconditionFailed("If-Match does not match the current version")
+    if len(_tags(header)) > MAX_IF_MATCH_TAGS:
+        raise HeaderFieldsTooLarge(f"If-Match lists more than {MAX_IF_MATCH_TAGS} entity-tags")
+    versions = {
+        int(match.group(1)) for tag in _tags(header) if (match := _VERSION_ETAG.match(tag)) is not None
+    }
+    accepted = sorted(version for version in versions if version <= MAX_VERSION)
+    if not accepted:
+        raise PreconditionFailed("If-Match does not match the current version")
+    return accepted

@@ -50,9 +50,14 @@ def encode_cursor(context: str, position: list[Any]) -> str:
     return _b64(payload) + "." + _b64(_signature(context, payload))
 
 
+def invalid_cursor() -> BadRequest:
+    """The one answer to any cursor this server did not issue for the list (400 invalid_cursor)."""
+    return BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+
+
 def decode_cursor(context: str, cursor: str) -> list[Any]:
     """The position inside a cursor this server issued for this list. Raises BadRequest(invalid_cursor)."""
-    invalid = BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+    invalid = invalid_cursor()
     encoded_payload, dot, encoded_signature = cursor.partition(".")
     if not dot or not encoded_payload or not encoded_signature:
         raise invalid
@@ -79,7 +84,7 @@ def decode_position(context: str, cursor: str, types: Sequence[type]) -> list[An
         isinstance(value, kind) and not isinstance(value, bool)
         for value, kind in zip(position, types, strict=True)
     ):
-        raise BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+        raise invalid_cursor()
     return position
 
 

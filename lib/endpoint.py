@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from lib import cors
 from lib.config import Settings, get_settings
@@ -61,13 +62,41 @@ def client_ip(headers: Any, fallback: str) -> str:
     return str(real).strip() if real else fallback
 
 
-def _strip_route_params(raw_query: str, names: tuple[str, ...]) -> str:
-    # Vercel appends dynamic segments to the query string (…/123?id=123); the
-    # path is the source of truth for them, so they are not caller parameters.
-    if not names or not raw_query:
+def _decoded(text: str) -> str | None:
+    """A query component as parse_query reads it, or None when it is not valid UTF-8."""
+    try:
+        return unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+def _strip_route_params(raw_query: str, params: Mapping[str, str]) -> str:
+    """The query without the copies of path segments that Vercel appends to it.
+
+    Vercel hands a dynamic route's function its path with each segment repeated in the
+    query (…/123?id=123). Such a parameter is dropped only when it repeats its segment
+    (`params`: name -> raw segment, as matched in the path); a caller's own `?id=other`
+    stays, so validation rejects it like any unknown parameter. A route served through a
+    rewrite may carry some of its segments in the query and not others: a missing one
+    is fine.
+    """
+    if not params or not raw_query:
         return raw_query
-    kept = [part for part in raw_query.split("&") if unquote_plus(part.partition("=")[0]) not in names]
+    kept = []
+    for part in raw_query.split("&"):
+        name, _, value = part.partition("=")
+        segment = params.get(_decoded(name) or "")
+        if segment is not None and _decoded(value) in _segment_spellings(segment):
+            continue
+        kept.append(part)
     return "&".join(kept)
+
+
+def _segment_spellings(segment: str) -> set[str]:
+    # What the appended copy decodes to: the raw segment put in the query verbatim
+    # (decoded as a query value: %XX and '+'), or the segment decoded as a path
+    # (%XX only) and encoded again.
+    return {spelling for spelling in (_decoded(segment), unquote(segment)) if spelling is not None}
 
 
 class Endpoint(BaseHTTPRequestHandler):
@@ -204,7 +233,7 @@ class Endpoint(BaseHTTPRequestHandler):
 
             # Kept on the handler: errors raised later carry the headers too.
             self.rate_headers = enforce(operation.rate_limit, request, settings)
-        self._validate(operation, request, _strip_route_params(split.query, route.param_names))
+        self._validate(operation, request, _strip_route_params(split.query, request.params))
         if operation.permission is not None and not request.caller.can(operation.permission):
             raise Forbidden("You do not have permission for this operation")
         response = operation.resolve()(request)

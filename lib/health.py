@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lib.clients import anon_client
 from lib.config import get_settings
-from lib.problems import ApiError
+from lib.problems import UNAVAILABLE_RETRY_AFTER, ApiError
 from lib.request import Request
 from lib.response import Response, json_response
 from lib.upstream import upstream_call
@@ -24,7 +24,7 @@ def database_status() -> str:
 
 
 def check_health(request: Request) -> Response:
-    """200 with status ok, or 503 with status degraded; never shows configuration values."""
+    """200 with status ok, or 503 with status degraded and Retry-After; never shows configuration values."""
     settings = get_settings()
     database = database_status()
     healthy = database == "ok"
@@ -34,4 +34,7 @@ def check_health(request: Request) -> Response:
         "environment": settings.environment,
         "checks": {"database": database},
     }
-    return json_response(body, 200 if healthy else 503)
+    if healthy:
+        return json_response(body)
+    # Degraded is a 503 like any other: it says when to ask again.
+    return json_response(body, 503, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})

@@ -7,11 +7,11 @@ from typing import Any
 from lib import db_errors, idempotency, representation
 from lib.auth import caller_of
 from lib.clients import user_client
-from lib.conditional import body_etag, none_match
+from lib.conditional import conditional_response
 from lib.cursor import decode_position, list_context, next_page
 from lib.problems import NotFound
 from lib.request import Request
-from lib.response import Response, empty_response, encode_json
+from lib.response import Response, encode_json
 from lib.schemas import MaintenanceCreate, PageQuery
 from lib.upstream import expect_object, expect_rows, upstream_call
 
@@ -43,10 +43,7 @@ def list_records(request: Request) -> Response:
     body = encode_json(
         {"data": [representation.maintenance_record(row) for row in page], "next_cursor": next_cursor}
     )
-    etag = body_etag(body)
-    if none_match(request.header("If-None-Match"), etag):
-        return empty_response(304, {"ETag": etag})
-    return Response(body=body, headers={"ETag": etag})
+    return conditional_response(request, body)
 
 
 def create_record(request: Request) -> Response:
@@ -96,8 +93,4 @@ def get_record(request: Request) -> Response:
     rows = expect_rows(result.data)
     if not rows:
         raise NotFound()
-    body = encode_json(representation.maintenance_record(rows[0]))
-    etag = body_etag(body)
-    if none_match(request.header("If-None-Match"), etag):
-        return empty_response(304, {"ETag": etag})
-    return Response(body=body, headers={"ETag": etag})
+    return conditional_response(request, encode_json(representation.maintenance_record(rows[0])))

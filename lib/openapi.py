@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from lib.auth import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
-from lib.conditional import body_etag, none_match
+from lib.conditional import body_etag, conditional_response
 from lib.problems import CATALOG
 from lib.request import REQUEST_ID, Request
-from lib.response import JSON, PROBLEM_JSON, Response, empty_response
+from lib.response import JSON, PROBLEM_JSON, Response
 from lib.routes import ALL_ROUTES
 from lib.routing import Operation, Route
 from lib.schemas import VIN_INPUT_PATTERN, Problem
@@ -320,6 +320,8 @@ def _responses(operation: Operation, refs: Refs) -> dict[str, Any]:
         elif (operation.handler, status) in _MODEL_ERRORS and operation.response is not None:
             alternative = _success_response(operation, refs)
             alternative["description"] = _MODEL_ERRORS[(operation.handler, status)]
+            if status == 503:
+                alternative["headers"].update(_headers("Retry-After"))
             responses[str(status)] = alternative
         else:
             responses[str(status)] = _ref("responses", f"Problem{status}")
@@ -526,21 +528,18 @@ def _representation(kind: str) -> tuple[bytes, str]:
     return body, body_etag(body)
 
 
-def _conditional(request: Request, kind: str, content_type: str, headers: Mapping[str, str]) -> Response:
-    body, etag = _representation(kind)
-    if none_match(request.header("If-None-Match"), etag):
-        return empty_response(304, {**headers, "ETag": etag})
-    return Response(body=body, content_type=content_type, headers={**headers, "ETag": etag})
-
-
 def serve_document(request: Request) -> Response:
     """GET /api/openapi.json: the document, 304 when If-None-Match matches its ETag."""
-    return _conditional(request, "json", JSON, {})
+    body, etag = _representation("json")
+    return conditional_response(request, body, etag)
 
 
 def serve_docs(request: Request) -> Response:
     """GET /api/docs: the document rendered as a self-contained HTML page, 304 when unchanged."""
-    return _conditional(request, "html", HTML, {"Content-Security-Policy": DOCS_CSP})
+    body, etag = _representation("html")
+    return conditional_response(
+        request, body, etag, content_type=HTML, headers={"Content-Security-Policy": DOCS_CSP}
+    )
 
 
 # --------------------------------------------------------------------------- the HTML page

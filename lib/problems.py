@@ -215,13 +215,17 @@ class BadGateway(ApiError):
     default_code = "bad_gateway"
 
 
+# Seconds a 503 asks the caller to wait (Retry-After): an upstream that is down, or degraded health.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
 class ServiceUnavailable(ApiError):
     """503 with Retry-After: an upstream is down."""
 
     status = 503
     default_code = "service_unavailable"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
+    def __init__(self, detail: str | None = None, *, retry_after: int = UNAVAILABLE_RETRY_AFTER) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 

@@ -65,8 +65,14 @@ FIRST_RESERVATION = 4
 class _Allowance:
     units: int  # reserved and not spent yet
     remaining: int  # the shared counter's remaining units after the reservation
-    expires: float
+    resets: float  # when the counter's window ends, as its `reset` said (rounded up)
     size: int  # what was reserved: the next reservation in this window doubles it
+
+    def expired(self, now: float) -> bool:
+        """True from a second before the window ends."""
+        # `reset` is rounded up to whole seconds, and units reserved in one window must
+        # never be spent in the next.
+        return now >= self.resets - 1
 
 
 class Limiter:
@@ -85,25 +91,25 @@ class Limiter:
         with self._lock:
             allowance = self._allowances.get(key)
             now = self._clock()
-            if allowance is None or allowance.expires <= now:
+            if allowance is None or allowance.expired(now):
                 self._allowances.pop(key, None)
                 return None
             if allowance.units <= 0:
                 return None
             allowance.units -= 1
-            return allowance.remaining + allowance.units, max(1, int(allowance.expires - now + 0.999))
+            return allowance.remaining + allowance.units, max(1, int(allowance.resets - now + 0.999))
 
     def _sweep(self, now: float) -> None:
         # Called with the lock held: keep a warm instance's memory flat under many keys.
         if len(self._blocked) + len(self._allowances) > _MAX_LOCAL_KEYS:
             self._blocked = {k: until for k, until in self._blocked.items() if until > now}
-            self._allowances = {k: a for k, a in self._allowances.items() if a.expires > now}
+            self._allowances = {k: a for k, a in self._allowances.items() if not a.expired(now)}
 
     def _reservation(self, key: str, batch: int) -> int:
         """How many units to reserve: a small first batch, doubling while the window lasts."""
         with self._lock:
             allowance = self._allowances.get(key)
-            if allowance is None or allowance.expires <= self._clock():
+            if allowance is None or allowance.expired(self._clock()):
                 return min(batch, FIRST_RESERVATION)
             return min(batch, allowance.size * 2)
 
@@ -133,11 +139,9 @@ class Limiter:
                 self._blocked[key] = self._clock() + grant.reset
             return False, 0, grant.reset
         if size > 1:
-            # `reset` is rounded up to whole seconds: end the allowance a second early so that
-            # units reserved in one window are never spent in the next.
             with self._lock:
                 self._allowances[key] = _Allowance(
-                    grant.granted - 1, grant.remaining, self._clock() + grant.reset - 1, size
+                    grant.granted - 1, grant.remaining, self._clock() + grant.reset, size
                 )
         return True, grant.remaining + grant.granted - 1, grant.reset
 

@@ -62,19 +62,25 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_tree(value: object, depth: int = 1) -> None:
-    """Depth limit and well-formed Unicode (no lone surrogates) in keys and strings."""
-    if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
+def _check_tree(value: object, depth: int = 0) -> None:
+    """Depth limit and well-formed Unicode (no lone surrogates) in keys and strings.
+
+    A level is a container (object or array): the top-level object is level 1, and what
+    sits inside the innermost container (a scalar, or nothing) adds no level.
+    """
     if isinstance(value, str):
         value.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            key.encode("utf-8")
-            _check_tree(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_tree(item, depth + 1)
+    elif isinstance(value, dict | list):
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                key.encode("utf-8")
+                _check_tree(item, depth)
+        else:
+            for item in value:
+                _check_tree(item, depth)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -127,7 +133,12 @@ def read_body(headers: Message, stream: Readable) -> bytes:
     charset = _charset(params)
     if charset not in (None, "utf-8", "utf8"):
         raise UnsupportedMediaType("JSON bodies must be UTF-8")
-    raw = stream.read(length)
+    try:
+        raw = stream.read(length)
+    except OSError:
+        # The client stalled past the socket timeout (TimeoutError) or dropped the connection
+        # mid-body: the body it announced never arrived, as when the connection is half-closed.
+        raw = b""
     if len(raw) != length:
         raise BadRequest("The body is shorter than its Content-Length")
     return raw

@@ -24,11 +24,16 @@ HEALTH = Route(
             "lib.health:check_health",
             "Liveness and database reachability",
             auth="none",
+            # Every call reaches the database: limited per client IP like any anonymous read.
+            rate_limit="read",
             response="Health",
             cache_control=NO_STORE,
-            errors=(503,),
+            errors=(429, 503, 504),
             tags=("meta",),
-            description="200 when the database answers through PostgREST, else 503 with status degraded.",
+            description=(
+                "200 when the database answers through PostgREST, else 503 with status degraded and"
+                " Retry-After."
+            ),
         )
     },
     vercel_file="api/health.py",
@@ -128,6 +133,7 @@ MAINTENANCE = Route(
             response="MaintenancePage",
             errors=(400, 304, *SIGNED_IN, 404, *UPSTREAM),
             tags=("maintenance",),
+            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         ),
         "POST": Operation(
             "lib.maintenance:create_record",
@@ -209,7 +215,7 @@ LOGIN = Route(
             "Sign in with email and password",
             auth="none",
             rate_limit="login",
-            body="Credentials",
+            body="LoginCredentials",
             response="Session",
             cache_control=NO_STORE,
             errors=(*WITH_BODY, 401, 429, *UPSTREAM),
@@ -266,8 +272,9 @@ ADMIN_USERS = Route(
             permission="users.manage",
             query="PageQuery",
             response="UserPage",
-            errors=(400, *SIGNED_IN, 403, *UPSTREAM),
+            errors=(400, 304, *SIGNED_IN, 403, *UPSTREAM),
             tags=("admin",),
+            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         )
     },
     vercel_file="api/admin/users/index.py",
@@ -301,8 +308,9 @@ ADMIN_AUDIT = Route(
             permission="audit.read",
             query="AuditQuery",
             response="AuditPage",
-            errors=(400, *SIGNED_IN, 403, *UPSTREAM),
+            errors=(400, 304, *SIGNED_IN, 403, *UPSTREAM),
             tags=("admin",),
+            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         )
     },
     vercel_file="api/admin/audit.py",

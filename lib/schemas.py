@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -42,6 +43,8 @@ EMAIL_PATTERN = (
 )
 _EMAIL = re.compile(f"^{EMAIL_PATTERN}$")
 BCRYPT_MAX_BYTES = 72
+MAX_LOGIN_EMAIL = 320  # 64 (local part) + 1 + 255 (domain): longer is no address at all
+MAX_LOGIN_PASSWORD = 1024
 
 # What "trimmed" removes: the whitespace str.strip() strips, except control characters, which are
 # rejected wherever they appear (never trimmed away). Written as regex escapes for the document.
@@ -219,6 +222,13 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _default_if_null(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """An optional field sent as `null` takes its default, exactly as if it had been left out."""
+    if value is None and info.field_name is not None:
+        return model.model_fields[info.field_name].default
+    return value
+
+
 class VehicleCreate(Input):
     """Body of POST /api/vehicles."""
 
@@ -228,9 +238,15 @@ class VehicleCreate(Input):
     model_year: ModelYear
     plate: Plate | None = None
     color: Color | None = None
-    odometer_km: Odometer = 0
-    status: VehicleStatus = "active"
+    # `null` means the default (nullable, so that the document says so; never None once validated).
+    odometer_km: Odometer | None = 0
+    status: VehicleStatus | None = "active"
     owner_id: UUID | None = Field(default=None, description="Managers and admins only")
+
+    @field_validator("odometer_km", "status", mode="before")
+    @classmethod
+    def _default_for_null(cls, value: Any, info: ValidationInfo) -> Any:
+        return _default_if_null(cls, value, info)
 
 
 # Fields that may be sent to PATCH but never as null.
@@ -290,11 +306,16 @@ class MaintenanceCreate(Input):
     kind: MaintenanceKind
     description: Description | None = None
     cost_cents: Annotated[StrictInt, Field(ge=0, le=MAX_COST_CENTS)] | None = None
-    currency: Currency = "USD"
+    currency: Currency | None = "USD"  # `null` means the default, as in VehicleCreate
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _default_for_null(cls, value: Any, info: ValidationInfo) -> Any:
+        return _default_if_null(cls, value, info)
 
 
 class Credentials(Input):
-    """Body of POST /api/auth/signup and /api/auth/login."""
+    """Body of POST /api/auth/signup."""
 
     email: Annotated[
         StrictStr,
@@ -327,6 +348,23 @@ class Credentials(Input):
         if len(value.encode()) > BCRYPT_MAX_BYTES:
             raise PydanticCustomError("too_long", "At most 72 bytes in UTF-8")
         return value
+
+
+class LoginCredentials(Input):
+    """Body of POST /api/auth/login: any email and password; a wrong pair is the one generic 401."""
+
+    # Sign-up's rules are not applied (an account created under an older policy must still sign
+    # in), so a wrong pair of whatever shape is refused like any other. The bounds only keep
+    # absurd bodies away from Auth.
+
+    email: Annotated[StrictStr, Field(min_length=1, max_length=MAX_LOGIN_EMAIL)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=MAX_LOGIN_PASSWORD)]
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        # Normalised as the login rate limit keys it (lib.ratelimit.policy_key) and as Auth looks it up.
+        return value.strip().lower()
 
 
 class RefreshRequest(Input):
@@ -367,10 +405,29 @@ IntParam = Annotated[int, BeforeValidator(_int_param)]
 # What _int_param reads: at most nine digits.
 AnyInt = Annotated[IntParam, Field(ge=-999_999_999, le=999_999_999)]
 Limit = Annotated[IntParam, Field(ge=1, le=100)]
-# What this server issues: base64url JSON, a dot, a base64url signature (anything else is invalid too).
+MAX_CURSOR = 2048
+
+
+def _cursor(value: str) -> str:
+    # Out of bounds is as invalid as tampered: the same `invalid_cursor` (lib.validation).
+    if not 1 <= len(value) <= MAX_CURSOR:
+        raise PydanticCustomError("invalid_cursor", "Not a cursor this server issued")
+    return value
+
+
+# What this server issues: base64url JSON, a dot, a base64url signature (anything else is invalid too,
+# found by lib.cursor when the list decodes it).
 Cursor = Annotated[
     str,
-    Field(min_length=1, max_length=2048, json_schema_extra={"pattern": "^[A-Za-z0-9_-]+[.][A-Za-z0-9_-]+$"}),
+    AfterValidator(_cursor),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_CURSOR,
+            "pattern": "^[A-Za-z0-9_-]+[.][A-Za-z0-9_-]+$",
+        }
+    ),
 ]
 SortKey = Literal[
     "created_at", "-created_at", "model_year", "-model_year", "make", "-make", "odometer_km", "-odometer_km"

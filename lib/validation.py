@@ -80,5 +80,10 @@ def validate_query(model: type[Model], data: dict[str, str]) -> Model:
         return model.model_validate(data)
     except ValidationError as error:
         errors = field_errors(error)
+        if errors and all(entry.code == "invalid_cursor" for entry in errors):
+            from lib.cursor import invalid_cursor
+
+            # Only the cursor is wrong (empty, overlong): the same answer as a tampered one.
+            raise invalid_cursor() from None
         names = ", ".join(entry.field for entry in errors)
         raise BadRequest(f"Invalid query parameters: {names}", code="invalid_query", errors=errors) from None

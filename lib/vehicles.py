@@ -7,7 +7,7 @@ from typing import Any
 from lib import db_errors, idempotency, representation
 from lib.auth import Caller, caller_of
 from lib.clients import user_client
-from lib.conditional import body_etag, none_match, required_version, version_etag
+from lib.conditional import conditional_response, required_versions, version_etag
 from lib.cursor import decode_position, list_context, next_page
 from lib.problems import Forbidden, NotFound, PreconditionFailed
 from lib.request import Request
@@ -33,10 +33,6 @@ def _vehicle_response(
         body=encode_json(body),
         headers={"ETag": version_etag(int(body["version"])), **(headers or {})},
     )
-
-
-def _not_modified(etag: str) -> Response:
-    return empty_response(304, {"ETag": etag})
 
 
 # -- list ------------------------------------------------------------------
@@ -67,10 +63,7 @@ def list_vehicles(request: Request) -> Response:
     sort_key = query.sort.lstrip("-")
     page, next_cursor = next_page(rows, query.limit, context, lambda last: [last[sort_key], last["id"]])
     body = encode_json({"data": [representation.vehicle(row) for row in page], "next_cursor": next_cursor})
-    etag = body_etag(body)
-    if none_match(request.header("If-None-Match"), etag):
-        return _not_modified(etag)
-    return Response(body=body, headers={"ETag": etag})
+    return conditional_response(request, body)
 
 
 # -- create ----------------------------------------------------------------
@@ -116,15 +109,12 @@ def get_vehicle(request: Request) -> Response:
     row = _fetch(caller, vehicle_id)
     if row is None:
         raise NotFound()
-    response = _vehicle_response(row)
-    etag = response.headers["ETag"]
-    if none_match(request.header("If-None-Match"), etag):
-        return _not_modified(etag)
-    return response
+    vehicle = representation.vehicle(row)
+    return conditional_response(request, encode_json(vehicle), version_etag(int(vehicle["version"])))
 
 
 def _explain_no_rows(
-    caller: Caller, vehicle_id: str, expected_version: int | None, permission: str
+    caller: Caller, vehicle_id: str, permission: str
 ) -> NotFound | PreconditionFailed | Forbidden:
     # The write matched nothing: say why, from the caller's point of view and in
     # the contract's order (lookup, authorisation, then the precondition).
@@ -136,12 +126,15 @@ def _explain_no_rows(
     return PreconditionFailed("The vehicle has changed since you read it")
 
 
-def _expected_version(request: Request, caller: Caller, vehicle_id: str, permission: str) -> int | None:
-    """If-Match's version; a tag that can never match is 412 only once lookup and authorisation pass."""
+def _expected_versions(
+    request: Request, caller: Caller, vehicle_id: str, permission: str
+) -> list[int] | None:
+    """The versions If-Match accepts (None: any); when none can exist, 412 only once lookup and
+    authorisation pass."""
     try:
-        return required_version(request.header("If-Match"))
+        return required_versions(request.header("If-Match"))
     except PreconditionFailed:
-        raise _explain_no_rows(caller, vehicle_id, None, permission) from None
+        raise _explain_no_rows(caller, vehicle_id, permission) from None
 
 
 def update_vehicle(request: Request) -> Response:
@@ -151,15 +144,15 @@ def update_vehicle(request: Request) -> Response:
     changes = request.body(VehicleUpdate).changes()
     if "owner_id" in changes and caller.role != "admin":
         raise Forbidden("Only an admin may change a vehicle's owner")
-    expected_version = _expected_version(request, caller, vehicle_id, "vehicles.write.any")
+    expected_versions = _expected_versions(request, caller, vehicle_id, "vehicles.write.any")
     with upstream_call(db_errors.translate):
         statement = user_client(caller.access_token).from_("vehicles").update(changes).eq("id", vehicle_id)
-        if expected_version is not None:
-            statement = statement.eq("version", expected_version)
+        if expected_versions is not None:
+            statement = statement.in_("version", expected_versions)
         result = statement.execute()
     rows = expect_rows(result.data)
     if not rows:
-        raise _explain_no_rows(caller, vehicle_id, expected_version, "vehicles.write.any")
+        raise _explain_no_rows(caller, vehicle_id, "vehicles.write.any")
     return _vehicle_response(rows[0])
 
 
@@ -167,12 +160,12 @@ def delete_vehicle(request: Request) -> Response:
     """DELETE /api/vehicles/{id}: 204; its maintenance records go with it."""
     caller = caller_of(request)
     vehicle_id = request.uuid_param("id")
-    expected_version = _expected_version(request, caller, vehicle_id, "vehicles.delete.any")
+    expected_versions = _expected_versions(request, caller, vehicle_id, "vehicles.delete.any")
     with upstream_call(db_errors.translate):
         statement = user_client(caller.access_token).from_("vehicles").delete().eq("id", vehicle_id)
-        if expected_version is not None:
-            statement = statement.eq("version", expected_version)
+        if expected_versions is not None:
+            statement = statement.in_("version", expected_versions)
         result = statement.execute()
     if not expect_rows(result.data):
-        raise _explain_no_rows(caller, vehicle_id, expected_version, "vehicles.delete.any")
+        raise _explain_no_rows(caller, vehicle_id, "vehicles.delete.any")
     return empty_response(204)

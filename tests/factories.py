@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import bcrypt
 import psycopg
 from jose import jwt
 
@@ -94,16 +95,22 @@ def mint_token(
     return str(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
 
 
-def create_user(db: psycopg.Connection[Any], settings: StackSettings, role: str = "member") -> User:
-    """Insert an auth user (the sign-up trigger adds profile and member role), set its role."""
+def create_user(
+    db: psycopg.Connection[Any], settings: StackSettings, role: str = "member", *, password: str | None = None
+) -> User:
+    """Insert an auth user (the sign-up trigger adds profile and member role), set its role.
+
+    With `password`, the user can sign in with it, whatever sign-up's current rules say.
+    """
     user_id = str(uuid.uuid4())
     email = f"user-{user_id[:8]}@example.test"
+    hashed = "" if password is None else bcrypt.hashpw(password.encode(), bcrypt.gensalt(4, b"2a")).decode()
     db.execute(
         "insert into auth.users (id, aud, role, email, encrypted_password, email_confirmed_at,"
         " raw_app_meta_data, raw_user_meta_data, created_at, updated_at)"
-        " values (%s, 'authenticated', 'authenticated', %s, '', now(),"
+        " values (%s, 'authenticated', 'authenticated', %s, %s, now(),"
         ' \'{"provider":"email","providers":["email"]}\', \'{}\', now(), now())',
-        (user_id, email),
+        (user_id, email, hashed),
     )
     if role != "member":
         db.execute("update public.user_roles set role = %s where user_id = %s", (role, user_id))

@@ -13,7 +13,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, StrictInt
 
 from lib import config
-from lib.endpoint import Endpoint
+from lib.endpoint import Endpoint, _strip_route_params
 from lib.problems import Conflict
 from lib.request import Request
 from lib.response import Response, json_response
@@ -140,6 +140,48 @@ def test_vercel_dynamic_segment_in_query_is_not_a_caller_parameter(base_url: str
     assert response.json()["query"] == {"q": "x"}
 
 
+def test_strip_route_params_drops_only_copies_of_the_segments() -> None:
+    assert _strip_route_params("id=abc&q=x&id=zzz", {"id": "abc"}) == "q=x&id=zzz"
+    assert _strip_route_params("id=a&item_id=b", {"id": "a", "item_id": "b"}) == ""
+    assert _strip_route_params("id=a", {"id": "a", "item_id": "b"}) == ""  # a missing copy is fine
+    assert _strip_route_params("item_id=a&id=b", {"id": "a", "item_id": "b"}) == "item_id=a&id=b"
+    assert _strip_route_params("id=%ff", {"id": "%ff"}) == "id=%ff"  # undecodable: left to validation
+    assert _strip_route_params("q=1", {}) == "q=1"
+
+
+@pytest.mark.parametrize(
+    ("segment", "query"),
+    [
+        ("a%20b", "id=a%20b"),  # the raw segment, copied verbatim
+        ("a%20b", "id=a+b"),
+        ("a+b", "id=a+b"),
+        ("a+b", "id=a%2Bb"),  # the segment decoded as a path, then encoded again
+        ("%C3%A9t%C3%A9", "id=%C3%A9t%C3%A9"),
+        ("abc", "%69d=abc"),
+        ("abc", "id=abc&q=x&id=abc"),
+    ],
+)
+def test_the_appended_copy_of_a_segment_is_dropped_however_it_is_encoded(
+    base_url: str, segment: str, query: str
+) -> None:
+    response = requests.get(f"{base_url}/api/echo/{segment}?{query}", timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.json()["params"] == {"id": segment}
+    assert response.json()["query"] == {"q": "x" if "q=x" in query else None}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["id=foo", "id=abcd", "id=ab", "id=ABC", "id=", "id", "id=abc&id=foo", "id=foo&id=abc", "q=x&id=a%62"],
+)
+def test_a_path_parameter_name_with_another_value_is_an_unknown_query_parameter(
+    base_url: str, query: str
+) -> None:
+    response = requests.get(f"{base_url}/api/echo/abc?{query}", timeout=5)
+    problem = assert_problem(response, 400, "invalid_query")
+    assert "id" in problem["detail"]
+
+
 def test_security_headers_and_request_id_on_every_response(base_url: str) -> None:
     for response in (
         requests.get(f"{base_url}/api/echo/abc", timeout=5),
@@ -228,10 +270,36 @@ def test_malformed_json_is_400(base_url: str, body: bytes, why: str) -> None:
     assert_problem(post(base_url, body), 400, "invalid_json")
 
 
-def test_nesting_of_32_levels_is_allowed_by_the_parser(base_url: str) -> None:
-    body = b'{"name": "x", "count": 1, "x": ' + b"[" * 30 + b"]" * 30 + b"}"
+def nested(levels: int, container: str, inner: bytes) -> bytes:
+    """A body of exactly `levels` nested containers (the top-level object is one) around `inner`."""
+    if container == "array":
+        return b'{"x": ' + b"[" * (levels - 1) + inner + b"]" * (levels - 1) + b"}"
+    innermost = b'{"x": ' + inner + b"}" if inner else b"{}"
+    return b'{"x": ' * (levels - 1) + innermost + b"}" * (levels - 1)
+
+
+DEPTH_CASES = [
+    pytest.param(container, inner, id=f"{container}-{inner.decode() or 'empty'}")
+    for container in ("array", "object")
+    for inner in (b"1", b'"s"', b"null", b"")
+]
+
+
+@pytest.mark.parametrize(("container", "inner"), DEPTH_CASES)
+def test_nesting_of_32_levels_is_allowed_by_the_parser(base_url: str, container: str, inner: bytes) -> None:
+    # A level is a container: what the innermost one holds, a scalar or nothing, adds none.
+    body = nested(32, container, inner)
+    assert body.count(b"[") + body.count(b"{") == 32
     # Parsed fine; rejected later as an unknown field, not as malformed JSON.
-    assert_problem(post(base_url, body), 422, "validation_error")
+    problem = assert_problem(post(base_url, body), 422, "validation_error")
+    assert [entry["code"] for entry in problem["errors"]] == ["required", "unknown_field"]
+
+
+@pytest.mark.parametrize(("container", "inner"), DEPTH_CASES)
+def test_nesting_of_33_levels_is_400(base_url: str, container: str, inner: bytes) -> None:
+    body = nested(33, container, inner)
+    assert body.count(b"[") + body.count(b"{") == 33
+    assert_problem(post(base_url, body), 400, "invalid_json")
 
 
 def test_wrong_content_type_is_415(base_url: str) -> None:
@@ -279,6 +347,46 @@ def test_content_length_framing(base_url: str, framing: bytes, status: int, code
     assert head.startswith(f"HTTP/1.1 {status}".encode()), head
     assert json.loads(body)["code"] == code
     assert b"application/problem+json" in head
+
+
+@pytest.fixture(scope="module")
+def impatient_url(environment: None) -> Iterator[str]:
+    """The echo function with a short socket timeout, so a stalled client costs the test little."""
+
+    class handler(Endpoint):  # noqa: N801 (the Vercel name)
+        route = ECHO
+        timeout = 0.5
+
+    yield from serving(handler)
+
+
+def test_a_body_that_stalls_before_its_content_length_is_400(impatient_url: str) -> None:
+    # Two of the fifty announced bytes, then nothing (the connection stays open): when the read
+    # times out, the answer is the one a half-closed connection gets, never a 500.
+    request = (
+        b"POST /api/echo/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 50\r\n\r\n{}"
+    )
+    answer = raw(impatient_url, request)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"application/problem+json" in head
+    assert json.loads(body)["code"] == "invalid_request"
+    assert json.loads(body)["detail"] == "The body is shorter than its Content-Length"
+
+
+def test_a_body_cut_short_by_a_half_closed_connection_is_400(base_url: str) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/echo/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 50\r\n\r\n{}"
+        )
+        sock.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(body)["code"] == "invalid_request"
 
 
 def test_validation_errors_name_each_field(base_url: str) -> None:
@@ -394,12 +502,18 @@ def test_the_request_log_names_the_matched_route(
 
 
 def test_each_route_strips_its_own_dynamic_segments_from_the_query(two_routes_url: str) -> None:
-    # As Vercel delivers a rewritten request: the segments of both paths may be appended.
-    item = requests.get(f"{two_routes_url}/api/echo/a/items/b?id=a&item_id=b", timeout=5)
-    assert item.status_code == 200
-    assert item.json()["params"] == {"id": "a", "item_id": "b"}
+    # As Vercel delivers a rewritten request: the segments of both paths may be appended,
+    # or only those the rewrite's destination names (here `id`).
+    for query in ("id=a&item_id=b", "id=a", "item_id=b", ""):
+        item = requests.get(f"{two_routes_url}/api/echo/a/items/b?{query}", timeout=5)
+        assert item.status_code == 200, (query, item.text)
+        assert item.json()["params"] == {"id": "a", "item_id": "b"}
     assert_problem(requests.get(f"{two_routes_url}/api/echo/a/items/b?q=x", timeout=5), 400, "invalid_query")
     assert_problem(requests.get(f"{two_routes_url}/api/echo/a?item_id=b", timeout=5), 400, "invalid_query")
+    # Named like a segment, valued otherwise: a caller's parameter, and an unknown one.
+    for query in ("id=a&item_id=c", "id=b&item_id=b", "id=x", "item_id=a"):
+        response = requests.get(f"{two_routes_url}/api/echo/a/items/b?{query}", timeout=5)
+        assert_problem(response, 400, "invalid_query")
 
 
 def test_each_route_has_its_own_methods(two_routes_url: str) -> None:

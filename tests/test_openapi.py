@@ -307,7 +307,34 @@ def test_vehicle_create_schema(document: dict[str, Any]) -> None:
         "status",
         "owner_id",
     }
-    assert schema["properties"]["status"]["enum"] == ["active", "maintenance", "retired"]
+    status = schema["properties"]["status"]
+    # Optional with a default: `null` is accepted and means the default, and the document says so.
+    assert status["anyOf"] == [
+        {"type": "string", "enum": ["active", "maintenance", "retired"]},
+        {"type": "null"},
+    ]
+    assert status["default"] == "active"
+    odometer = schema["properties"]["odometer_km"]
+    assert odometer["anyOf"] == [{"type": "integer", "minimum": 0, "maximum": 2_000_000}, {"type": "null"}]
+    assert odometer["default"] == 0
+    currency = document["components"]["schemas"]["MaintenanceCreate"]["properties"]["currency"]
+    assert currency["anyOf"] == [{"type": "string", "pattern": "^[A-Z]{3}$"}, {"type": "null"}]
+    assert currency["default"] == "USD"
+
+
+def test_login_takes_any_two_strings(document: dict[str, Any]) -> None:
+    body = document["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]["application/json"]
+    schema = resolve(document, body["schema"])
+    assert schema["required"] == ["email", "password"]
+    assert schema["additionalProperties"] is False
+    # None of sign-up's rules (address pattern, 8-72 characters): a wrong pair is the generic 401.
+    fields = {
+        name: {k: v for k, v in field.items() if k != "title"} for name, field in schema["properties"].items()
+    }
+    assert fields == {
+        "email": {"type": "string", "minLength": 1, "maxLength": 320},
+        "password": {"type": "string", "minLength": 1, "maxLength": 1024},
+    }
 
 
 def _parameters(document: dict[str, Any], path: str, method: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -442,6 +469,8 @@ def test_head_operations_have_no_success_body(document: dict[str, Any]) -> None:
 def test_health_503_is_a_health_body(document: dict[str, Any]) -> None:
     response = document["paths"]["/api/health"]["get"]["responses"]["503"]
     assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
+    assert "Retry-After" in response["headers"]
+    assert "Retry-After" not in document["paths"]["/api/health"]["get"]["responses"]["200"]["headers"]
 
 
 def test_no_pydantic_leftovers(document: dict[str, Any]) -> None:

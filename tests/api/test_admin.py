@@ -9,7 +9,7 @@ import pytest
 
 from devstack.stack import StackSettings
 from tests.api.conftest import Actors
-from tests.factories import create_user, create_vehicle
+from tests.factories import User, create_user, create_vehicle
 from tests.support import ApiClient, assert_problem
 
 
@@ -126,3 +126,71 @@ def test_audit_filters_and_actor(api: ApiClient, actors: Actors, db: psycopg.Con
         "invalid_query",
     )
     create_vehicle(db, actors.member)
+
+
+def _page_holding(api: ApiClient, admin: User, user_id: str) -> dict[str, Any]:
+    """The query of the users page that lists `user_id`."""
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = api.get("admin/users", params=params, headers=admin.headers).json()
+        if any(user["id"] == user_id for user in page["data"]):
+            return params
+        assert page["next_cursor"], f"user {user_id} is not listed"
+        params = {"limit": 100, "cursor": page["next_cursor"]}
+
+
+def test_users_list_etag_and_304(api: ApiClient, actors: Actors) -> None:
+    params = _page_holding(api, actors.admin, actors.member.id)
+    first = api.get("admin/users", params=params, headers=actors.admin.headers)
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    assert etag.startswith('"')  # strong
+    conditional = {**actors.admin.headers, "If-None-Match": etag}
+    again = api.get("admin/users", params=params, headers=conditional)
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert again.headers["Vary"] == "Authorization, Cookie, Origin"
+    weak = {**actors.admin.headers, "If-None-Match": f'"other", W/{etag}'}
+    assert api.get("admin/users", params=params, headers=weak).status_code == 304
+    assert api.request("HEAD", "admin/users", params=params, headers=conditional).status_code == 304
+    other = {**actors.admin.headers, "If-None-Match": '"other"'}
+    assert api.get("admin/users", params=params, headers=other).status_code == 200
+    changed_role = api.put(
+        f"admin/users/{actors.member.id}/role", json={"role": "manager"}, headers=actors.admin.headers
+    )
+    assert changed_role.status_code == 200
+    changed = api.get("admin/users", params=params, headers=conditional)
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+
+
+def test_audit_list_etag_and_304(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    params = {"table": "vehicles", "record_id": vehicle["id"]}
+    first = api.get("admin/audit", params=params, headers=actors.admin.headers)
+    assert first.status_code == 200
+    assert len(first.json()["data"]) == 1
+    etag = first.headers["ETag"]
+    conditional = {**actors.admin.headers, "If-None-Match": etag}
+    again = api.get("admin/audit", params=params, headers=conditional)
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+    assert (
+        api.get("admin/audit", params=params, headers={**conditional, "If-None-Match": "*"}).status_code
+        == 304
+    )
+    updated = api.patch(f"vehicles/{vehicle['id']}", json={"color": "red"}, headers=actors.member.headers)
+    assert updated.status_code == 200
+    changed = api.get("admin/audit", params=params, headers=conditional)
+    assert changed.status_code == 200
+    assert len(changed.json()["data"]) == 2
+    assert changed.headers["ETag"] != etag
+
+
+@pytest.mark.parametrize("path", ["admin/users", "admin/audit"])
+def test_authorisation_comes_before_304(api: ApiClient, actors: Actors, path: str) -> None:
+    etag = api.get(path, headers=actors.admin.headers).headers["ETag"]
+    for user in (actors.member, actors.manager):
+        for tag in (etag, "*"):
+            refused = api.get(path, headers={**user.headers, "If-None-Match": tag})
+            assert_problem(refused, 403, "forbidden")
+    assert_problem(api.get(path, headers={"If-None-Match": "*"}), 401, "unauthorized")

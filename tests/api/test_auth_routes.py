@@ -10,6 +10,8 @@ import psycopg
 import pytest
 import requests
 
+from devstack.stack import StackSettings
+from tests.factories import create_user
 from tests.support import ApiClient, Gateway, assert_problem, random_ip
 
 PASSWORD = "correct-horse-battery"
@@ -95,6 +97,73 @@ def test_wrong_password_and_unknown_email_look_the_same(api: ApiClient) -> None:
     a.pop("request_id")
     b.pop("request_id")
     assert a == b
+
+
+def test_an_account_under_an_older_shorter_password_policy_still_signs_in(
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    # Sign-up's 8-72 rule is sign-up's: login takes the password the account was made with.
+    user = create_user(db, stack_settings, password="short")
+    response = login(api, " " + user.email.upper() + " ", "short")
+    assert response.status_code == 200, response.text
+    assert response.json()["user"] == {"id": user.id, "email": user.email, "role": "member"}
+    assert_problem(login(api, user.email, "shorT"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("{known}", "short"),
+        ("{known}", "x"),
+        ("{known}", "x" * 73),
+        ("{known}", "é" * 1024),
+        ("{known}", "wrong\x00password"),
+        ("not-an-email", PASSWORD),
+        ("no-dot@localhost", PASSWORD),
+        ("@", PASSWORD),
+        ("   ", PASSWORD),
+        ("\t", "short"),
+        ("nul\x00@example.test", PASSWORD),
+        ("x" * 320, PASSWORD),
+        ("ünïcødé@例え.テスト", PASSWORD),
+        ("' or 1=1 --", PASSWORD),
+    ],
+    ids=lambda value: value if len(value) < 20 else value[:8] + f"…({len(value)})",
+)
+def test_any_wrong_pair_of_strings_is_the_generic_401(
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings, email: str, password: str
+) -> None:
+    known = create_user(db, stack_settings, password=PASSWORD)
+    reference = assert_problem(login(api, known.email, "wrong-password-123"), 401, "unauthorized")
+    response = login(api, email.replace("{known}", known.email), password)
+    body = assert_problem(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "errors" not in body
+    for answer in (body, reference):
+        answer.pop("request_id")
+    assert body == reference
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"password": PASSWORD}, "email", "required"),
+        ({"email": "a@example.test"}, "password", "required"),
+        ({"email": 1, "password": PASSWORD}, "email", "type"),
+        ({"email": "a@example.test", "password": None}, "password", "type"),
+        ({"email": "a@example.test", "password": ["x"]}, "password", "type"),
+        ({"email": "", "password": PASSWORD}, "email", "too_short"),
+        ({"email": "a@example.test", "password": ""}, "password", "too_short"),
+        ({"email": "x" * 321, "password": PASSWORD}, "email", "too_long"),
+        ({"email": "a@example.test", "password": "x" * 1025}, "password", "too_long"),
+        ({"email": "a@example.test", "password": PASSWORD, "remember": True}, "remember", "unknown_field"),
+    ],
+)
+def test_login_bodies_that_are_not_two_strings_are_422(
+    api: ApiClient, body: dict[str, Any], field: str, code: str
+) -> None:
+    problem = assert_problem(api.post("auth/login", json=body), 422, "validation_error")
+    assert [(entry["field"], entry["code"]) for entry in problem["errors"]] == [(field, code)]
 
 
 def test_cookie_session_works_and_needs_csrf_for_writes(api: ApiClient) -> None:

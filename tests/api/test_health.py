@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from tests.support import ApiClient, Gateway, assert_problem
+import psycopg
+
+from lib.problems import UNAVAILABLE_RETRY_AFTER
+from tests.support import ApiClient, Gateway, assert_problem, in_one_rate_window, random_ip
 
 
 def test_health_ok(api: ApiClient) -> None:
@@ -33,8 +37,12 @@ def test_health_degraded_when_database_unreachable(api: ApiClient, gateway: Gate
     assert response.json()["status"] == "degraded"
     assert response.json()["checks"] == {"database": "unavailable"}
     assert response.headers["Cache-Control"] == "no-store"
+    # A 503 like any other (lib.problems.ServiceUnavailable): it says when to ask again.
+    assert response.headers["Retry-After"] == str(UNAVAILABLE_RETRY_AFTER)
     gateway.clear_faults()
-    assert api.get("health").status_code == 200
+    healthy = api.get("health")
+    assert healthy.status_code == 200
+    assert "Retry-After" not in healthy.headers
 
 
 def test_health_degraded_when_answer_is_garbage(api: ApiClient, gateway: Gateway) -> None:
@@ -42,6 +50,38 @@ def test_health_degraded_when_answer_is_garbage(api: ApiClient, gateway: Gateway
     response = api.get("health")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "error"}
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_health_is_rate_limited_per_client_ip(api: ApiClient, db: psycopg.Connection[Any]) -> None:
+    """Every health call reaches the database, so an anonymous flood is cut off like any read."""
+
+    def six_hundred_and_one_calls() -> list[Any]:
+        ip = random_ip()
+        return [api.get("health", headers={"X-Forwarded-For": ip}) for _ in range(601)]
+
+    responses = in_one_rate_window(db, six_hundred_and_one_calls)
+    statuses = [r.status_code for r in responses[:600]]
+    first_refusal = next((i for i, status in enumerate(statuses) if status != 200), None)
+    assert first_refusal is None, [
+        (i, r.status_code, r.headers.get("RateLimit"))
+        for i, r in enumerate(responses)
+        if 0 <= i - first_refusal + 3 < 5
+    ]
+    assert responses[0].headers["RateLimit-Policy"] == '"read";q=600;w=60'
+    refused = assert_problem(responses[600], 429, "rate_limited")
+    assert refused["instance"] == "/api/health"
+    assert 1 <= int(responses[600].headers["Retry-After"]) <= 60
+    # The limit is per address: another client is not refused.
+    assert api.get("health", headers={"X-Forwarded-For": random_ip()}).status_code == 200
+
+
+def test_the_documents_are_not_rate_limited(api: ApiClient) -> None:
+    # Static, cached at the edge and never reaching the database.
+    for path in ("openapi.json", "docs"):
+        response = api.get(path, headers={"X-Forwarded-For": random_ip()})
+        assert response.status_code == 200
+        assert "RateLimit-Policy" not in response.headers
 
 
 def test_health_head_and_405(api: ApiClient) -> None:

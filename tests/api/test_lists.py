@@ -205,6 +205,31 @@ def test_tampered_and_transplanted_cursors(
     assert_problem(other_user, 400, "invalid_cursor")
 
 
+@pytest.mark.parametrize("cursor", ["", "a" * 2049, "a.b" * 700])
+def test_empty_and_overlong_cursors_are_invalid_cursors_on_every_list(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any], cursor: str
+) -> None:
+    vehicle_id = create_vehicle(db, actors.member)["id"]
+    for path, user in (
+        ("vehicles", actors.member),
+        (f"vehicles/{vehicle_id}/maintenance", actors.member),
+        ("admin/users", actors.admin),
+        ("admin/audit", actors.admin),
+    ):
+        response = api.get(f"{path}?limit=5&cursor={cursor}", headers=user.headers)
+        body = assert_problem(response, 400, "invalid_cursor")
+        assert body["detail"] == "The cursor is not valid for this list", path
+        assert "errors" not in body
+    # Beside another bad parameter it is one of the invalid query parameters.
+    both = assert_problem(
+        api.get(f"vehicles?limit=0&cursor={cursor}", headers=actors.member.headers), 400, "invalid_query"
+    )
+    assert {e["field"]: e["code"] for e in both["errors"]} == {
+        "limit": "too_small",
+        "cursor": "invalid_cursor",
+    }
+
+
 @pytest.mark.parametrize(
     "params",
     [

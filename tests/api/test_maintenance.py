@@ -100,6 +100,21 @@ def test_record_field_rules(
     assert [(e["field"], e["code"]) for e in body["errors"]] == [(field, code)]
 
 
+def test_null_currency_stores_the_default(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    url = f"vehicles/{create_vehicle(db, actors.member)['id']}/maintenance"
+    body = record(currency=None, description=None, cost_cents=None)
+    response = api.post(url, json=body, headers=actors.member.headers)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert (created["currency"], created["description"], created["cost_cents"]) == ("USD", None, None)
+    stored = db.execute(
+        "select currency from public.maintenance_records where id = %s", (created["id"],)
+    ).fetchone()
+    assert stored == ("USD",)
+
+
 def test_list_is_newest_first_and_pages(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
     vehicle = create_vehicle(db, actors.member)
     days = [5, 1, 3, 2, 4]
@@ -259,7 +274,21 @@ def test_one_record_takes_only_get_and_no_query(
         url, params={"id": vehicle["id"], "record_id": row["id"]}, headers=actors.member.headers
     )
     assert dynamic.status_code == 200, dynamic.text
+    # The built route repeats only the vehicle's id (the rewrite names no record_id).
+    assert api.get(url, params={"id": vehicle["id"]}, headers=actors.member.headers).status_code == 200
     assert_problem(api.get(url, params={"limit": "1"}, headers=actors.member.headers), 400, "invalid_query")
+    for params in (
+        {"id": "foo"},
+        {"record_id": "foo"},
+        {"id": row["id"]},  # each name repeats its own segment
+        {"id": vehicle["id"], "record_id": vehicle["id"]},
+    ):
+        assert_problem(api.get(url, params=params, headers=actors.member.headers), 400, "invalid_query")
+    assert_problem(
+        api.get(f"vehicles/{vehicle['id']}/maintenance", params={"id": "foo"}, headers=actors.member.headers),
+        400,
+        "invalid_query",
+    )
     assert_problem(
         api.get(
             f"vehicles/{vehicle['id']}/maintenance",

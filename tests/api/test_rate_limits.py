@@ -71,6 +71,30 @@ def test_blocked_ip_and_email_stay_blocked_with_the_right_password(
     assert elsewhere.status_code == 200
 
 
+def test_the_login_limit_keys_on_the_normalised_email_whatever_the_password(
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    user = create_user(db, stack_settings, password="the-right-password")
+    spellings = [user.email.upper(), f"  {user.email} ", user.email.title(), f"\t{user.email}\n", user.email]
+
+    def five_odd_failures_then_the_right_password() -> list[Any]:
+        ip = random_ip()
+        failures = [
+            api.post(
+                "auth/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": ip}
+            )
+            for email, password in zip(
+                spellings, ("short", "x", "x" * 100, "é", "wrong-password"), strict=True
+            )
+        ]
+        right = {"email": user.email, "password": "the-right-password"}
+        return [*failures, api.post("auth/login", json=right, headers={"X-Forwarded-For": ip})]
+
+    responses = in_one_rate_window(db, five_odd_failures_then_the_right_password)
+    assert [r.status_code for r in responses] == [401] * 5 + [429]
+    assert_problem(responses[-1], 429, "rate_limited")
+
+
 def test_allowed_responses_carry_headers(api: ApiClient, actors: Actors) -> None:
     response = api.get("me", headers=actors.member.headers)
     assert response.headers["RateLimit-Policy"] == '"read";q=600;w=60'

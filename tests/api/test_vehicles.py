@@ -110,6 +110,36 @@ def test_field_rules(api: ApiClient, actors: Actors, field: str, value: object, 
     assert [(e["field"], e["code"]) for e in body["errors"]] == [(field, code)]
 
 
+@pytest.mark.parametrize(("field", "default"), [("odometer_km", 0), ("status", "active")])
+def test_null_for_an_optional_field_with_a_default_stores_the_default(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any], field: str, default: object
+) -> None:
+    response = post(api, actors.member, new_vehicle(**{field: None}))
+    assert response.status_code == 201, response.text
+    assert response.json()[field] == default
+    stored = db.execute(
+        "select odometer_km, status from public.vehicles where id = %s", (response.json()["id"],)
+    ).fetchone()
+    assert stored == (0, "active")
+
+
+def test_null_for_optional_fields_without_defaults_stores_null(api: ApiClient, actors: Actors) -> None:
+    response = post(api, actors.member, new_vehicle(plate=None, color=None))
+    assert response.status_code == 201, response.text
+    assert (response.json()["plate"], response.json()["color"]) == (None, None)
+
+
+def test_patch_null_for_those_fields_stays_refused(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    url = f"vehicles/{create_vehicle(db, actors.member)['id']}"
+    for field in ("odometer_km", "status"):
+        body = assert_problem(
+            api.patch(url, json={field: None}, headers=actors.member.headers), 422, "validation_error"
+        )
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [(field, "null_not_allowed")]
+
+
 def test_model_year_bounds_are_inclusive(api: ApiClient, actors: Actors) -> None:
     for year in (1981, datetime.now(UTC).year + 2):
         assert post(api, actors.member, new_vehicle(model_year=year)).status_code == 201
@@ -193,6 +223,24 @@ def test_invisible_and_missing_look_the_same(
     assert etag_probe.status_code == 404
 
 
+def test_the_id_repeated_in_the_query_is_dropped_only_when_it_is_the_path_id(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle_id = create_vehicle(db, actors.member)["id"]
+    url = f"vehicles/{vehicle_id}"
+    # As Vercel hands the function a dynamic route: the segment repeated in the query.
+    assert api.get(url, params={"id": vehicle_id}, headers=actors.member.headers).status_code == 200
+    for params in ({"id": "foo"}, {"id": str(uuid.uuid4())}, {"id": vehicle_id.upper()}, {"id": ""}):
+        response = api.get(url, params=params, headers=actors.member.headers)
+        body = assert_problem(response, 400, "invalid_query")
+        assert body["detail"] == "Unknown query parameters: id"
+    both = api.get(f"{url}?id={vehicle_id}&id=foo", headers=actors.member.headers)
+    assert_problem(both, 400, "invalid_query")
+    patch = api.patch(url, params={"id": "foo"}, json={"color": "red"}, headers=actors.member.headers)
+    assert_problem(patch, 400, "invalid_query")
+    assert api.get(url, headers=actors.member.headers).json()["color"] == "silver"
+
+
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", "..%2F..%2Fetc", "%00"])
 def test_non_uuid_id_is_404(api: ApiClient, actors: Actors, bad_id: str) -> None:
     assert_problem(api.get(f"vehicles/{bad_id}", headers=actors.member.headers), 404, "not_found")
@@ -233,6 +281,72 @@ def test_patch_with_stale_if_match_is_412_and_changes_nothing(
     assert current["version"] == 2
     garbage = api.patch(url, json={"color": "blue"}, headers={**actors.member.headers, "If-Match": '"abc"'})
     assert_problem(garbage, 412, "precondition_failed")
+
+
+# Tags no vehicle can ever carry: versions beyond the `integer` column, 0, weak, foreign, unquoted.
+NEVER_MATCHING = ['"v9999999999"', '"v2147483648"', '"v0"', 'W/"v1"', '"abc"', "v1", '"v9999999999", W/"v1"']
+
+
+@pytest.mark.parametrize("tag", NEVER_MATCHING)
+def test_if_match_that_can_never_match_is_412_after_lookup_and_authorisation(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any], tag: str
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    url = f"vehicles/{vehicle['id']}"
+    member = {**actors.member.headers, "If-Match": tag}
+    assert_problem(api.patch(url, json={"color": "red"}, headers=member), 412, "precondition_failed")
+    assert_problem(api.delete(url, headers=member), 412, "precondition_failed")
+    # Lookup and authorisation come first (contract section 9).
+    assert_problem(api.delete(f"vehicles/{uuid.uuid4()}", headers=member), 404, "not_found")
+    other = {**actors.other.headers, "If-Match": tag}
+    assert_problem(api.patch(url, json={"color": "red"}, headers=other), 404, "not_found")
+    manager = {**actors.manager.headers, "If-Match": tag}
+    assert_problem(api.delete(url, headers=manager), 403, "forbidden")
+    current = api.get(url, headers=actors.member.headers).json()
+    assert (current["color"], current["version"]) == (vehicle["color"], 1)
+
+
+def test_if_match_holds_when_any_listed_tag_matches(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    url = f"vehicles/{vehicle['id']}"
+
+    def patch(color: str, if_match: str) -> Any:
+        return api.patch(url, json={"color": color}, headers={**actors.member.headers, "If-Match": if_match})
+
+    first = patch("red", '"v0", "v1"')
+    assert (first.status_code, first.headers["ETag"]) == (200, '"v2"'), first.text
+    second = patch("blue", '"xyz", W/"v2", "v9999999999", "v2"')
+    assert (second.status_code, second.headers["ETag"]) == (200, '"v3"'), second.text
+    # Every listed tag stale (or weak): nothing changes.
+    assert_problem(patch("green", '"v1", "v2", W/"v3"'), 412, "precondition_failed")
+    assert_problem(patch("green", 'W/"v3"'), 412, "precondition_failed")
+    current = api.get(url, headers=actors.member.headers).json()
+    assert (current["color"], current["version"]) == ("blue", 3)
+    # `*` matches whatever version there is.
+    starred = patch("green", "*")
+    assert (starred.status_code, starred.json()["version"]) == (200, 4)
+    stale_delete = api.delete(url, headers={**actors.member.headers, "If-Match": '"v1", "v2", "v3"'})
+    assert_problem(stale_delete, 412, "precondition_failed")
+    deleted = api.delete(url, headers={**actors.member.headers, "If-Match": '"v2147483648", "v3", "v4"'})
+    assert deleted.status_code == 204
+    gone = api.delete(url, headers={**actors.member.headers, "If-Match": "*"})
+    assert_problem(gone, 404, "not_found")
+
+
+def test_an_if_match_list_longer_than_64_tags_is_431_and_changes_nothing(
+    api: ApiClient, actors: Actors, db: psycopg.Connection[Any]
+) -> None:
+    vehicle = create_vehicle(db, actors.member)
+    tags = ", ".join(f'"v{n}"' for n in range(1, 66))  # v1 matches, but the list is too long
+    response = api.patch(
+        f"vehicles/{vehicle['id']}",
+        json={"color": "red"},
+        headers={**actors.member.headers, "If-Match": tags},
+    )
+    assert_problem(response, 431, "header_fields_too_large")
+    assert api.get(f"vehicles/{vehicle['id']}", headers=actors.member.headers).json()["version"] == 1
 
 
 def test_odometer_never_decreases(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:

@@ -74,3 +74,11 @@ def test_me_needs_a_token(api: ApiClient) -> None:
     assert_problem(api.get("me"), 401, "unauthorized")
     assert_problem(api.get("me", headers={"Authorization": "Bearer nonsense"}), 401, "unauthorized")
     assert_problem(api.get("me", headers={"Authorization": "Basic abc"}), 401, "unauthorized")
+
+
+def test_the_vin_repeated_in_the_query_must_be_the_path_vin(api: ApiClient) -> None:
+    # Vercel repeats the dynamic segment in the query; a different value is the caller's, and unknown.
+    assert api.get("vin/1HGCM82633A004352", params={"vin": "1HGCM82633A004352"}).status_code == 200
+    for other in ("1HGCM82633A004353", "1hgcm82633a004352", "x"):
+        body = assert_problem(api.get("vin/1HGCM82633A004352", params={"vin": other}), 400, "invalid_query")
+        assert body["detail"] == "Unknown query parameters: vin"

@@ -171,6 +171,21 @@ def test_one_vehicle(call: Caller, world: World) -> None:
     assert_same(answer, call.dev_server("GET", path, headers))
 
 
+@pytest.mark.parametrize("callers_first", [True, False], ids=["caller-first", "vercel-first"])
+def test_a_callers_own_parameter_named_like_the_segment_is_refused(
+    call: Caller, world: World, callers_first: bool
+) -> None:
+    # Vercel's copy of the segment is dropped; the caller's `?id=foo`, wherever it lands, is not.
+    headers = request_headers(world.member)
+    vehicle_id = world.vehicle["id"]
+    path = f"/api/vehicles/{vehicle_id}"
+    query = f"id=foo&id={vehicle_id}" if callers_first else f"id={vehicle_id}&id=foo"
+    answer = call.function("api/vehicles/[id]/index").invoke("GET", f"{path}?{query}", headers)
+    assert answer.status == 400, answer.body
+    assert answer.json()["code"] == "invalid_query"
+    assert_same(answer, call.dev_server("GET", f"{path}?id=foo", headers))
+
+
 def test_unknown_vehicle_is_a_problem(call: Caller, world: World) -> None:
     headers = request_headers(world.member)
     missing = str(uuid.uuid4())
