@@ -4,9 +4,9 @@ The project is staged in a temporary directory exactly as Vercel receives it (th
 files git would ship, minus `.vercelignore`), `.vercel/project.json` is written so
 the CLI needs no account, and `vercel build --yes` runs with `uv` and `python3.12`
 on PATH. The Build Output API result is then checked against the repository: one
-function per route file, the runtime and the limits vercel.json sets, nothing but
-`public/` as static files, no tooling in any bundle, and dependencies well under
-Vercel's size limit.
+function per route file and no more than the 12 the Hobby plan allows, the runtime
+and the limits vercel.json sets, nothing but `public/` as static files, no tooling
+in any bundle, and dependencies well under Vercel's size limit.
 
 The CLI is pinned in `devstack/vercel/package.json` and its lock, and installed
 with `npm ci` into `devstack/vercel/node_modules` (git-ignored) on first use, apart
@@ -46,6 +46,8 @@ HANDLER: Final = "vc__handler__python.vc_handler"
 VENDOR: Final = "_vendor"
 # Our own budget; Vercel's limit is 250 MB unzipped per function.
 MAX_DEPENDENCIES_MB: Final = 60.0
+# Vercel's Hobby plan refuses a deployment with more Serverless Functions than this.
+HOBBY_FUNCTION_LIMIT: Final = 12
 MB: Final = 1024 * 1024
 KEPT_BUILDS: Final = 2
 MAX_LISTED: Final = 3
@@ -510,6 +512,12 @@ def check_build(
         problems.append(f"{extra} was built as a function, but no route in lib.routes declares it")
     for missing in sorted(expected - built):
         problems.append(f"{missing} is a route file, but no function was built for it")
+    if len(functions) > HOBBY_FUNCTION_LIMIT:
+        problems.append(
+            f"{len(functions)} functions: the Hobby plan refuses more than {HOBBY_FUNCTION_LIMIT} per"
+            " deployment; serve new routes from an existing function (its `routes = (...)` and a"
+            " vercel.json rewrite)"
+        )
     if "pyproject.toml" in shipped and "requirements.txt" in shipped:
         problems.append(
             "pyproject.toml ships next to requirements.txt: the Vercel CLI installs from pyproject.toml"

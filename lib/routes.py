@@ -1,10 +1,15 @@
 """The route table: every path of the public contract, its methods and their declarations.
 
-Each `api/` file points at its entry (the maintenance function at two: a
-vercel.json rewrite sends the single-record path to it); the OpenAPI document
-is generated from the same entries, so a route cannot exist without being
-documented. Models are named, not imported (lib.routing.ModelField): a
-function that never validates input never loads pydantic or lib.schemas.
+Each entry names the `api/` file that serves it (`vercel_file`). A file may
+serve several entries, listed in its `routes = (...)`: a vercel.json rewrite
+sends each path that is not the file's own URL to it. The maintenance function
+serves the list and the single record, `api/auth.py` the four auth paths and
+`api/admin.py` the three admin paths: 10 functions, under the 12 the Hobby plan
+allows per deployment (tests/test_openapi.py fails past 12), so a new route
+joins an existing function this way rather than adding an `api/` file. The
+OpenAPI document is generated from the same entries, so a route cannot exist
+without being documented. Models are named, not imported (lib.routing.ModelField):
+a function that never validates input never loads pydantic or lib.schemas.
 """
 
 from __future__ import annotations
@@ -204,7 +209,8 @@ SIGNUP = Route(
             tags=("auth",),
         )
     },
-    vercel_file="api/auth/signup.py",
+    # The four auth routes are one function: vercel.json rewrites each path to /api/auth.
+    vercel_file="api/auth.py",
 )
 
 LOGIN = Route(
@@ -223,7 +229,7 @@ LOGIN = Route(
             description="Sets the sb-access-token, sb-refresh-token and csrf-token cookies.",
         )
     },
-    vercel_file="api/auth/login.py",
+    vercel_file="api/auth.py",
 )
 
 REFRESH = Route(
@@ -242,7 +248,7 @@ REFRESH = Route(
             description="From the body, or from the refresh cookie with X-CSRF-Token.",
         )
     },
-    vercel_file="api/auth/refresh.py",
+    vercel_file="api/auth.py",
 )
 
 LOGOUT = Route(
@@ -259,7 +265,7 @@ LOGOUT = Route(
             tags=("auth",),
         )
     },
-    vercel_file="api/auth/logout.py",
+    vercel_file="api/auth.py",
 )
 
 ADMIN_USERS = Route(
@@ -277,7 +283,8 @@ ADMIN_USERS = Route(
             headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         )
     },
-    vercel_file="api/admin/users/index.py",
+    # The three admin routes are one function: vercel.json rewrites each path to /api/admin.
+    vercel_file="api/admin.py",
 )
 
 ADMIN_USER_ROLE = Route(
@@ -295,7 +302,7 @@ ADMIN_USER_ROLE = Route(
             description="Takes effect at the user's next token refresh; their sessions are revoked now.",
         )
     },
-    vercel_file="api/admin/users/[id]/role.py",
+    vercel_file="api/admin.py",
 )
 
 ADMIN_AUDIT = Route(
@@ -313,7 +320,7 @@ ADMIN_AUDIT = Route(
             headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         )
     },
-    vercel_file="api/admin/audit.py",
+    vercel_file="api/admin.py",
 )
 
 OPENAPI = Route(

@@ -14,6 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from devstack.devserver import RouteTable
+from devstack.vercel_check import HOBBY_FUNCTION_LIMIT
 from lib.openapi import build_document, docs_html, document_bytes, problem_codes
 from lib.problems import CATALOG
 from lib.routes import ALL_ROUTES
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API_DIR = ROOT / "api"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTES_BY_PATH = {route.path: route for route in ALL_ROUTES}
+FIXED_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +79,6 @@ def rewrites() -> list[tuple[str, str]]:
     return [(template(rule["source"]), template(rule["destination"])) for rule in config.get("rewrites", [])]
 
 
-def literal_rewrites() -> dict[str, str]:
-    """vercel.json rewrites between fixed paths: destination (the function's URL) -> public source."""
-    fixed = re.compile(r"^/[A-Za-z0-9._/-]*$")
-    return {dest: source for source, dest in rewrites() if fixed.match(source) and fixed.match(dest)}
-
-
 def file_url(file: Path) -> str:
     """The URL Vercel serves a function at: index.py is its folder, [param] is a parameter."""
     parts = list(file.relative_to(ROOT).with_suffix("").parts)
@@ -91,16 +87,17 @@ def file_url(file: Path) -> str:
     return "/" + "/".join(re.sub(r"^\[([A-Za-z_][A-Za-z0-9_]*)\]$", r"{\1}", part) for part in parts)
 
 
-def public_url(file: Path) -> str:
-    url = file_url(file)
-    return literal_rewrites().get(url, url)
-
-
 def public_urls(file: Path) -> set[str]:
-    """Every path a function serves: its own, and those a rewrite with parameters sends to it."""
+    """Every path a function serves: those vercel.json rewrites to it, and its own URL.
+
+    A rewrite from a fixed path renames the function: its own URL is then no public
+    path (api/openapi.py is /api/openapi.json; api/auth.py serves /api/auth/login and
+    the other auth paths, while /api/auth itself is a 404).
+    """
     url = file_url(file)
-    rewritten = {source for source, dest in rewrites() if "{" in source and dest == url}
-    return {public_url(file), *rewritten}
+    sources = {source for source, dest in rewrites() if dest == url}
+    renamed = any(FIXED_PATH.match(source) for source in sources)
+    return sources if renamed else {url, *sources}
 
 
 def load_handler_routes(file: Path) -> tuple[Route, ...]:
@@ -120,7 +117,18 @@ def load_handler_routes(file: Path) -> tuple[Route, ...]:
 
 def test_api_files_found() -> None:
     assert len(api_files()) >= 10
-    assert public_url(API_DIR / "openapi.py") == "/api/openapi.json"
+    assert public_urls(API_DIR / "openapi.py") == {"/api/openapi.json"}
+    assert public_urls(API_DIR / "auth.py") == {
+        "/api/auth/signup",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+    }
+    assert public_urls(API_DIR / "admin.py") == {
+        "/api/admin/users",
+        "/api/admin/users/{id}/role",
+        "/api/admin/audit",
+    }
     assert file_url(API_DIR / "vehicles" / "[id]" / "index.py") == "/api/vehicles/{id}"
     assert file_url(API_DIR / "vin" / "[vin].py") == "/api/vin/{vin}"
     assert public_urls(API_DIR / "vehicles" / "[id]" / "maintenance.py") == {
@@ -169,11 +177,29 @@ def test_a_function_serves_several_routes_only_through_rewrites() -> None:
         "/api/vehicles/{id}/maintenance",
         "/api/vehicles/{id}/maintenance/{record_id}",
     ]
+    assert by_file["api/auth.py"] == [
+        "/api/auth/signup",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+    ]
+    assert by_file["api/admin.py"] == ["/api/admin/users", "/api/admin/users/{id}/role", "/api/admin/audit"]
     for file, paths in by_file.items():
-        own = public_url(ROOT / file)
-        assert own in paths, file
+        own = file_url(ROOT / file)
         for path in paths:
-            assert path == own or (path, file_url(ROOT / file)) in rewrites(), (file, path)
+            assert path == own or (path, own) in rewrites(), (file, path)
+
+
+def test_the_deployment_stays_within_the_hobby_plans_function_limit() -> None:
+    # Every file under api/ is a function; tests/deploy checks the count of the real build too.
+    files = [str(file.relative_to(ROOT)) for file in api_files()]
+    assert len(files) <= HOBBY_FUNCTION_LIMIT, (
+        f"{len(files)} function files under api/ ({', '.join(files)}): Vercel's Hobby plan refuses a"
+        f" deployment with more than {HOBBY_FUNCTION_LIMIT} Serverless Functions. Serve a new route"
+        " from an existing function instead: add it to that file's `routes = (...)`, give it the"
+        " file's vercel_file in lib/routes.py, and add a vercel.json rewrite from its path to the"
+        " file's URL, as api/auth.py, api/admin.py and api/vehicles/[id]/maintenance.py do."
+    )
 
 
 # --------------------------------------------------------------------------- the document

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from devstack.stack import Stack, StackSettings
-from devstack.vercel_check import Build
+from devstack.vercel_check import HOBBY_FUNCTION_LIMIT, Build
 from lib.routes import ALL_ROUTES
 from tests.deploy.functions import Answer, Deployment
 from tests.deploy.support import (
@@ -52,13 +52,14 @@ MISSING_METHODS = [
         {"id": SOME_ID},
     ),
     ("api/me", "PATCH", "/api/me", {}),
-    ("api/auth/signup", "GET", "/api/auth/signup", {}),
-    ("api/auth/login", "GET", "/api/auth/login", {}),
-    ("api/auth/refresh", "DELETE", "/api/auth/refresh", {}),
-    ("api/auth/logout", "GET", "/api/auth/logout", {}),
-    ("api/admin/users/index", "POST", "/api/admin/users", {}),
-    ("api/admin/users/[id]/role", "GET", f"/api/admin/users/{SOME_ID}/role", {"id": SOME_ID}),
-    ("api/admin/audit", "DELETE", "/api/admin/audit", {}),
+    # The auth and admin routes: one function each, every path a vercel.json rewrite to it.
+    ("api/auth", "GET", "/api/auth/signup", {}),
+    ("api/auth", "GET", "/api/auth/login", {}),
+    ("api/auth", "DELETE", "/api/auth/refresh", {}),
+    ("api/auth", "GET", "/api/auth/logout", {}),
+    ("api/admin", "POST", "/api/admin/users", {}),
+    ("api/admin", "GET", f"/api/admin/users/{SOME_ID}/role", {"id": SOME_ID}),
+    ("api/admin", "DELETE", "/api/admin/audit", {}),
     ("api/openapi", "POST", "/api/openapi.json", {}),
     ("api/docs", "PURGE", "/api/docs", {}),
 ]
@@ -107,6 +108,29 @@ def test_the_build_routes_every_declared_path_to_its_function(vercel_build: Buil
     record = f"/api/vehicles/{SOME_ID}/maintenance/{OTHER_ID}"
     assert routed(vercel_build, record) == f"api/vehicles/[id]/maintenance?id={SOME_ID}"
     assert routed(vercel_build, record + "/more") is None
+    # Fixed paths are rewritten without a query; the role's :id, unused by the destination,
+    # is appended to it as Vercel does for any named parameter the destination leaves out.
+    for action in ("signup", "login", "refresh", "logout"):
+        assert routed(vercel_build, f"/api/auth/{action}") == "api/auth"
+    assert routed(vercel_build, "/api/admin/users") == "api/admin"
+    assert routed(vercel_build, "/api/admin/audit") == "api/admin"
+    assert routed(vercel_build, f"/api/admin/users/{SOME_ID}/role") == f"api/admin?id={SOME_ID}"
+    # Other paths under them reach no function, as before the merge; the functions' own
+    # URLs reach them, and they answer 404 (test_a_merged_functions_own_url_is_a_404_problem).
+    for path in ("/api/auth/xyz", "/api/auth/login/more", "/api/admin/xyz", f"/api/admin/users/{SOME_ID}"):
+        assert routed(vercel_build, path) is None, path
+    assert routed(vercel_build, f"/api/admin/users/{SOME_ID}/role/more") is None
+    assert routed(vercel_build, "/api/auth") == "api/auth"
+    assert routed(vercel_build, "/api/admin") == "api/admin"
+
+
+def test_the_build_stays_within_the_hobby_plans_function_limit(vercel_build: Build) -> None:
+    # tests/test_openapi.py counts the api/ files; this counts what the CLI really built.
+    built = sorted(function.name for function in vercel_build.functions())
+    assert len(built) <= HOBBY_FUNCTION_LIMIT, (
+        f"the build has {len(built)} functions ({', '.join(built)}); Vercel's Hobby plan allows"
+        f" {HOBBY_FUNCTION_LIMIT}: serve new routes from existing functions (routes tuple + rewrite)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +283,7 @@ def test_unauthenticated_is_a_problem(call: Caller) -> None:
 
 def test_admin_users(call: Caller, world: World) -> None:
     headers = request_headers(world.admin)
-    answer = call.function("api/admin/users/index").invoke("GET", "/api/admin/users?limit=3", headers)
+    answer = call.function("api/admin").invoke("GET", "/api/admin/users?limit=3", headers)
     assert answer.status == 200, answer.body
     assert_same(answer, call.dev_server("GET", "/api/admin/users?limit=3", headers))
 
@@ -271,7 +295,7 @@ def test_admin_role_then_audit(
         target = create_user(db, stack_settings, "member")
     path = f"/api/admin/users/{target.id}/role"
     headers = request_headers(world.admin)
-    function = call.function("api/admin/users/[id]/role")
+    function = call.function("api/admin")
     answer = function.invoke("PUT", with_params(path, id=target.id), headers, json_body={"role": "manager"})
     assert answer.status == 200, answer.body
     assert answer.json() == {"id": target.id, "role": "manager"}
@@ -280,10 +304,53 @@ def test_admin_role_then_audit(
 
     audit = f"/api/admin/audit?record_id={target.id}"
     headers = request_headers(world.admin)
-    answer = call.function("api/admin/audit").invoke("GET", audit, headers)
+    answer = function.invoke("GET", audit, headers)
     assert answer.status == 200, answer.body
     assert answer.json()["data"], "the role change is audited"
     assert_same(answer, call.dev_server("GET", audit, headers))
+
+
+@pytest.mark.parametrize("appended", [True, False], ids=["as-the-build-routes-it", "without-the-copy"])
+def test_admin_role_through_the_rewrite(
+    call: Caller, world: World, stack: Stack, stack_settings: StackSettings, appended: bool
+) -> None:
+    # The rewrite appends the path's id to the query; the function takes {id} from the path either way.
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as db:
+        target = create_user(db, stack_settings, "member")
+    path = f"/api/admin/users/{target.id}/role"
+    headers = request_headers(world.admin)
+    sent = with_params(path, id=target.id) if appended else path
+    answer = call.function("api/admin").invoke("PUT", sent, headers, json_body={"role": "member"})
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"id": target.id, "role": "member"}
+    assert_same(answer, call.dev_server("PUT", path, headers, json_body={"role": "member"}))
+
+
+@pytest.mark.parametrize("callers_first", [True, False], ids=["caller-first", "vercel-first"])
+def test_a_callers_own_id_on_the_rewritten_role_route_is_refused(
+    call: Caller, world: World, callers_first: bool
+) -> None:
+    # As on a dynamic file's route: Vercel's copy of the segment is dropped, the caller's `?id=foo` is not.
+    headers = request_headers(world.admin)
+    path = f"/api/admin/users/{SOME_ID}/role"
+    query = f"id=foo&id={SOME_ID}" if callers_first else f"id={SOME_ID}&id=foo"
+    body = {"role": "member"}
+    answer = call.function("api/admin").invoke("PUT", f"{path}?{query}", headers, json_body=body)
+    assert answer.status == 400, answer.body
+    assert answer.json()["code"] == "invalid_query"
+    assert_same(answer, call.dev_server("PUT", f"{path}?id=foo", headers, json_body=body))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+@pytest.mark.parametrize(("name", "path"), [("api/auth", "/api/auth"), ("api/admin", "/api/admin")])
+def test_a_merged_functions_own_url_is_a_404_problem(call: Caller, name: str, path: str, method: str) -> None:
+    # The build hands the function its own URL, which none of its routes matches.
+    headers = request_headers()
+    answer = call.function(name).invoke(method, path, headers)
+    assert answer.status == 404, answer.body
+    assert answer.header("Content-Type") == "application/problem+json"
+    assert (answer.json()["code"], answer.json()["instance"]) == ("not_found", path)
+    assert_same(answer, call.dev_server(method, path, headers))
 
 
 @pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi"])
@@ -371,17 +438,14 @@ def test_signup_login_refresh_logout(call: Caller) -> None:
     email = f"deploy-{uuid.uuid4().hex[:10]}@example.test"
     credentials = {"email": email, "password": PASSWORD}
 
-    signed_up = call.function("api/auth/signup").invoke(
-        "POST", "/api/auth/signup", request_headers(), json_body=credentials
-    )
+    function = call.function("api/auth")
+    signed_up = function.invoke("POST", "/api/auth/signup", request_headers(), json_body=credentials)
     assert signed_up.status == 201, signed_up.body
     assert signed_up.json()["user"]["email"] == email
     again = call.dev_server("POST", "/api/auth/signup", request_headers(), json_body=credentials)
     assert again.status == 409, "the function really created the account"
 
-    logged_in = call.function("api/auth/login").invoke(
-        "POST", "/api/auth/login", request_headers(), json_body=credentials
-    )
+    logged_in = function.invoke("POST", "/api/auth/login", request_headers(), json_body=credentials)
     dev_login = call.dev_server("POST", "/api/auth/login", request_headers(), json_body=credentials)
     assert logged_in.status == dev_login.status == 200, logged_in.body
     assert set(logged_in.json()) == set(dev_login.json())
@@ -389,7 +453,7 @@ def test_signup_login_refresh_logout(call: Caller) -> None:
     assert comparable(logged_in)["headers"].keys() == comparable(dev_login)["headers"].keys()
 
     session = logged_in.json()
-    refreshed = call.function("api/auth/refresh").invoke(
+    refreshed = function.invoke(
         "POST", "/api/auth/refresh", request_headers(), json_body={"refresh_token": session["refresh_token"]}
     )
     assert refreshed.status == 200, refreshed.body
@@ -399,9 +463,7 @@ def test_signup_login_refresh_logout(call: Caller) -> None:
 
     # Two sessions signed out, one by the function and one by the dev server: same answer.
     dev_token = dev_login.json()["access_token"]
-    out = call.function("api/auth/logout").invoke(
-        "POST", "/api/auth/logout", request_headers(authorization=f"Bearer {token}")
-    )
+    out = function.invoke("POST", "/api/auth/logout", request_headers(authorization=f"Bearer {token}"))
     dev_out = call.dev_server(
         "POST", "/api/auth/logout", request_headers(authorization=f"Bearer {dev_token}")
     )

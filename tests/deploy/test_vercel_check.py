@@ -86,6 +86,16 @@ def test_a_helper_built_as_a_function_is_flagged(fake: FakeBuild) -> None:
     assert fake.check() == ["api/utils.py was built as a function, but no route in lib.routes declares it"]
 
 
+def test_more_functions_than_the_hobby_plan_allows_are_flagged(
+    fake: FakeBuild, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vercel_check, "HOBBY_FUNCTION_LIMIT", 1)
+    assert fake.check() == [
+        "2 functions: the Hobby plan refuses more than 1 per deployment; serve new routes from an"
+        " existing function (its `routes = (...)` and a vercel.json rewrite)"
+    ]
+
+
 def test_a_route_without_a_function_is_flagged(fake: FakeBuild) -> None:
     func = fake.root / ".vercel/output/functions/api/health.func"
     for file in func.iterdir():
