@@ -113,7 +113,6 @@ class Endpoint(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are separate writes
     server_version = "vehicle-api"
-    sys_version = ""
     timeout = 30  # a client that stalls mid-request does not hold the function forever
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -136,6 +135,10 @@ class Endpoint(BaseHTTPRequestHandler):
         if name.startswith("do_"):
             return self.serve
         raise AttributeError(name)
+
+    def version_string(self) -> str:
+        """The Server header: the product name only (no Python version, no trailing space)."""
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: one structured line per request is logged instead."""

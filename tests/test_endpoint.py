@@ -193,6 +193,9 @@ def test_security_headers_and_request_id_on_every_response(base_url: str) -> Non
         assert "Strict-Transport-Security" not in response.headers  # development
         assert len(response.headers["X-Request-Id"]) >= 1
         assert "Origin" in response.headers["Vary"]
+    # The product name only: no Python version (and no trailing space where one would go).
+    answer = raw(base_url, b"GET /api/echo/abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"\r\nServer: vehicle-api\r\n" in answer
 
 
 def test_request_id_echoed_when_well_formed(base_url: str) -> None:
