@@ -588,7 +588,7 @@ class Report:
         ]
         if self.cold is None:
             return [*lines, "Not measured yet.", ""]
-        return [*lines, table(self.cold), *_layout_note(self.cold), ""]
+        return [*lines, table(self.cold), ""]
 
     def render(self) -> str:
         """The whole page."""
@@ -604,28 +604,6 @@ class Report:
             *self.coldstart(),
         ]
         return "\n".join(lines).rstrip() + "\n"
-
-
-def _layout_note(cold: dict[str, Any]) -> list[str]:
-    """A paragraph when the measured functions are not today's api/ files (a run from before a merge)."""
-    from bench.coldstart import variants
-
-    measured = {name for name in cold["variants"] if name.startswith("api/")}
-    current = {variant.name for variant in variants() if not variant.is_baseline}
-    if measured == current:
-        return []
-
-    def listed(names: set[str]) -> str:
-        return ", ".join(f"`{name}`" for name in sorted(names))
-
-    gone, new = measured - current, current - measured
-    return [
-        "",
-        "The `api/` layout changed after this run:"
-        + (f" {listed(gone)} are no longer functions;" if gone else "")
-        + (f" {listed(new)} are not measured yet;" if new else "")
-        + f" `python -m bench.coldstart` measures the current {len(current)} functions.",
-    ]
 
 
 def render(results: Path) -> str:

@@ -71,11 +71,10 @@ def required_versions(header: str | None) -> list[int] | None:
     """
     if header is None or header.strip() == "*":
         return None
-    if len(_tags(header)) > MAX_IF_MATCH_TAGS:
+    tags = _tags(header)
+    if len(tags) > MAX_IF_MATCH_TAGS:
         raise HeaderFieldsTooLarge(f"If-Match lists more than {MAX_IF_MATCH_TAGS} entity-tags")
-    versions = {
-        int(match.group(1)) for tag in _tags(header) if (match := _VERSION_ETAG.match(tag)) is not None
-    }
+    versions = {int(match.group(1)) for tag in tags if (match := _VERSION_ETAG.match(tag)) is not None}
     accepted = sorted(version for version in versions if version <= MAX_VERSION)
     if not accepted:
         raise PreconditionFailed("If-Match does not match the current version")
