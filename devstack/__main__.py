@@ -6,10 +6,10 @@ import argparse
 import signal
 import sys
 import time
-from datetime import UTC, datetime
 from types import FrameType
 
-from devstack.migrate import MIGRATION_NAME, MigrationError
+from devstack import migrate
+from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.postgrest import PostgrestError
 from devstack.stack import DEMO_USERS, Stack, StackError, port_in_use, resolve_stack_settings
@@ -73,13 +73,10 @@ def _db_reset() -> int:
 
 def _new_migration(name: str) -> int:
     settings = resolve_stack_settings()
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    filename = f"{stamp}_{name}.sql"
-    if MIGRATION_NAME.match(filename) is None:
+    if migrate.NEW_NAME.match(name) is None:
         print("error: the name may hold only a-z, 0-9 and _", file=sys.stderr)
         return 2
-    path = settings.root / "supabase" / "migrations" / filename
-    path.write_text(f"-- {name.replace('_', ' ')}\n")
+    path = migrate.new_migration(settings.root, name)
     print(path.relative_to(settings.root))
     return 0
 

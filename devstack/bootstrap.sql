@@ -1,7 +1,9 @@
 -- Local-only Supabase bootstrap: what a hosted Supabase project already has
--- before our migrations run (roles, the auth schema and its helpers, the
--- default grants of the public schema). Idempotent: runs on every start.
--- Passwords arrive as psql-style variables substituted by devstack.migrate.
+-- before our migrations run (roles, the auth schema and its helpers). Like a
+-- project created since 30 May 2026 (and every project since 30 Oct 2026), it
+-- grants the API roles nothing on new objects in `public`: the migrations grant
+-- what the API needs. Idempotent: runs on every start. Passwords arrive as
+-- psql-style variables substituted by devstack.migrate.
 
 do $$
 begin
@@ -20,8 +22,16 @@ begin
   if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
     create role supabase_auth_admin login noinherit createrole;
   end if;
+  -- `supabase db push` on a hosted project logs in as this temporary role and
+  -- sets the role to postgres: session_user is not postgres while migrations run.
+  if not exists (select from pg_roles where rolname = 'cli_login_postgres') then
+    create role cli_login_postgres login noinherit;
+  end if;
 end
 $$;
+
+alter role cli_login_postgres with password :'cli_login_password';
+grant postgres to cli_login_postgres with inherit false;
 
 alter role authenticator with password :'authenticator_password';
 alter role supabase_auth_admin with password :'auth_admin_password';
@@ -68,6 +78,35 @@ create table if not exists auth.users (
   is_anonymous boolean not null default false
 );
 create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
+-- Supabase Auth's later columns. Like hosted, the four token columns without a
+-- default accept NULL, and Supabase Auth then fails to sign that user in
+-- (it reads them as strings); the local Auth service refuses the same way.
+alter table auth.users
+  add column if not exists email_change_token_new varchar(255),
+  add column if not exists email_change varchar(255),
+  add column if not exists email_change_sent_at timestamptz,
+  add column if not exists phone_change text default '',
+  add column if not exists phone_change_token varchar(255) default '',
+  add column if not exists phone_change_sent_at timestamptz,
+  add column if not exists email_change_token_current varchar(255) default '',
+  add column if not exists email_change_confirm_status smallint default 0,
+  add column if not exists reauthentication_token varchar(255) default '',
+  add column if not exists reauthentication_sent_at timestamptz;
+
+-- Each user's sign-in methods; password accounts have an `email` identity.
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid not null default gen_random_uuid() primary key,
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
 
 create table if not exists auth.sessions (
   id uuid primary key,
@@ -98,6 +137,7 @@ create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh
 alter table auth.users owner to supabase_auth_admin;
 alter table auth.sessions owner to supabase_auth_admin;
 alter table auth.refresh_tokens owner to supabase_auth_admin;
+alter table auth.identities owner to supabase_auth_admin;
 alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
 grant all on all tables in schema auth to postgres;
 grant all on all sequences in schema auth to postgres;
@@ -146,19 +186,12 @@ alter function auth.jwt() owner to supabase_auth_admin;
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to public, anon, authenticated, service_role;
 
--- Hosted Supabase grants the API roles everything in `public` by default and
--- relies on row level security; reproduce that so RLS is tested for real.
+-- The API roles may use `public`, but get no privileges on its new objects:
+-- remove the defaults older local data directories were created with.
 grant usage on schema public to postgres, anon, authenticated, service_role;
 alter default privileges for role postgres in schema public
-  grant all on tables to anon, authenticated, service_role;
+  revoke all on tables from anon, authenticated, service_role;
 alter default privileges for role postgres in schema public
-  grant all on functions to anon, authenticated, service_role;
+  revoke all on functions from anon, authenticated, service_role;
 alter default privileges for role postgres in schema public
-  grant all on sequences to anon, authenticated, service_role;
-
-create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (
-  version text primary key,
-  statements text[],
-  name text
-);
+  revoke all on sequences from anon, authenticated, service_role;

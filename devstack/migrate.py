@@ -1,10 +1,13 @@
-"""Bootstrap, migrate and seed the local database the way the Supabase CLI does."""
+"""Bootstrap the local database like a hosted project, then migrate and seed it with the real Supabase CLI."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -12,6 +15,9 @@ from psycopg import sql
 BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
 MIGRATION_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 PLACEHOLDER = re.compile(r":'(?P<name>[a-z_]+)'")
+NEW_NAME = re.compile(r"^[a-z0-9_]+$")
+APPLYING = re.compile(r"^Applying migration (\d{14})_[a-z0-9_]+\.sql", re.MULTILINE)
+CLI_LOGIN_ROLE = "cli_login_postgres"
 
 
 class MigrationError(RuntimeError):
@@ -74,48 +80,81 @@ def run_script(conn: psycopg.Connection[object], path: Path, variables: dict[str
 
 
 def bootstrap(
-    conn: psycopg.Connection[object], *, authenticator_password: str, auth_admin_password: str
+    conn: psycopg.Connection[object],
+    *,
+    authenticator_password: str,
+    auth_admin_password: str,
+    cli_login_password: str,
 ) -> None:
-    """Create the roles, auth schema and grants hosted Supabase provides. Idempotent."""
+    """Create the roles and auth schema a hosted Supabase project has before any migration. Idempotent."""
     run_script(
         conn,
         BOOTSTRAP_SQL,
         {
             "authenticator_password": authenticator_password,
             "auth_admin_password": auth_admin_password,
+            "cli_login_password": cli_login_password,
         },
     )
 
 
 def applied_versions(conn: psycopg.Connection[object]) -> set[str]:
-    """Versions recorded in supabase_migrations.schema_migrations."""
+    """Versions recorded in supabase_migrations.schema_migrations (empty before the first push)."""
+    exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone()
+    if exists is None or exists[0] is None:  # type: ignore[index]
+        return set()
     rows = conn.execute("select version from supabase_migrations.schema_migrations").fetchall()
     return {str(row[0]) for row in rows}  # type: ignore[index]
 
 
-def apply_migrations(conn: psycopg.Connection[object], directory: Path) -> list[Migration]:
-    """Apply the migrations not yet recorded, each in its own transaction; return them.
+def supabase_cli(root: Path) -> Path:
+    """The pinned Supabase CLI from node_modules. Raises MigrationError when it is not installed."""
+    cli = root / "node_modules" / ".bin" / "supabase"
+    if not cli.exists():
+        raise MigrationError(f"{cli} is missing: run `npm ci` (make does) to install the pinned Supabase CLI")
+    return cli
 
-    Raises MigrationError with the file name and the Postgres error at the first failure.
+
+def cli_db_url(*, port: int, password: str, db: str = "postgres", host: str = "127.0.0.1") -> str:
+    """The URL for `supabase db push`: a temporary login role acting as postgres, as on a hosted project."""
+    return (
+        f"postgresql://{CLI_LOGIN_ROLE}:{quote(password, safe='')}@{host}:{port}/{db}"
+        "?sslmode=disable&options=-c%20role%3Dpostgres"
+    )
+
+
+def push(db_url: str, workdir: Path, *, seed: bool = False, cli_root: Path | None = None) -> list[str]:
+    """Apply `workdir/supabase/migrations` with the real `supabase db push`; return the versions applied.
+
+    Each migration runs in its own transaction and is recorded in the CLI's own
+    history table. With seed, the config's seed files run too (the CLI records
+    them and runs each once). Raises MigrationError with the CLI's output on failure.
     """
-    done = applied_versions(conn)
-    applied = []
-    for migration in migration_files(directory):
-        if migration.version in done:
-            continue
-        source = migration.path.read_text()
-        try:
-            with conn.transaction():
-                conn.execute(source.encode())
-                conn.execute(
-                    "insert into supabase_migrations.schema_migrations (version, name, statements)"
-                    " values (%s, %s, %s)",
-                    (migration.version, migration.name, [source]),
-                )
-        except psycopg.Error as error:
-            raise MigrationError(f"{migration.path.name} failed: {_describe(error, source)}") from None
-        applied.append(migration)
-    if applied:
-        # Tell a running PostgREST to reload its schema cache.
-        conn.execute("notify pgrst, 'reload schema'")
-    return applied
+    migration_files(workdir / "supabase" / "migrations")  # refuse badly named files first
+    args = [str(supabase_cli(cli_root or workdir)), "db", "push", "--db-url", db_url]
+    args += ["--workdir", str(workdir), "--include-all", "--yes", *(["--include-seed"] if seed else [])]
+    env = {**os.environ, "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1", "NO_COLOR": "1"}
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env, timeout=300)
+    output = (done.stdout + done.stderr).replace(db_url, "<db-url>")
+    if done.returncode != 0:
+        raise MigrationError(f"supabase db push failed:\n{output.strip()}")
+    return APPLYING.findall(output)
+
+
+def new_migration(root: Path, name: str) -> Path:
+    """Create an empty migration with `supabase migration new`. Raises MigrationError."""
+    if NEW_NAME.match(name) is None:
+        raise MigrationError("the name may hold only a-z, 0-9 and _")
+    before = set((root / "supabase" / "migrations").glob("*.sql"))
+    done = subprocess.run(
+        [str(supabase_cli(root)), "migration", "new", name, "--workdir", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SUPABASE_TELEMETRY_DISABLED": "1", "NO_COLOR": "1"},
+        timeout=120,
+    )
+    created = sorted(set((root / "supabase" / "migrations").glob("*.sql")) - before)
+    if done.returncode != 0 or len(created) != 1:
+        raise MigrationError(f"supabase migration new failed:\n{(done.stdout + done.stderr).strip()}")
+    return created[0]

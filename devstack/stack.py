@@ -71,6 +71,7 @@ class StackSettings:
     db_password: str = "postgres"
     authenticator_password: str = "authenticator-local-password"
     auth_admin_password: str = "auth-admin-local-password"
+    cli_login_password: str = "cli-login-local-password"
     demo_password: str = SEED_DEMO_PASSWORD
     jwt_secret: str = "super-secret-jwt-token-with-at-least-32-characters-long"
     publishable_key: str = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"
@@ -141,6 +142,7 @@ _OVERRIDABLE = (
     ("db_password", "SUPABASE_DB_PASSWORD"),
     ("authenticator_password", "AUTHENTICATOR_PASSWORD"),
     ("auth_admin_password", "AUTH_ADMIN_PASSWORD"),
+    ("cli_login_password", "CLI_LOGIN_PASSWORD"),
     ("demo_password", "DEMO_PASSWORD"),
 )
 
@@ -295,31 +297,32 @@ class Stack:
             self.stop()
             raise
 
-    def prepare_database(self, *, seed: bool) -> list[migrate.Migration]:
-        """Bootstrap, apply new migrations and optionally seed. Raises MigrationError."""
+    def prepare_database(self, *, seed: bool) -> list[str]:
+        """Bootstrap, migrate with the Supabase CLI and optionally seed; return the versions applied.
+
+        Raises MigrationError.
+        """
         s = self.settings
         with psycopg.connect(self.postgres.dsn(), autocommit=True) as conn:
             migrate.bootstrap(
                 conn,
                 authenticator_password=s.authenticator_password,
                 auth_admin_password=s.auth_admin_password,
+                cli_login_password=s.cli_login_password,
             )
-            applied = migrate.apply_migrations(conn, s.root / "supabase" / "migrations")
-            if seed:
-                self.seed(conn)
+        url = migrate.cli_db_url(port=s.db_port, password=s.cli_login_password)
+        applied = migrate.push(url, s.root, seed=seed)
+        with psycopg.connect(self.postgres.dsn(), autocommit=True) as conn:
+            if seed and s.demo_password != SEED_DEMO_PASSWORD:
+                hashed = bcrypt.hashpw(s.demo_password.encode(), bcrypt.gensalt(10)).decode()
+                conn.execute(
+                    "update auth.users set encrypted_password = %s where email = any(%s)",
+                    (hashed, list(DEMO_USERS)),
+                )
+            if applied:
+                # Tell a running PostgREST to reload its schema cache.
+                conn.execute("notify pgrst, 'reload schema'")
         return applied
-
-    def seed(self, conn: psycopg.Connection[object]) -> None:
-        """Run supabase/seed.sql, then apply a non-default demo password."""
-        seed_file = self.settings.root / "supabase" / "seed.sql"
-        if seed_file.exists():
-            migrate.run_script(conn, seed_file)
-        if self.settings.demo_password != SEED_DEMO_PASSWORD:
-            hashed = bcrypt.hashpw(self.settings.demo_password.encode(), bcrypt.gensalt(10)).decode()
-            conn.execute(
-                "update auth.users set encrypted_password = %s where email = any(%s)",
-                (hashed, list(DEMO_USERS)),
-            )
 
     def reset_database(self) -> None:
         """Drop and recreate the `postgres` database, migrate and seed it."""

@@ -39,14 +39,30 @@ LOGIN_FAILED = "Invalid email or password"
 
 
 def me(request: Request) -> Response:
-    """GET /api/me: who the verified token says the caller is (no database call)."""
+    """GET /api/me: who the caller is now: the live session's current role, read from the database.
+
+    Raises Unauthorized when the session has ended (logout, role change, deleted user).
+    """
+    from lib.auth import Caller
+    from lib.clients import user_client
+    from lib.upstream import expect_object, upstream_call
+
     caller = caller_of(request)
+    with upstream_call():
+        result = user_client(caller.access_token).rpc("me", {}).execute()
+    row = expect_object(result.data)
+    current = Caller(
+        user_id=str(row.get("id") or caller.user_id),
+        email=row.get("email") or caller.email,
+        role=str(row.get("role") or "member"),
+        access_token=caller.access_token,
+    )
     return json_response(
         {
-            "id": caller.user_id,
-            "email": caller.email,
-            "role": caller.role,
-            "permissions": list(caller.permissions),
+            "id": current.user_id,
+            "email": current.email,
+            "role": current.role,
+            "permissions": list(current.permissions),
         }
     )
 

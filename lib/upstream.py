@@ -16,8 +16,9 @@ from lib.problems import (
     Unauthorized,
 )
 
-# PostgREST codes that mean "your token is not acceptable".
-_JWT_CODES = {"PGRST300", "PGRST301", "PGRST302", "PGRST303"}
+# PostgREST codes that mean "your token is not acceptable"; VS401 is our
+# db-pre-request's "the token's session has ended" (logout, role change).
+_JWT_CODES = {"PGRST300", "PGRST301", "PGRST302", "PGRST303", "VS401"}
 QUERY_CANCELED = "57014"  # statement_timeout
 
 

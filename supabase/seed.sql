@@ -1,11 +1,17 @@
 -- Demo data for local development (`make dev`, `make db-reset`). Never run in production.
 -- Every demo user's password is demo-password-123 (bcrypt, cost 10); the local
--- stack re-hashes it when DEMO_PASSWORD overrides it.
+-- stack re-hashes it when DEMO_PASSWORD overrides it. Written so that real
+-- Supabase Auth can sign these users in too: its token columns are read as
+-- strings (NULL fails every sign-in), and each user has its `email` identity.
 insert into auth.users (
   instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
-  raw_app_meta_data, raw_user_meta_data, created_at, updated_at
+  raw_app_meta_data, raw_user_meta_data, created_at, updated_at,
+  confirmation_token, recovery_token, email_change_token_new, email_change,
+  email_change_token_current, phone_change, phone_change_token, reauthentication_token
 )
-values
+select instance_id::uuid, id::uuid, aud, role, email, encrypted_password, email_confirmed_at,
+       raw_app_meta_data::jsonb, raw_user_meta_data::jsonb, created_at, updated_at, '', '', '', '', '', '', '', ''
+from (values
   ('00000000-0000-0000-0000-000000000000', '00000000-0000-4000-8000-00000000a001', 'authenticated', 'authenticated',
    'admin@example.com', '$2b$10$WRNjKpDKqc8igdyXcbOp6OTUjoqK50IyMhrgPZPVfGC57We6Hb3ra', now(),
    '{"provider":"email","providers":["email"]}', '{}', now(), now()),
@@ -15,7 +21,16 @@ values
   ('00000000-0000-0000-0000-000000000000', '00000000-0000-4000-8000-00000000a003', 'authenticated', 'authenticated',
    'member@example.com', '$2b$10$WRNjKpDKqc8igdyXcbOp6OTUjoqK50IyMhrgPZPVfGC57We6Hb3ra', now(),
    '{"provider":"email","providers":["email"]}', '{}', now(), now())
+) as demo (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+           raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
 on conflict (id) do nothing;
+insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
+select u.id::text, u.id,
+       jsonb_build_object('sub', u.id::text, 'email', u.email, 'email_verified', true, 'phone_verified', false),
+       'email', now(), now(), now()
+from auth.users u
+where u.email in ('admin@example.com', 'manager@example.com', 'member@example.com')
+on conflict (provider_id, provider) do nothing;
 -- Roles of the demo users (everyone else signs up as member).
 update public.user_roles set role = 'admin' where user_id = '00000000-0000-4000-8000-00000000a001';
 update public.user_roles set role = 'manager' where user_id = '00000000-0000-4000-8000-00000000a002';
@@ -55,8 +70,10 @@ values
   ('00000000-0000-4000-9000-000000000030', '2T11K8CJXL9951718', 'Toyota', 'Corolla', 2020, null, 'silver', 239666, 'retired', '00000000-0000-4000-8000-00000000a001');
 
 -- Spread creation times over the past two years, as real data would be. The
--- triggers keep created_at immutable (rightly), so they are bypassed for this one update.
-set session_replication_role = replica;
+-- triggers keep created_at immutable (rightly), so they are bypassed for this one
+-- update: by the table's owner, not session_replication_role, which needs a
+-- superuser that a hosted project does not give.
+alter table public.vehicles disable trigger user;
 update public.vehicles set created_at = now() - make_interval(days => d.days), updated_at = now() - make_interval(days => d.days)
 from (values
   ('00000000-0000-4000-9000-000000000001'::uuid, 604),
@@ -91,7 +108,7 @@ from (values
   ('00000000-0000-4000-9000-000000000030'::uuid, 272)
 ) as d (id, days)
 where vehicles.id = d.id;
-reset session_replication_role;
+alter table public.vehicles enable trigger user;
 
 insert into public.maintenance_records (vehicle_id, performed_at, odometer_km, kind, description, cost_cents, created_by)
 values

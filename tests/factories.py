@@ -105,16 +105,36 @@ def create_user(
     user_id = str(uuid.uuid4())
     email = f"user-{user_id[:8]}@example.test"
     hashed = "" if password is None else bcrypt.hashpw(password.encode(), bcrypt.gensalt(4, b"2a")).decode()
+    # As Supabase Auth writes a user: token columns '' (never NULL), an email identity.
     db.execute(
         "insert into auth.users (id, aud, role, email, encrypted_password, email_confirmed_at,"
-        " raw_app_meta_data, raw_user_meta_data, created_at, updated_at)"
+        " raw_app_meta_data, raw_user_meta_data, created_at, updated_at, confirmation_token,"
+        " recovery_token, email_change_token_new, email_change)"
         " values (%s, 'authenticated', 'authenticated', %s, %s, now(),"
-        ' \'{"provider":"email","providers":["email"]}\', \'{}\', now(), now())',
+        " '{\"provider\":\"email\",\"providers\":[\"email\"]}', '{}', now(), now(), '', '', '', '')",
         (user_id, email, hashed),
+    )
+    db.execute(
+        "insert into auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)"
+        " values (%s, %s, jsonb_build_object('sub', %s::text, 'email', %s::text), 'email', now(), now())",
+        (user_id, user_id, user_id, email),
     )
     if role != "member":
         db.execute("update public.user_roles set role = %s where user_id = %s", (role, user_id))
-    return User(user_id, email, role, mint_token(settings, user_id, email=email, role=role))
+    return User(user_id, email, role, session_token(db, settings, user_id, email=email, role=role))
+
+
+def session_token(
+    db: psycopg.Connection[Any], settings: StackSettings, user_id: str, *, email: str | None, role: str | None
+) -> str:
+    """A fresh session in auth.sessions and an access token for it, as a sign-in through Auth gives."""
+    session_id = str(uuid.uuid4())
+    db.execute(
+        "insert into auth.sessions (id, user_id, created_at, updated_at, aal)"
+        " values (%s, %s, now(), now(), 'aal1')",
+        (session_id, user_id),
+    )
+    return mint_token(settings, user_id, email=email, role=role, session_id=session_id)
 
 
 def create_vehicle(db: psycopg.Connection[Any], owner: User, **overrides: Any) -> dict[str, Any]:

@@ -201,7 +201,10 @@ def test_legacy_hs256_tokens_without_kid_still_work(
     es_api: ApiClient, es_stack: Stack, session: dict[str, Any]
 ) -> None:
     # SUPABASE_JWT_SECRET is set, so a legacy token (no kid) is verified with it.
-    token = mint_token(es_stack.settings, session["user"]["id"], email=session["user"]["email"])
+    session_id = claims_of(session["access_token"])["session_id"]  # a live session, as Auth would sign
+    token = mint_token(
+        es_stack.settings, session["user"]["id"], email=session["user"]["email"], session_id=session_id
+    )
     assert "kid" not in header_of(token)
     assert es_api.get("me", headers=bearer(token)).status_code == 200
     assert es_api.get("vehicles", headers=bearer(token)).status_code == 200

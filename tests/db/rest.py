@@ -175,3 +175,12 @@ def rows(response: requests.Response, status: int = 200) -> list[dict[str, Any]]
     body = response.json()
     assert isinstance(body, list), body
     return body
+
+
+def anon_denied(response: requests.Response) -> None:
+    """Assert that the publishable key alone was refused: anon holds no privilege on the table (401 42501).
+
+    Hosted projects grant the API roles nothing by default since 2026, and the
+    migrations grant anon nothing but the health check.
+    """
+    assert_error(response, 401, "42501")

@@ -102,6 +102,7 @@ def postgres() -> Iterator[PostgresServer]:
                 conn,
                 authenticator_password="authenticator-test-password",
                 auth_admin_password=AUTH_ADMIN_PASSWORD,
+                cli_login_password="cli-login-test-password",
             )
         yield server
     finally:

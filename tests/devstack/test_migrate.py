@@ -1,4 +1,8 @@
-"""Migrations apply from zero, re-running is a no-op, failures name the file."""
+"""Migrations go through the real Supabase CLI (`supabase db push`) into a database as strict as a hosted one.
+
+The CLI logs in as a temporary role acting as postgres, as it does against a
+hosted project, and the bootstrap grants the API roles nothing by default.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,12 @@ def scratch_db(stack: Stack) -> Iterator[psycopg.Connection[tuple[object, ...]]]
         admin.execute(f'create database "{name}"')
     try:
         with psycopg.connect(stack.postgres.dsn(db=name), autocommit=True) as conn:
-            migrate.bootstrap(conn, authenticator_password="x", auth_admin_password="y")
+            migrate.bootstrap(
+                conn,
+                authenticator_password="x",
+                auth_admin_password="y",
+                cli_login_password=stack.settings.cli_login_password,
+            )
             yield conn
     finally:
         with psycopg.connect(stack.postgres.dsn(), autocommit=True) as admin:
@@ -32,41 +41,100 @@ def scratch_db(stack: Stack) -> Iterator[psycopg.Connection[tuple[object, ...]]]
                 conn,
                 authenticator_password=stack.settings.authenticator_password,
                 auth_admin_password=stack.settings.auth_admin_password,
+                cli_login_password=stack.settings.cli_login_password,
             )
 
 
+def push(
+    stack: Stack, conn: psycopg.Connection[tuple[object, ...]], workdir: Path, repo_root: Path
+) -> list[str]:
+    """`supabase db push` into the scratch database behind `conn`."""
+    name = str(conn.info.dbname)
+    url = migrate.cli_db_url(port=stack.settings.db_port, password=stack.settings.cli_login_password, db=name)
+    return migrate.push(url, workdir, cli_root=repo_root)
+
+
+def workdir_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A Supabase project directory holding just these migrations."""
+    directory = tmp_path / "supabase" / "migrations"
+    directory.mkdir(parents=True)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return tmp_path
+
+
 def test_every_migration_applies_from_zero_and_twice_is_a_noop(
-    scratch_db: psycopg.Connection[tuple[object, ...]], repo_root: Path
+    stack: Stack, scratch_db: psycopg.Connection[tuple[object, ...]], repo_root: Path
 ) -> None:
     directory = repo_root / "supabase" / "migrations"
-    applied = migrate.apply_migrations(scratch_db, directory)
-    assert [m.path.name for m in applied] == sorted(p.name for p in directory.glob("*.sql"))
+    applied = push(stack, scratch_db, repo_root, repo_root)
+    assert applied == [m.version for m in migrate.migration_files(directory)]
     recorded = scratch_db.execute(
         "select version, name from supabase_migrations.schema_migrations order by version"
     ).fetchall()
-    assert recorded == [(m.version, m.name) for m in applied]
-    assert migrate.apply_migrations(scratch_db, directory) == []
+    assert recorded == [(m.version, m.name) for m in migrate.migration_files(directory)]
+    assert push(stack, scratch_db, repo_root, repo_root) == []
 
 
-def test_bootstrap_is_idempotent(scratch_db: psycopg.Connection[tuple[object, ...]]) -> None:
-    migrate.bootstrap(scratch_db, authenticator_password="x", auth_admin_password="y")
-    migrate.bootstrap(scratch_db, authenticator_password="x", auth_admin_password="y")
+def test_bootstrap_is_idempotent(stack: Stack, scratch_db: psycopg.Connection[tuple[object, ...]]) -> None:
+    for _ in range(2):
+        migrate.bootstrap(
+            scratch_db,
+            authenticator_password="x",
+            auth_admin_password="y",
+            cli_login_password=stack.settings.cli_login_password,
+        )
 
 
-def test_failing_migration_names_file_and_error_and_applies_nothing(
-    scratch_db: psycopg.Connection[tuple[object, ...]], tmp_path: Path
+def test_push_runs_as_a_temporary_role_acting_as_postgres(
+    stack: Stack, scratch_db: psycopg.Connection[tuple[object, ...]], tmp_path: Path, repo_root: Path
 ) -> None:
-    (tmp_path / "20260101000000_good.sql").write_text("create table public.t_good (id int);")
-    (tmp_path / "20260101000001_bad.sql").write_text(
-        "create table public.t_bad (id int);\nselect * from no_such_table;"
+    # As on a hosted project: "who is running this" must be asked of current_user.
+    workdir = workdir_with(
+        tmp_path,
+        {
+            "20260101000000_who.sql": "create table public.who as"
+            " select session_user::text s, current_user::text c"
+        },
     )
-    (tmp_path / "20260101000002_later.sql").write_text("create table public.t_later (id int);")
+    push(stack, scratch_db, workdir, repo_root)
+    assert scratch_db.execute("select s, c from public.who").fetchone() == ("cli_login_postgres", "postgres")
+
+
+def test_new_tables_get_no_grants_like_a_current_hosted_project(
+    stack: Stack, scratch_db: psycopg.Connection[tuple[object, ...]], tmp_path: Path, repo_root: Path
+) -> None:
+    workdir = workdir_with(
+        tmp_path,
+        {"20260101000000_t.sql": "create table public.t (id int generated by default as identity);"},
+    )
+    push(stack, scratch_db, workdir, repo_root)
+    for role in ("anon", "authenticated", "service_role"):
+        row = scratch_db.execute(
+            "select has_table_privilege(%s, 'public.t', 'select, insert, update, delete, truncate,"
+            " references, trigger'), has_sequence_privilege(%s, 'public.t_id_seq', 'usage, select, update')",
+            (role, role),
+        ).fetchone()
+        assert row == (False, False), role
+
+
+def test_failing_migration_names_file_and_error_and_applies_nothing_after(
+    stack: Stack, scratch_db: psycopg.Connection[tuple[object, ...]], tmp_path: Path, repo_root: Path
+) -> None:
+    workdir = workdir_with(
+        tmp_path,
+        {
+            "20260101000000_good.sql": "create table public.t_good (id int);",
+            "20260101000001_bad.sql": "create table public.t_bad (id int);\nselect * from no_such_table;",
+            "20260101000002_later.sql": "create table public.t_later (id int);",
+        },
+    )
     with pytest.raises(migrate.MigrationError) as failure:
-        migrate.apply_migrations(scratch_db, tmp_path)
+        push(stack, scratch_db, workdir, repo_root)
     message = str(failure.value)
     assert "20260101000001_bad.sql" in message
     assert 'relation "no_such_table" does not exist' in message
-    assert "line 2" in message
+    assert stack.settings.cli_login_password not in message
     exists = scratch_db.execute(
         "select to_regclass('public.t_good'), to_regclass('public.t_bad'), to_regclass('public.t_later')"
     ).fetchone()

@@ -26,8 +26,12 @@ def loaded_db(stack: Stack, repo_root: Path) -> Iterator[tuple[psycopg.Connectio
                 conn,
                 authenticator_password=stack.settings.authenticator_password,
                 auth_admin_password=stack.settings.auth_admin_password,
+                cli_login_password=stack.settings.cli_login_password,
             )
-            migrate.apply_migrations(conn, repo_root / "supabase" / "migrations")
+            url = migrate.cli_db_url(
+                port=stack.settings.db_port, password=stack.settings.cli_login_password, db=name
+            )
+            migrate.push(url, repo_root)
             owners = [str(uuid.uuid4()) for _ in range(40)]
             conn.execute(
                 "insert into auth.users (id, email, created_at) select u, u || '@example.test', now()"
