@@ -17,6 +17,8 @@ AUTH_PASSWORD_MIN_LENGTH, AUTH_BCRYPT_ROUNDS and AUTH_REFRESH_TOKEN_REUSE_INTERV
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -427,11 +429,22 @@ def _api_version(header: str | None) -> str | None:
 # --------------------------------------------------------------------------- keys
 
 
+def legacy_secret_kid(secret: str) -> str:
+    """The kid of the local Auth's HS256 (JWT secret) signing key: a stable UUID, one-way from the secret."""
+    # A hosted project lists the legacy secret among its JWT signing keys as an `oct`
+    # key with a UUID kid (GoTrue's JWT_KEYS / JWT_KEY_ID), and SignJWT puts that kid
+    # in every header. Derived with an HMAC so the kid reveals nothing of the secret.
+    digest = hmac.new(secret.encode(), b"devstack: kid of the legacy JWT secret", hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
 class _Keys:
     """Signs access tokens (HS256, or ES256 with the signing JWK) and verifies presented ones."""
 
     def __init__(self, config: AuthConfig) -> None:
         self._secret = config.jwt_secret
+        # Like GoTrue's oct JWK for the secret: named in headers, never in the JWKS.
+        self.secret_kid = legacy_secret_kid(config.jwt_secret)
         self.kid: str | None = None
         self._private: Any = None
         self._public: Any = None
@@ -475,7 +488,9 @@ class _Keys:
         if self._private is not None:
             token = jwt.encode(dict(claims), self._private, algorithm="ES256", headers={"kid": self.kid})
         else:
-            token = jwt.encode(dict(claims), self._secret, algorithm="HS256")
+            token = jwt.encode(
+                dict(claims), self._secret, algorithm="HS256", headers={"kid": self.secret_kid}
+            )
         return str(token)
 
     def verify(self, token: str) -> dict[str, Any]:

@@ -1,10 +1,20 @@
 """The local API gateway: Supabase's Kong in miniature.
 
-Routes `/rest/v1/*` to PostgREST and `/auth/v1/*` to the Auth service, maps
-`sb_publishable_…`/`sb_secret_…` API keys to the anon/service_role JWTs as
-Supabase's gateway does, and offers tests two hooks under `/__devstack/`:
-request counters (to count database round trips per API request) and fault
-injection (upstream down, slow, truncated or HTML answers, dropped connections).
+Routes `/rest/v1/*` to PostgREST and `/auth/v1/*` to the Auth service and, like
+Supabase's gateway:
+
+- answers CORS preflights itself, before any key check (Kong's `cors` plugin
+  runs before `key-auth`), and puts CORS headers on every answer, refusals
+  included, so supabase-js works from a browser page;
+- maps `sb_publishable_…`/`sb_secret_…` API keys to the anon/service_role JWTs,
+  and refuses (401) an `sb_…` key in `Authorization: Bearer` unless it equals
+  the `apikey` header: an API key is not a JWT and never stands in for another.
+
+Tests get three hooks under `/__devstack/`: request counters (to count database
+round trips per API request), refusals (every 401 the key rules gave, by reason,
+so a test can assert the API never sends a request Supabase would refuse) and
+fault injection (upstream down, slow, truncated or HTML answers, dropped
+connections).
 """
 
 from __future__ import annotations
@@ -34,6 +44,29 @@ HOP_BY_HOP = {
     "host",
 }
 PUBLIC_AUTH_PATHS = ("/auth/v1/.well-known/jwks.json", "/auth/v1/health")
+API_KEY_PREFIXES = ("sb_publishable_", "sb_secret_")
+
+# Kong's cors plugin as Supabase configures it (no options: any origin, its
+# default methods, the requested headers echoed). The listed headers are what
+# supabase-js and supabase-py send, allowed even when a preflight does not ask.
+CORS_ALLOW_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS,TRACE,CONNECT"
+CORS_ALLOW_HEADERS = (
+    "apikey",
+    "authorization",
+    "x-client-info",
+    "content-type",
+    "accept",
+    "accept-profile",
+    "content-profile",
+    "prefer",
+    "range",
+    "x-supabase-api-version",
+)
+# PostgREST's own list (its CORS middleware), so a page can read Content-Range counts.
+CORS_EXPOSE_HEADERS = (
+    "Content-Encoding, Content-Location, Content-Range, Content-Type, Date, Location, Server, "
+    "Transfer-Encoding, Range-Unit"
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,7 @@ class GatewayState:
     """Counters and faults, shared by the gateway's threads."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    refusals: Counter[str] = field(default_factory=Counter)
     faults: dict[str, Fault] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,9 +168,43 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self._send_cors_headers()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _is_routed(self) -> bool:
+        return self._route() is not None
+
+    def _send_cors_headers(self) -> None:
+        # Kong's header_filter adds them to every answer of a route with the plugin,
+        # its own 401s included, so a page can read why it was refused.
+        if self._is_routed():
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS)
+
+    def _is_preflight(self) -> bool:
+        return self.command == "OPTIONS" and "Access-Control-Request-Method" in self.headers
+
+    def _answer_preflight(self) -> None:
+        """200 with Kong's preflight headers; no key needed and nothing forwarded."""
+        requested = [
+            name.strip().lower()
+            for name in self.headers.get("Access-Control-Request-Headers", "").split(",")
+            if name.strip()
+        ]
+        allowed = list(CORS_ALLOW_HEADERS) + [name for name in requested if name not in CORS_ALLOW_HEADERS]
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", CORS_ALLOW_METHODS)
+        self.send_header("Access-Control-Allow-Headers", ",".join(allowed))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _refuse(self, reason: str, body: dict[str, str]) -> None:
+        with self.state.lock:
+            self.state.refusals[reason] += 1
+        self._send_json(401, body)
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -165,6 +233,15 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 state.counts.clear()
             self._send_json(200, {})
             return
+        if self.path == "/__devstack/refusals" and self.command == "GET":
+            with state.lock:
+                self._send_json(200, dict(state.refusals))
+            return
+        if self.path == "/__devstack/refusals" and self.command == "DELETE":
+            with state.lock:
+                state.refusals.clear()
+            self._send_json(200, {})
+            return
         if self.path == "/__devstack/faults" and self.command == "PUT":
             spec = json.loads(body or b"{}")
             with state.lock:
@@ -190,14 +267,19 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 return upstream, "/" + self.path[len(upstream.prefix) :]
         return None
 
-    def _authorise(self, headers: dict[str, str]) -> bool:
-        """Apply Supabase's API key rules; False means the request was answered 401."""
+    def _admit(self, headers: dict[str, str]) -> bool:
+        """Answer a CORS preflight, else apply Supabase's API key rules; False means answered (200 or 401)."""
+        if self._is_preflight():
+            # Before the key check, as Kong's cors plugin runs before key-auth: a
+            # browser's preflight never carries the apikey header.
+            self._answer_preflight()
+            return False
         if self.path.split("?")[0] in PUBLIC_AUTH_PATHS:
             return True
         key = headers.pop("apikey", None)
         if key is None:
-            self._send_json(
-                401,
+            self._refuse(
+                "no_api_key",
                 {
                     "message": "No API key found in request",
                     "hint": "No `apikey` request header or url param was found.",
@@ -206,8 +288,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
             return False
         role_jwt = self.keys.role_jwt(key)
         if role_jwt is None:
-            self._send_json(
-                401,
+            self._refuse(
+                "invalid_api_key",
                 {
                     "message": "Invalid API key",
                     "hint": "Double check your Supabase `anon` or `service_role` API key.",
@@ -217,9 +299,22 @@ class GatewayHandler(BaseHTTPRequestHandler):
         headers["apikey"] = key
         authorization = headers.get("authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-        if not bearer or self.keys.role_jwt(bearer) is not None:
-            # An API key used as a bearer token stands for its role, never a user.
-            headers["authorization"] = f"Bearer {role_jwt if not bearer else self.keys.role_jwt(bearer)}"
+        if bearer.startswith(API_KEY_PREFIXES) and bearer != key:
+            # Supabase's gateway: a publishable or secret key is not a JWT, and in
+            # Authorization it must be the very key in `apikey` (which it then replaces);
+            # anything else (another key, a secret key next to the publishable one) is 401.
+            self._refuse(
+                "api_key_in_authorization",
+                {
+                    "message": "Invalid API key in Authorization header",
+                    "hint": "An sb_publishable_/sb_secret_ key in `Authorization: Bearer` must equal "
+                    "the `apikey` header. Send the key in `apikey` only, or a user's access token.",
+                },
+            )
+            return False
+        if not bearer or bearer == key:
+            # No bearer, or the API key itself: the request runs as the key's role.
+            headers["authorization"] = f"Bearer {role_jwt}"
         return True
 
     def _forward(
@@ -267,6 +362,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             page = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
             self.send_response(502)
             self.send_header("Content-Type", "text/html")
+            self._send_cors_headers()
             self.send_header("Content-Length", str(len(page)))
             self.end_headers()
             self.wfile.write(page)
@@ -286,7 +382,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             return
         upstream, path = routed
         headers = self._request_headers(path)
-        if not self._authorise(headers):
+        if not self._admit(headers):
             return
         with self.state.lock:
             self.state.counts[upstream.prefix] += 1
@@ -307,8 +403,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
             payload = payload[: len(payload) // 2]
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
-            if name.lower() not in HOP_BY_HOP:
+            # The gateway's CORS headers replace the upstream's, as Kong's do.
+            if name.lower() not in HOP_BY_HOP and not name.lower().startswith("access-control-"):
                 self.send_header(name, value)
+        self._send_cors_headers()
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 GATEWAY_FAILURES = frozenset({502, 503, 504, 520, 521, 522, 523, 524, 530})
+API_KEY_PREFIXES = ("sb_publishable_", "sb_secret_")
 
 
 def _raise_gateway_failures(response: httpx.Response) -> None:
@@ -79,13 +80,31 @@ def http_pool() -> httpx.Client:
     )
 
 
-def _postgrest(bearer: str, api_key: str) -> SyncPostgrestClient:
+def upstream_headers(api_key: str, access_token: str | None = None) -> dict[str, str]:
+    """`apikey` plus `Authorization: Bearer` for a user's token or a legacy JWT key; ValueError: sb_ token."""
+    headers = {"apikey": api_key}
+    if access_token is not None:
+        if access_token.startswith(API_KEY_PREFIXES):
+            # Supabase's gateway refuses an sb_ key in Authorization unless it is the
+            # apikey itself; a user's slot never holds one.
+            raise ValueError("an API key is not an access token")
+        headers["Authorization"] = f"Bearer {access_token}"
+    elif not api_key.startswith(API_KEY_PREFIXES):
+        # A legacy anon/service_role key is a JWT, and PostgREST only sees its role
+        # in Authorization. A new sb_ key is not a JWT: the gateway swaps in its role's
+        # JWT from `apikey` alone, so it is never sent as a Bearer token (which
+        # supabase-py's own client would do).
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def _postgrest(headers: dict[str, str]) -> SyncPostgrestClient:
     from postgrest import SyncPostgrestClient
 
     settings = get_settings()
     return SyncPostgrestClient(
         f"{settings.supabase_url}/rest/v1",
-        headers={"apikey": api_key, "Authorization": f"Bearer {bearer}"},
+        headers=headers,
         http_client=http_pool(),
         # Retrying is the caller's decision (writes are retried only with an
         # Idempotency-Key), never a library's.
@@ -94,20 +113,18 @@ def _postgrest(bearer: str, api_key: str) -> SyncPostgrestClient:
 
 
 def user_client(access_token: str) -> SyncPostgrestClient:
-    """A PostgREST client acting as the caller: publishable key + their JWT, so RLS applies."""
-    return _postgrest(access_token, get_settings().publishable_key)
+    """A PostgREST client as the caller (publishable key + their JWT: RLS applies); ValueError for a key."""
+    return _postgrest(upstream_headers(get_settings().publishable_key, access_token))
 
 
 def anon_client() -> SyncPostgrestClient:
     """A PostgREST client with only the publishable key (role `anon`)."""
-    key = get_settings().publishable_key
-    return _postgrest(key, key)
+    return _postgrest(upstream_headers(get_settings().publishable_key))
 
 
 def admin_client() -> SyncPostgrestClient:
     """A PostgREST client with the secret key: bypasses RLS. Every call site says why it needs it."""
-    key = get_settings().secret_key
-    return _postgrest(key, key)
+    return _postgrest(upstream_headers(get_settings().secret_key))
 
 
 def auth_client() -> SyncGoTrueClient:
@@ -117,6 +134,7 @@ def auth_client() -> SyncGoTrueClient:
     settings = get_settings()
     return SyncGoTrueClient(
         url=f"{settings.supabase_url}/auth/v1",
+        # No Authorization: the Auth calls that act for a user pass their token per call.
         headers={"apikey": settings.publishable_key},
         auto_refresh_token=False,
         persist_session=False,

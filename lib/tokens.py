@@ -1,8 +1,11 @@
 """Local verification of Supabase access tokens: HS256 (legacy JWT secret) or ES256/RS256 (JWKS by kid).
 
-The algorithm handed to python-jose is always decided by the key (no `kid`: the
-legacy secret and HS256; a `kid`: that JWKS key's type), never by the token's
-header, which is what blocks `alg: none` and key-confusion attacks.
+The algorithm is pinned to an allow-list and to the key that verifies it, never
+taken from the token's header alone: HS256 only ever means the legacy JWT secret
+(with or without a `kid`: a hosted project's shared-secret signing key names its
+kid in the header but is never published in the JWKS), and ES256/RS256 only ever
+mean the JWKS key the `kid` names, of that key's type. That is what blocks
+`alg: none` and key-confusion attacks.
 
 Error messages are for logs: they say what was wrong, never the token, a secret or
 a key. python-jose's own messages can quote key material, so only the exception's
@@ -43,6 +46,8 @@ DEFAULT_MIN_REFRESH_INTERVAL_SECONDS = 30.0
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _ALGORITHM_BY_KTY = {"EC": "ES256", "RSA": "RS256"}
+# Every algorithm a Supabase project signs access tokens with that this API accepts.
+_ALLOWED_ALGORITHMS = frozenset({"HS256", *_ALGORITHM_BY_KTY.values()})
 # Private-key members of EC/RSA JWKs (RFC 7518 section 6): a JWKS that publishes
 # one is misconfigured, and the entry is not used.
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -337,22 +342,27 @@ def _hmac_key(secret: str) -> Any:
 
 
 def _select_key(header: Mapping[str, Any], settings: Settings, keys: KeySource | None) -> tuple[str, Any]:
-    """(algorithm, python-jose key) decided by the key, with the header's alg required to match."""
+    """(algorithm, python-jose key): HS256 and the JWT secret, or the kid's JWKS key of its own type."""
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg or alg.strip().lower() == "none":
         _reject("alg is missing, not a string, or none")
+    if alg not in _ALLOWED_ALGORITHMS:
+        # Checked before any key lookup, so a made-up alg never triggers a JWKS fetch.
+        _reject("alg is not an allowed algorithm")
     if "crit" in header:
         _reject("crit header parameters are not supported")
-    if "kid" not in header:
-        if settings.jwt_secret is None:
-            _reject("a token without kid needs SUPABASE_JWT_SECRET, which is not set")
-        if alg != "HS256":
-            _reject("a token without kid must be HS256")
-        return "HS256", _hmac_key(settings.jwt_secret)
-    kid = header["kid"]
-    if not isinstance(kid, str) or not kid:
+    kid = header.get("kid")
+    if "kid" in header and (not isinstance(kid, str) or not kid):
         _reject("kid is not a non-empty string")
-    # An unknown kid is rejected even when a JWT secret is set: no fallback to HS256.
+    if alg == "HS256":
+        # The JWT secret whatever the kid: GoTrue names the shared secret's kid in the
+        # header (its JWT_KEYS entry) but never serves HMAC keys from the JWKS, so no
+        # kid lookup could find it. A JWKS key is never used as an HMAC secret.
+        if settings.jwt_secret is None:
+            _reject("an HS256 token needs SUPABASE_JWT_SECRET, which is not set")
+        return "HS256", _hmac_key(settings.jwt_secret)
+    if kid is None:
+        _reject("an ES256/RS256 token needs a kid")
     key = (keys if keys is not None else default_key_source(settings)).get(kid)
     if alg != key.algorithm:
         _reject("alg does not match the key's type")

@@ -16,6 +16,7 @@ import bcrypt
 import psycopg
 from jose import jwt
 
+from devstack.auth_service import legacy_secret_kid
 from devstack.stack import StackSettings
 
 _VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
@@ -73,9 +74,10 @@ def mint_token(
     email: str | None = None,
     role: str | None = "member",
     ttl: int = 3600,
+    with_kid: bool = True,
     **extra: Any,
 ) -> str:
-    """An access token as the local Auth service (with the hook) would issue it."""
+    """An access token as the local Auth (with the hook) issues it: HS256 with its kid, or legacy without."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "aud": "authenticated",
@@ -92,7 +94,8 @@ def mint_token(
     }
     if role is not None:
         claims["user_role"] = role
-    return str(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
+    headers = {"kid": legacy_secret_kid(settings.jwt_secret)} if with_kid else None
+    return str(jwt.encode(claims, settings.jwt_secret, algorithm="HS256", headers=headers))
 
 
 def create_user(

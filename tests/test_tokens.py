@@ -405,28 +405,46 @@ def test_key_confusion_public_key_as_hmac_secret_is_rejected(
 ) -> None:
     secret = _public_key_secrets(ec_key, rsa_key)[which]
     kid = "rsa-1" if which.startswith("rsa") else "ec-1"
-    # With the key's kid: the key is asymmetric, so HS256 is not its algorithm.
-    rejected(
-        hmac_token({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(), secret),
-        inline_settings,
-        reason="alg does not match",
-    )
-    assert decode_calls == []
-    # Without a kid: HS256 with the JWT secret, which the public key is not.
+    # With the key's kid: HS256 is only ever verified with the JWT secret, which the
+    # public key is not; the asymmetric key is never used as an HMAC secret.
+    rejected(hmac_token({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(), secret), inline_settings)
+    # Without a kid: likewise.
     rejected(hmac_token({"alg": "HS256", "typ": "JWT"}, claims(), secret), inline_settings)
+    assert decode_calls == [["HS256"], ["HS256"]]
     # The public key in JWK form (what the JWKS endpoint serves) as the secret, too.
     jwk_text = json.dumps(ec_jwk(ec_key, "ec-1") if kid == "ec-1" else rsa_jwk(rsa_key, "rsa-1"))
     rejected(hmac_token({"alg": "HS256", "kid": kid}, claims(), jwk_text.encode()), inline_settings)
 
 
-@pytest.mark.parametrize("alg", ["RS256", "HS256", "ES384", "ES512", "PS256", "EdDSA", "es256"])
+@pytest.mark.parametrize(
+    ("alg", "reason"),
+    [
+        ("RS256", "alg does not match"),
+        # HS256 means the JWT secret whatever the kid: the ES256 signature fails under it.
+        ("HS256", "python-jose rejected"),
+        ("ES384", "not an allowed"),
+        ("ES512", "not an allowed"),
+        ("PS256", "not an allowed"),
+        ("EdDSA", "not an allowed"),
+        ("es256", "not an allowed"),
+        ("HS384", "not an allowed"),
+        ("HS512", "not an allowed"),
+    ],
+)
 def test_es256_token_with_another_alg_in_the_header_is_rejected(
-    inline_settings: Settings, es256: Callable[..., str], alg: str
+    inline_settings: Settings, es256: Callable[..., str], alg: str, reason: str
 ) -> None:
     token = es256(claims())
-    rejected(
-        with_header(token, {"alg": alg, "typ": "JWT", "kid": "ec-1"}), inline_settings, "alg does not match"
-    )
+    rejected(with_header(token, {"alg": alg, "typ": "JWT", "kid": "ec-1"}), inline_settings, reason)
+
+
+@pytest.mark.parametrize("alg", ["HS384", "HS512", "PS256", "ES384", "EdDSA"])
+def test_an_alg_outside_the_allow_list_never_fetches_the_jwks(
+    settings: Settings, fetched: tuple[KeySource, FakeFetch, FakeClock], es256: Callable[..., str], alg: str
+) -> None:
+    keys, fetch, _ = fetched
+    rejected(with_header(es256(claims()), {"alg": alg, "kid": "ec-1"}), settings, "not an allowed", keys=keys)
+    assert fetch.count == 0
 
 
 def test_rs256_token_under_the_ec_kid_is_rejected(
@@ -441,10 +459,51 @@ def test_es256_signed_by_another_key_is_rejected(
     rejected(es256(claims(), key=ec_key_2), inline_settings)
 
 
-def test_unknown_kid_is_rejected_without_falling_back_to_the_secret(inline_settings: Settings) -> None:
-    # Signed correctly with the legacy secret, but names a kid: the kid decides.
-    rejected(hs256(claims(), headers={"kid": "not-in-the-jwks"}), inline_settings, "unknown kid")
-    rejected(hs256(claims(), headers={"kid": "ec-1"}), inline_settings, "alg does not match")
+@pytest.mark.parametrize("kid", ["5a7c3f0e-2d4b-4c1a-9e8f-0b1c2d3e4f5a", "not-in-the-jwks", "ec-1", "rsa-1"])
+def test_hs256_with_a_kid_is_verified_with_the_jwt_secret(
+    inline_settings: Settings, decode_calls: list[Any], kid: str
+) -> None:
+    # A hosted project's shared-secret signing key puts its kid in the header and
+    # leaves the HMAC key out of the JWKS (GoTrue's WellKnownJwks skips oct keys):
+    # the secret verifies HS256 whatever the kid names.
+    token = hs256(claims(), headers={"kid": kid})
+    assert verify_access_token(token, inline_settings, now=NOW).sub == USER_ID
+    assert decode_calls == [["HS256"]]
+
+
+def test_hs256_with_a_kid_never_fetches_the_jwks(
+    settings: Settings, fetched: tuple[KeySource, FakeFetch, FakeClock]
+) -> None:
+    keys, fetch, _ = fetched
+    token = hs256(claims(), headers={"kid": "5a7c3f0e-2d4b-4c1a-9e8f-0b1c2d3e4f5a"})
+    assert verify_access_token(token, settings, now=NOW, keys=keys).sub == USER_ID
+    assert fetch.count == 0
+
+
+def test_hs256_with_a_kid_and_a_wrong_secret_is_rejected(inline_settings: Settings) -> None:
+    other = "another-secret-that-is-at-least-32-characters"
+    rejected(hs256(claims(), secret=other, headers={"kid": "ec-1"}), inline_settings, "python-jose rejected")
+    rejected(hs256(claims(), secret=other, headers={"kid": "x"}), inline_settings, "python-jose rejected")
+
+
+@pytest.mark.parametrize("kid", ["", 7, ["k"], {"kid": "k"}, None])
+def test_hs256_kid_when_present_must_be_a_non_empty_string(inline_settings: Settings, kid: object) -> None:
+    token = hs256(claims())
+    rejected(with_header(token, {"alg": "HS256", "typ": "JWT", "kid": kid}), inline_settings, "kid")
+
+
+def test_asymmetric_token_with_an_unknown_kid_is_rejected(
+    inline_settings: Settings, es256: Callable[..., str]
+) -> None:
+    rejected(es256(claims(), kid="not-in-the-jwks"), inline_settings, "unknown kid")
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+def test_asymmetric_token_without_a_kid_is_rejected(
+    inline_settings: Settings, es256: Callable[..., str], rs256: Callable[..., str], alg: str
+) -> None:
+    token = es256(claims()) if alg == "ES256" else rs256(claims())
+    rejected(with_header(token, {"alg": alg, "typ": "JWT"}), inline_settings, "kid")
 
 
 @pytest.mark.parametrize("kid", [None, "", 7, ["ec-1"], {"kid": "ec-1"}])
@@ -487,6 +546,9 @@ def test_token_without_kid_needs_the_jwt_secret(tmp_path: Path) -> None:
     )
     assert production.jwt_secret is None
     rejected(hs256(claims()), production, "SUPABASE_JWT_SECRET")
+    # With a kid too: no JWKS ever holds the HMAC key, so nothing else could verify it.
+    keys = KeySource(production, fetch=FakeFetch({"keys": []}))
+    rejected(hs256(claims(), headers={"kid": "k"}), production, "SUPABASE_JWT_SECRET", keys=keys)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,9 @@
-"""Asymmetric access tokens end to end: Auth signs ES256, the API verifies them from the JWKS URL.
+"""Signing keys end to end: HS256 with a kid on the main stack, ES256 from the JWKS on a second one.
+
+The main test stack's Auth signs HS256 with the JWT secret and names the key by a
+`kid`, as a hosted project's shared-secret signing key does (the JWKS does not list
+it); the API and PostgREST must accept those tokens.
+
 
 A dedicated stack whose Auth service signs with a freshly generated P-256 key
 (`AUTH_SIGNING_JWK`) and publishes its public half at
@@ -25,9 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jwt
 
+from devstack.auth_service import legacy_secret_kid
 from devstack.postgrest import jwt_secret_setting
 from devstack.stack import Stack, running_stack, throwaway_settings
-from tests.factories import mint_token, north_american_vin
+from tests.factories import create_user, mint_token, north_american_vin
 from tests.support import ApiClient, assert_problem, random_ip
 
 PASSWORD = "es256-password-123"
@@ -203,7 +209,11 @@ def test_legacy_hs256_tokens_without_kid_still_work(
     # SUPABASE_JWT_SECRET is set, so a legacy token (no kid) is verified with it.
     session_id = claims_of(session["access_token"])["session_id"]  # a live session, as Auth would sign
     token = mint_token(
-        es_stack.settings, session["user"]["id"], email=session["user"]["email"], session_id=session_id
+        es_stack.settings,
+        session["user"]["id"],
+        email=session["user"]["email"],
+        session_id=session_id,
+        with_kid=False,
     )
     assert "kid" not in header_of(token)
     assert es_api.get("me", headers=bearer(token)).status_code == 200
@@ -247,26 +257,27 @@ def test_another_ec_key_with_the_same_kid_is_refused(
     assert_refused_everywhere(es_api, es_stack, token)
 
 
-def test_the_jwt_secret_cannot_sign_for_the_kid(
+def test_the_jwt_secret_signs_hs256_whatever_the_kid_names(
     es_api: ApiClient, es_stack: Stack, signing_key: dict[str, Any], fresh_claims: dict[str, Any]
 ) -> None:
-    # HS256 with the legacy secret, but naming the EC key: the key decides the algorithm.
-    token = forged(fresh_claims, es_stack.settings.jwt_secret, "HS256", signing_key["kid"])
-    assert_problem(es_api.get("me", headers=bearer(token)), 401, "unauthorized")
-    assert_problem(es_api.get("vehicles", headers=bearer(token)), 401, "unauthorized")
-    # (PostgREST takes it: its HS256 key has no kid, and whoever holds the JWT secret can
-    # mint a kid-less legacy token with the same claims anyway. The API is stricter.)
+    # HS256 always means the legacy secret (contract section 9): a hosted project's
+    # shared-secret key names its own kid, which no JWKS lists. Whoever holds the secret
+    # can mint a kid-less token with the same claims anyway, so the kid grants nothing.
+    for kid in (signing_key["kid"], f"unknown-{uuid.uuid4().hex[:8]}"):
+        token = forged(fresh_claims, es_stack.settings.jwt_secret, "HS256", kid)
+        assert es_api.get("me", headers=bearer(token)).status_code == 200
+    # Not the public key, nor anything but the secret, as the HMAC key.
+    for secret in (json.dumps(public_part(signing_key)), "another-secret-with-at-least-32-characters"):
+        token = forged(fresh_claims, secret, "HS256", signing_key["kid"])
+        assert_problem(es_api.get("me", headers=bearer(token)), 401, "unauthorized")
 
 
-def test_an_unknown_kid_is_refused_without_falling_back_to_the_secret(
+def test_an_unknown_kid_is_refused_for_asymmetric_tokens(
     es_api: ApiClient, es_stack: Stack, fresh_claims: dict[str, Any]
 ) -> None:
     unknown = f"unknown-{uuid.uuid4().hex[:8]}"
-    for token in (
-        forged(fresh_claims, private_jwk(unknown), "ES256", unknown),
-        forged(fresh_claims, es_stack.settings.jwt_secret, "HS256", unknown),
-    ):
-        assert_problem(es_api.get("me", headers=bearer(token)), 401, "unauthorized")
+    token = forged(fresh_claims, private_jwk(unknown), "ES256", unknown)
+    assert_refused_everywhere(es_api, es_stack, token)
 
 
 def test_the_real_token_with_a_tampered_payload_is_refused(
@@ -277,3 +288,56 @@ def test_the_real_token_with_a_tampered_payload_is_refused(
     tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     token = f"{head}.{tampered_payload}.{signature}"
     assert_problem(es_api.get("me", headers=bearer(token)), 401, "unauthorized")
+
+
+# --------------------------------------------------------------------------- HS256 with a kid (main stack)
+
+
+@pytest.fixture
+def hs_session(stack: Stack, db: Any) -> dict[str, Any]:
+    """A session from POST /api/auth/login on the main stack, whose Auth signs HS256."""
+    user = create_user(db, stack.settings, password=PASSWORD)
+    api = ApiClient(stack.settings.api_url, {"X-Forwarded-For": random_ip()})
+    login = api.post("auth/login", json={"email": user.email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    body: dict[str, Any] = login.json()
+    return body
+
+
+def test_login_through_the_local_auth_yields_hs256_with_a_kid(
+    stack: Stack, hs_session: dict[str, Any]
+) -> None:
+    header = header_of(hs_session["access_token"])
+    assert header["alg"] == "HS256"
+    assert header["kid"] == legacy_secret_kid(stack.settings.jwt_secret)
+    uuid.UUID(header["kid"])  # a UUID, like a hosted project's key ids
+    # Like GoTrue: the HMAC key is never published in the JWKS.
+    response = requests.get(f"{stack.settings.supabase_url}/auth/v1/.well-known/jwks.json", timeout=10)
+    assert response.status_code == 200, response.text
+    assert header["kid"] not in [key.get("kid") for key in response.json()["keys"]]
+    assert all(key.get("kty") != "oct" for key in response.json()["keys"])
+
+
+def test_the_api_and_postgrest_accept_the_hs256_token_with_its_kid(
+    stack: Stack, hs_session: dict[str, Any]
+) -> None:
+    api = ApiClient(stack.settings.api_url)
+    headers = bearer(hs_session["access_token"])
+    me = api.get("me", headers=headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["id"] == hs_session["user"]["id"]
+    created = api.post(
+        "vehicles",
+        json={"vin": north_american_vin(), "make": "Kia", "model": "Rio", "model_year": 2021},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["owner_id"] == hs_session["user"]["id"]
+    s = stack.settings
+    direct = requests.get(
+        f"{s.supabase_url}/rest/v1/vehicles?select=id,owner_id",
+        headers={"apikey": s.publishable_key, **headers},
+        timeout=10,
+    )
+    assert direct.status_code == 200, direct.text
+    assert {row["owner_id"] for row in direct.json()} == {hs_session["user"]["id"]}

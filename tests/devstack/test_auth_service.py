@@ -28,7 +28,13 @@ from jose.exceptions import JWTError
 from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
-from devstack.auth_service import AuthConfig, config_from_env, load_hook_from_config, make_server
+from devstack.auth_service import (
+    AuthConfig,
+    config_from_env,
+    legacy_secret_kid,
+    load_hook_from_config,
+    make_server,
+)
 from devstack.migrate import bootstrap
 from devstack.postgres import PostgresServer
 
@@ -555,7 +561,12 @@ def test_access_token_claims(auth: str, db: psycopg.Connection[tuple[Any, ...]])
     email = _email()
     session = _signup(auth, email=email, data={"name": "Ada"})
     token = session["access_token"]
-    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    # Like a hosted project's shared-secret signing key: its kid in the header.
+    assert jwt.get_unverified_header(token) == {
+        "alg": "HS256",
+        "kid": legacy_secret_kid(JWT_SECRET),
+        "typ": "JWT",
+    }
     claims = _claims(token)
     assert set(claims) == CLAIM_NAMES
     assert claims["iss"] == ISSUER
