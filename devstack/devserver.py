@@ -53,6 +53,7 @@ _TEMPLATE_TOKEN_RE: Final = re.compile(r":(\w+)[*+?]?|\$(\w+)")
 # rewrite destinations keep their structure and already-encoded parts.
 _URL_SAFE: Final = "!#$%&'()*+,-./:;=?@[]_~"
 _HEADER_TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FORWARDED_HEADERS: Final = ("X-Forwarded-For", "X-Real-IP")
 
 
 # --------------------------------------------------------------------------- routes
@@ -556,6 +557,12 @@ def _wrap(handler_cls: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHand
         self.close_connection = True
         self.handle_one_request()
 
+    def parse_request(self: BaseHTTPRequestHandler) -> bool:
+        parsed = handler_cls.parse_request(self)
+        if parsed and getattr(self.server, "emulate_vercel", False):
+            _forward_like_vercel(self)
+        return parsed
+
     def send_response_only(self: BaseHTTPRequestHandler, code: int, message: str | None = None) -> None:
         _exchange().status = code
         handler_cls.send_response_only(self, code, message)
@@ -577,6 +584,7 @@ def _wrap(handler_cls: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHand
     namespace: dict[str, Any] = {
         "setup": setup,
         "handle": handle,
+        "parse_request": parse_request,
         "send_response_only": send_response_only,
         "flush_headers": flush_headers,
         "__module__": handler_cls.__module__,
@@ -586,6 +594,19 @@ def _wrap(handler_cls: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHand
         # The dev server logs each request itself; a second access line adds only noise.
         namespace["log_request"] = _quiet_log_request
     return cast("type[BaseHTTPRequestHandler]", type(handler_cls.__name__, (handler_cls,), namespace))
+
+
+def _forward_like_vercel(handler: BaseHTTPRequestHandler) -> None:
+    """Set X-Forwarded-For and X-Real-IP to the connection's address, as Vercel's edge does.
+
+    Vercel overwrites X-Forwarded-For with the client's address rather than appending to it
+    (https://vercel.com/docs/headers/request-headers: it does not forward external IPs, to
+    prevent spoofing), so what a client sends in either header never reaches a function.
+    """
+    address = str(handler.client_address[0])
+    for name in _FORWARDED_HEADERS:
+        del handler.headers[name]
+        handler.headers[name] = address
 
 
 def _quiet_log_request(self: BaseHTTPRequestHandler, code: int | str = "-", size: int | str = "-") -> None:
@@ -793,6 +814,8 @@ class DevServer(ThreadingHTTPServer):
     allow_reuse_address = True
     # Seconds between rescans of api/ and vercel.json when reloading; tests set 0.
     rescan_interval: float = 1.0
+    # Vercel's edge in front of every function: the client-address headers are overwritten.
+    emulate_vercel: bool = True
 
     def __init__(self, root: Path, address: tuple[str, int], *, reload: bool = False) -> None:
         """Scan `root` and bind; raises RouteConflictError, ValueError (vercel.json), OSError."""
@@ -950,12 +973,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--reload", action="store_true", help="re-import edited functions")
+    parser.add_argument(
+        "--no-vercel-emulation",
+        action="store_true",
+        help="pass X-Forwarded-For/X-Real-IP through untouched and do not set VERCEL=1, like a plain server",
+    )
     args = parser.parse_args(argv)
+    if not args.no_vercel_emulation:
+        # What Vercel's runtime sets in every function: the API then trusts the forwarded
+        # address, which this server sets from the connection like Vercel's edge.
+        os.environ.setdefault("VERCEL", "1")
     try:
         server = make_server(args.root, args.host, args.port, reload=args.reload)
     except (OSError, ValueError) as exc:
         print(f"devserver: {exc}", file=sys.stderr)
         return 1
+    server.emulate_vercel = not args.no_vercel_emulation
     if threading.current_thread() is threading.main_thread():
         # `stack.py` stops children with SIGTERM; unwind so the socket closes cleanly.
         signal.signal(signal.SIGTERM, _stop_on_sigterm)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from lib import cookies
-from lib.auth import REFRESH_COOKIE, caller_of, check_csrf
+from lib.auth import (
+    ACCESS_COOKIE,
+    caller_of,
+    check_csrf,
+    csrf_token,
+    request_token,
+    verified_claims,
+)
 from lib.clients import auth_client
 from lib.config import get_settings
 from lib.problems import (
@@ -98,29 +105,49 @@ def _auth_errors(on_api_error: Callable[[Any], ApiError]) -> Iterator[None]:
         raise BadGateway("The authentication service answered with an invalid response") from error
 
 
-def _session_body(session: AuthSession) -> dict[str, Any]:
-    """The contract's Session, with the role read from the verified access token."""
+def _session_body(session: AuthSession) -> tuple[dict[str, Any], str]:
+    """The contract's Session (role read from the verified access token) and its session id."""
     from lib.tokens import InvalidToken, verify_access_token
 
+    settings = get_settings()
     try:
-        claims = verify_access_token(session.access_token, get_settings())
+        claims = verify_access_token(session.access_token, settings)
     except InvalidToken:
         raise BadGateway("The authentication service issued an unusable token") from None
-    return {
+    if claims.session_id is None:
+        # The CSRF token is bound to the session: without its id there is nothing to bind to.
+        raise BadGateway("The authentication service issued a token without a session")
+    body = {
         "access_token": session.access_token,
         "refresh_token": session.refresh_token,
         "token_type": "bearer",
         "expires_in": session.expires_in,
         "expires_at": session.expires_at,
+        "csrf_token": csrf_token(claims.session_id, settings),
         "user": {"id": claims.sub, "email": claims.email, "role": claims.role},
     }
+    return body, claims.session_id
 
 
-def _with_cookies(request: Request, response: Response, session: AuthSession) -> Response:
-    response.cookies = cookies.session_cookies(
-        request, session.access_token, session.refresh_token, int(session.expires_in)
-    )
+def _session_response(request: Request, session: AuthSession) -> Response:
+    """A Session answer that also sets the session cookies."""
+    body, session_id = _session_body(session)
+    response = json_response(body)
+    _set_cookies(request, response, session, session_id, body["csrf_token"])
     return response
+
+
+def _set_cookies(
+    request: Request, response: Response, session: AuthSession, session_id: str, csrf: str
+) -> None:
+    response.cookies = cookies.session_cookies(
+        request,
+        session.access_token,
+        session.refresh_token,
+        int(session.expires_in),
+        session_id=session_id,
+        csrf=csrf,
+    )
 
 
 def signup(request: Request) -> Response:
@@ -136,14 +163,14 @@ def signup(request: Request) -> Response:
         result = auth_client().sign_up({"email": credentials.email, "password": credentials.password})
     if result.user is None:
         raise BadGateway("The authentication service answered with an invalid response")
-    session = _session_body(result.session) if result.session is not None else None
+    issued = _session_body(result.session) if result.session is not None else None
     body = {
         "user": {"id": result.user.id, "email": result.user.email or credentials.email},
-        "session": session,
+        "session": issued[0] if issued is not None else None,
     }
     response = json_response(body, 201)
-    if result.session is not None:
-        _with_cookies(request, response, result.session)
+    if result.session is not None and issued is not None:
+        _set_cookies(request, response, result.session, issued[1], issued[0]["csrf_token"])
     return response
 
 
@@ -163,37 +190,88 @@ def login(request: Request) -> Response:
         )
     if result.session is None:
         raise Unauthorized(LOGIN_FAILED)
-    return _with_cookies(request, json_response(_session_body(result.session)), result.session)
+    return _session_response(request, result.session)
+
+
+REFRESH_FAILED = "The refresh token is invalid, expired or revoked"
+
+
+def _refreshed(token: str) -> AuthSession:
+    """A new session for a refresh token. Raises Unauthorized when Auth refuses the token."""
+    with _auth_errors(lambda error: Unauthorized(REFRESH_FAILED)):
+        result = auth_client().refresh_session(token)
+    if result.session is None:
+        raise Unauthorized(REFRESH_FAILED)
+    return result.session
+
+
+def _cookie_refresh_token(request: Request) -> str:
+    """The refresh cookie's token, once X-CSRF-Token proved the request is the session's own.
+
+    Raises Unauthorized without a refresh cookie, Forbidden(csrf_failed) with the wrong token.
+    """
+    found = cookies.refresh_cookie(request)
+    if found is None:
+        raise Unauthorized("Send a refresh token in the body or the refresh cookie")
+    session_id, token = found
+    check_csrf(request, session_id, get_settings())
+    return token
 
 
 def refresh(request: Request) -> Response:
-    """POST /api/auth/refresh: rotate a refresh token from the body or the cookie."""
+    """POST /api/auth/refresh: rotate a refresh token from the body or (with CSRF) the cookie."""
     from_body = request.body(RefreshRequest).refresh_token
-    token = from_body or request.cookies.get(REFRESH_COOKIE)
-    if not token:
-        raise Unauthorized("Send a refresh token in the body or the refresh cookie")
-    if from_body is None:
-        check_csrf(request)
-    with _auth_errors(lambda error: Unauthorized("The refresh token is invalid, expired or revoked")):
-        result = auth_client().refresh_session(token)
-    if result.session is None:
-        raise Unauthorized("The refresh token is invalid, expired or revoked")
-    response = json_response(_session_body(result.session))
-    return response if from_body is not None else _with_cookies(request, response, result.session)
+    if from_body is not None:
+        body, _ = _session_body(_refreshed(from_body))
+        return json_response(body)
+    return _session_response(request, _refreshed(_cookie_refresh_token(request)))
 
 
 class _SessionGone(Unauthorized):
     """Auth no longer knows the session: logging out has nothing left to revoke."""
 
 
-def logout(request: Request) -> Response:
-    """POST /api/auth/logout: revoke this session upstream and clear the cookies."""
-    caller = caller_of(request)
+def _logout_token(request: Request) -> str | None:
+    """An access token of the session to end; None when its refresh token is already dead.
+
+    In the contract's order: the Authorization header, else a valid access cookie, else the
+    refresh cookie alone, exchanged for a fresh access token because Auth's /logout takes
+    nothing else (an expired access cookie must not strand a 30-day session). Cookies need the
+    session's CSRF token. Raises Unauthorized or Forbidden(csrf_failed).
+    """
+    settings = get_settings()
+    found = request_token(request)
+    if found is not None and not found[1]:
+        verified_claims(found[0], settings)
+        return found[0]
+    access = request.cookies.get(ACCESS_COOKIE)
+    if access:
+        try:
+            claims = verified_claims(access, settings)
+        except Unauthorized:
+            if cookies.refresh_cookie(request) is None:
+                raise
+        else:
+            check_csrf(request, claims.session_id, settings)
+            return access
+    if cookies.refresh_cookie(request) is None:
+        raise Unauthorized("Sign in to sign out: send an access token or the session cookies")
+    token = _cookie_refresh_token(request)
     try:
-        with _auth_errors(lambda error: _SessionGone()):
-            auth_client().admin.sign_out(caller.access_token, "local")
-    except _SessionGone:
-        pass
+        return _refreshed(token).access_token
+    except Unauthorized:
+        return None
+
+
+def logout(request: Request) -> Response:
+    """POST /api/auth/logout: revoke this session upstream and clear the three cookies."""
+    token = _logout_token(request)
+    if token is not None:
+        try:
+            with _auth_errors(lambda error: _SessionGone()):
+                auth_client().admin.sign_out(token, "local")
+        except _SessionGone:
+            pass
     response = empty_response(204)
     response.cookies = cookies.cleared_cookies(request)
     return response

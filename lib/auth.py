@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lib.config import Settings
 from lib.problems import Forbidden, Unauthorized
 from lib.request import Request
+
+if TYPE_CHECKING:
+    from lib.tokens import Claims
 
 ACCESS_COOKIE = "sb-access-token"
 REFRESH_COOKIE = "sb-refresh-token"
@@ -69,12 +75,34 @@ def _bearer(header: str) -> str:
     return token
 
 
-def check_csrf(request: Request) -> None:
-    """Cookie-authenticated unsafe requests must echo the csrf-token cookie. Raises Forbidden(csrf_failed)."""
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    presented = request.header(CSRF_HEADER) or ""
-    if not expected or not hmac.compare_digest(expected.encode(), presented.encode()):
-        raise Forbidden("Send the csrf-token cookie's value in X-CSRF-Token", code="csrf_failed")
+# Domain separation: the secret key also authenticates the API to Supabase, and a MAC made
+# for one purpose must never verify for another.
+_CSRF_CONTEXT = b"vehicle-api/csrf-token/v1\x00"
+
+
+def csrf_token(session_id: str, settings: Settings) -> str:
+    """The CSRF token of an Auth session: an HMAC of its session id under the server's secret key.
+
+    Bound to the session, so a token chosen by an attacker (or issued for another session) is
+    refused whatever cookie accompanies it; stable for the session's life, since refreshing keeps
+    the session id, so a frontend holding it in memory needs no update after a refresh. Keyed with
+    the secret key because it is the one server-only secret every environment must have (the
+    legacy JWT secret is absent on projects signing with asymmetric keys); rotating the key
+    invalidates the tokens, and cookie sessions then sign in again.
+    """
+    mac = hmac.new(settings.secret_key.encode(), _CSRF_CONTEXT + session_id.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
+def check_csrf(request: Request, session_id: str | None, settings: Settings) -> None:
+    """X-CSRF-Token must be the CSRF token of `session_id`. Raises Forbidden(csrf_failed)."""
+    presented = (request.header(CSRF_HEADER) or "").encode("utf-8", "surrogateescape")
+    if session_id is None or not hmac.compare_digest(csrf_token(session_id, settings).encode(), presented):
+        raise Forbidden(
+            "Send this session's CSRF token (the csrf-token cookie, or the Session's csrf_token) "
+            "in X-CSRF-Token",
+            code="csrf_failed",
+        )
 
 
 def request_token(request: Request) -> tuple[str, bool] | None:
@@ -88,20 +116,25 @@ def request_token(request: Request) -> tuple[str, bool] | None:
     return None
 
 
-def authenticate(request: Request, settings: Settings) -> Caller:
-    """Verify the caller's token (and CSRF for cookie writes). Raises Unauthorized or Forbidden."""
+def verified_claims(token: str, settings: Settings) -> Claims:
+    """The claims of a valid access token. Raises Unauthorized when it is invalid or expired."""
     from lib.tokens import InvalidToken, verify_access_token
 
+    try:
+        return verify_access_token(token, settings)
+    except InvalidToken:
+        raise Unauthorized("The access token is invalid or expired") from None
+
+
+def authenticate(request: Request, settings: Settings) -> Caller:
+    """Verify the caller's token (and CSRF for cookie writes). Raises Unauthorized or Forbidden."""
     found = request_token(request)
     if found is None:
         raise Unauthorized("Sign in to use this endpoint")
     token, via_cookie = found
-    try:
-        claims = verify_access_token(token, settings)
-    except InvalidToken:
-        raise Unauthorized("The access token is invalid or expired") from None
+    claims = verified_claims(token, settings)
     if via_cookie and request.method in UNSAFE_METHODS:
-        check_csrf(request)
+        check_csrf(request, claims.session_id, settings)
     return Caller(
         user_id=claims.sub,
         email=claims.email,

@@ -108,7 +108,10 @@ class Settings:
     app_version: str
     upstream_connect_timeout: float
     upstream_read_timeout: float
+    on_vercel: bool
     rate_limit_login: RateLimit
+    rate_limit_login_ip: RateLimit
+    rate_limit_recover: RateLimit
     rate_limit_auth: RateLimit
     rate_limit_write: RateLimit
     rate_limit_read: RateLimit
@@ -238,7 +241,7 @@ class RateLimit:
     window: int
 
 
-RATE_POLICIES = ("login", "auth", "write", "read")
+RATE_POLICIES = ("login", "recover", "auth", "write", "read")
 
 
 def _rate_limit(value: str, _variable: str) -> RateLimit:
@@ -331,7 +334,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("upstream_connect_timeout", "UPSTREAM_CONNECT_TIMEOUT", parser=_timeout, default=3.0),
     SettingSpec("upstream_read_timeout", "UPSTREAM_READ_TIMEOUT", parser=_timeout, default=8.0),
+    # Vercel sets VERCEL=1 in every function; only there do X-Forwarded-For and X-Real-IP come
+    # from the platform (its edge overwrites whatever the client sent), so only there are they
+    # the client's address (contract section 6).
+    SettingSpec("on_vercel", "VERCEL", parser=_bool, default=False),
     SettingSpec("rate_limit_login", "RATE_LIMIT_LOGIN", parser=_rate_limit, default=RateLimit(5, 60)),
+    # Per client IP whatever the email: password spraying, one password over many accounts.
+    SettingSpec("rate_limit_login_ip", "RATE_LIMIT_LOGIN_IP", parser=_rate_limit, default=RateLimit(30, 60)),
+    SettingSpec("rate_limit_recover", "RATE_LIMIT_RECOVER", parser=_rate_limit, default=RateLimit(3, 3600)),
     SettingSpec("rate_limit_auth", "RATE_LIMIT_AUTH", parser=_rate_limit, default=RateLimit(20, 60)),
     SettingSpec("rate_limit_write", "RATE_LIMIT_WRITE", parser=_rate_limit, default=RateLimit(60, 60)),
     SettingSpec("rate_limit_read", "RATE_LIMIT_READ", parser=_rate_limit, default=RateLimit(600, 60)),

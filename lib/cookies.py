@@ -1,11 +1,17 @@
-"""The session cookies of the contract's section 5."""
+"""The session cookies of the contract's section 5.
+
+The refresh cookie holds `<session id>.<refresh token>`. Auth's refresh tokens are opaque and
+rotate, and Auth tells which session one belongs to only by consuming it; the session id next
+to it lets the API check the CSRF token (bound to the session, lib.auth.csrf_token) before a
+cookie refresh or logout reaches Auth, even when the access cookie has expired. An attacker
+cannot pair someone else's refresh token with a session id of their choosing: the cookie is
+HttpOnly and is only ever replaced whole.
+"""
 
 from __future__ import annotations
 
-import secrets
-
 from lib.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
-from lib.request import Request
+from lib.request import UUID_TEXT, Request
 
 REFRESH_MAX_AGE = 30 * 24 * 3600
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -31,8 +37,21 @@ def _cookie(
     return "; ".join(parts)
 
 
-def session_cookies(request: Request, access_token: str, refresh_token: str, expires_in: int) -> list[str]:
-    """Set-Cookie values for a new session: access, refresh and a fresh CSRF token."""
+def refresh_cookie(request: Request) -> tuple[str | None, str] | None:
+    """(session id, refresh token) from the refresh cookie; the id is None in an old-style cookie."""
+    value = request.cookies.get(REFRESH_COOKIE)
+    if not value:
+        return None
+    session_id, dot, token = value.partition(".")
+    if dot and token and UUID_TEXT.match(session_id):
+        return session_id.lower(), token
+    return None, value
+
+
+def session_cookies(
+    request: Request, access_token: str, refresh_token: str, expires_in: int, *, session_id: str, csrf: str
+) -> list[str]:
+    """Set-Cookie values for a session: access, refresh (with its session id) and its CSRF token."""
     secure = not is_plain_local_http(request)
     return [
         _cookie(
@@ -46,7 +65,7 @@ def session_cookies(request: Request, access_token: str, refresh_token: str, exp
         ),
         _cookie(
             REFRESH_COOKIE,
-            refresh_token,
+            f"{session_id}.{refresh_token}",
             path="/api/auth",
             same_site="Strict",
             http_only=True,
@@ -55,7 +74,7 @@ def session_cookies(request: Request, access_token: str, refresh_token: str, exp
         ),
         _cookie(
             CSRF_COOKIE,
-            secrets.token_urlsafe(32),
+            csrf,
             path="/",
             same_site="Lax",
             http_only=False,

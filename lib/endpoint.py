@@ -32,6 +32,7 @@ from lib.problems import (
 from lib.request import (
     BODY_METHODS,
     Request,
+    client_ip,
     parse_cookies,
     parse_json_object,
     parse_query,
@@ -49,17 +50,6 @@ SECURITY_HEADERS = {
 }
 HSTS = "max-age=63072000; includeSubDomains"
 CALLER_VARY = "Authorization, Cookie, Origin"
-
-
-def client_ip(headers: Any, fallback: str) -> str:
-    """The caller's address as Vercel reports it (the socket is always Vercel's proxy)."""
-    forwarded = headers.get("X-Forwarded-For")
-    if forwarded:
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return str(first)
-    real = headers.get("X-Real-IP")
-    return str(real).strip() if real else fallback
 
 
 def _decoded(text: str) -> str | None:
@@ -223,7 +213,11 @@ class Endpoint(BaseHTTPRequestHandler):
             query={},
             headers=self.headers,
             request_id=request_id,
-            client_ip=client_ip(self.headers, self.client_address[0] if self.client_address else ""),
+            client_ip=client_ip(
+                self.headers,
+                str(self.client_address[0]) if self.client_address else "",
+                behind_vercel=settings.on_vercel,
+            ),
             cookies=parse_cookies(self.headers),
             json_body=json_body,
         )

@@ -53,6 +53,9 @@ _SELF_CONDITIONAL = frozenset({"lib.openapi:serve_document", "lib.openapi:serve_
 _SETS_COOKIES = frozenset(
     {"lib.account:signup", "lib.account:login", "lib.account:refresh", "lib.account:logout"}
 )
+# Handlers that authenticate the caller themselves (auth="none" in the route table): logout
+# accepts a Bearer token or the session cookies, down to the refresh cookie alone.
+_SELF_AUTHENTICATED = frozenset({"lib.account:logout"})
 # Statuses a handler answers with its own response model instead of a problem.
 _MODEL_ERRORS = {
     ("lib.health:check_health", 503): "Degraded: the database is unreachable (status `degraded`)"
@@ -96,7 +99,8 @@ validation failures list the invalid fields in `errors`. Every response carries 
 
 Authenticate with `Authorization: Bearer <Supabase access token>`, or with the session cookies set by \
 `POST /api/auth/login`; cookie-authenticated `POST`, `PATCH`, `PUT` and `DELETE` requests must send \
-`X-CSRF-Token` equal to the `csrf-token` cookie.
+`X-CSRF-Token` equal to the session's CSRF token: the `csrf-token` cookie, or the `csrf_token` of the \
+Session (for a frontend on another host of the same site, which cannot read the cookie).
 
 `HEAD` works wherever `GET` does; `OPTIONS` answers CORS preflights."""
 
@@ -208,7 +212,9 @@ def _header_parameters(method: str, operation: Operation) -> list[dict[str, Any]
         documented["If-None-Match"] = "ETag of a previous response: 304 when unchanged"
     if method in UNSAFE_METHODS and (operation.auth == "required" or 403 in operation.errors):
         documented.setdefault(
-            CSRF_HEADER, f"Required with cookie authentication: the value of the `{CSRF_COOKIE}` cookie"
+            CSRF_HEADER,
+            f"Required with cookie authentication: the session's CSRF token (the `{CSRF_COOKIE}` cookie, "
+            "or the Session's `csrf_token`)",
         )
     parameters = [
         {
@@ -332,6 +338,8 @@ def _description(operation: Operation) -> str:
     parts = [(operation.description or operation.summary).rstrip(".") + "."]
     if operation.auth == "required":
         parts.append("Requires a signed-in caller.")
+    elif operation.handler in _SELF_AUTHENTICATED:
+        parts.append("Requires a session: a Bearer token or the session cookies.")
     else:
         parts.append("No authentication required.")
     if operation.permission is not None:
@@ -365,7 +373,8 @@ def _operation(
             "content": {JSON: {"schema": dict(refs[(operation.body, "validation")])}},
         }
     document["responses"] = _responses(operation, refs)
-    document["security"] = list(SECURITY_REQUIRED) if operation.auth == "required" else []
+    authenticated = operation.auth == "required" or operation.handler in _SELF_AUTHENTICATED
+    document["security"] = list(SECURITY_REQUIRED) if authenticated else []
     document["x-cache-control"] = operation.cache_control
     if operation.rate_limit is not None:
         document["x-rate-limit-policy"] = operation.rate_limit

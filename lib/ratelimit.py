@@ -147,6 +147,7 @@ class Limiter:
 
 
 _LIMITER = Limiter()
+LOGIN_IP = "login_ip"
 
 
 def _digest(*parts: str) -> str:
@@ -154,13 +155,20 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
-def policy_key(policy: RatePolicy, request: Request) -> str:
+def _email(request: Request) -> str:
+    email = request.json_body.get("email") if isinstance(request.json_body, dict) else None
+    return email.strip().lower() if isinstance(email, str) else ""
+
+
+def policy_key(policy: str, request: Request) -> str:
     """The counter key of `policy` for this request (contract section 6)."""
     caller = request.caller
     if policy == "login":
-        email = request.json_body.get("email") if isinstance(request.json_body, dict) else None
-        normalised = email.strip().lower() if isinstance(email, str) else ""
-        return f"login:{_digest(request.client_ip, normalised)}"
+        return f"login:{_digest(request.client_ip, _email(request))}"
+    if policy == LOGIN_IP:
+        return f"{LOGIN_IP}:{_digest(request.client_ip)}"
+    if policy == "recover":
+        return f"recover:{_digest(_email(request))}"
     if policy == "auth":
         return f"auth:{_digest(request.client_ip)}"
     if caller is not None:
@@ -168,10 +176,12 @@ def policy_key(policy: RatePolicy, request: Request) -> str:
     return f"{policy}:ip:{_digest(request.client_ip)}"
 
 
-def limit_for(policy: RatePolicy, settings: Settings) -> RateLimit:
-    """The configured limit of a policy."""
+def limit_for(policy: str, settings: Settings) -> RateLimit:
+    """The configured limit of a policy (a route's, or login's per-IP budget)."""
     limits: dict[str, RateLimit] = {
         "login": settings.rate_limit_login,
+        LOGIN_IP: settings.rate_limit_login_ip,
+        "recover": settings.rate_limit_recover,
         "auth": settings.rate_limit_auth,
         "write": settings.rate_limit_write,
         "read": settings.rate_limit_read,
@@ -179,7 +189,7 @@ def limit_for(policy: RatePolicy, settings: Settings) -> RateLimit:
     return limits[policy]
 
 
-def headers(policy: RatePolicy, limit: RateLimit, remaining: int, reset: int) -> dict[str, str]:
+def headers(policy: str, limit: RateLimit, remaining: int, reset: int) -> dict[str, str]:
     """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers)."""
     return {
         "RateLimit-Policy": f'"{policy}";q={limit.limit};w={limit.window}',
@@ -187,24 +197,41 @@ def headers(policy: RatePolicy, limit: RateLimit, remaining: int, reset: int) ->
     }
 
 
+def _counted(policy: RatePolicy) -> tuple[str, ...]:
+    # Login is counted twice: per client IP whatever the email (spraying one password over many
+    # accounts), then per IP and email. The IP budget goes first, so a sprayer's refused attempts
+    # cost no further database call.
+    return (LOGIN_IP, "login") if policy == "login" else (policy,)
+
+
 def enforce(
     policy: RatePolicy, request: Request, settings: Settings, limiter: Limiter | None = None
 ) -> dict[str, str]:
     """Count this request; return its headers, or raise RateLimited (429) / ServiceUnavailable (503)."""
-    limit = limit_for(policy, settings)
-    batch = max(1, limit.limit // 20) if policy == "read" else 1
-    try:
-        allowed, remaining, reset = (limiter or _LIMITER).check(policy_key(policy, request), limit, batch)
-    except Exception as error:
-        log_event("rate_limit_unavailable", level="warning", policy=policy, error=type(error).__name__)
-        if isinstance(error, GatewayTimeout):
-            # The database is slow, not down: going on would wait for it a second time and could run
-            # past the function's maximum duration. Answer 504 now, whatever the policy.
-            raise GatewayTimeout("The database service did not answer in time") from None
-        if policy in settings.rate_limit_fail_open:
-            return {}
-        raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
-    result = headers(policy, limit, remaining, reset)
-    if not allowed:
-        raise RateLimited(min(reset, limit.window), result)
+    result: dict[str, str] = {}
+    for counted in _counted(policy):
+        limit = limit_for(counted, settings)
+        batch = max(1, limit.limit // 20) if counted == "read" else 1
+        try:
+            allowed, remaining, reset = (limiter or _LIMITER).check(
+                policy_key(counted, request), limit, batch
+            )
+        except Exception as error:
+            log_event("rate_limit_unavailable", level="warning", policy=counted, error=type(error).__name__)
+            if isinstance(error, GatewayTimeout):
+                # The database is slow, not down: going on would wait for it a second time and could
+                # run past the function's maximum duration. Answer 504 now, whatever the policy.
+                raise GatewayTimeout("The database service did not answer in time") from None
+            if policy in settings.rate_limit_fail_open:
+                return {}
+            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+        # Several policies are one list each (draft-ietf-httpapi-ratelimit-headers), the last
+        # counted, the one that applies per account, first.
+        result = _merged(headers(counted, limit, remaining, reset), result)
+        if not allowed:
+            raise RateLimited(min(reset, limit.window), result)
     return result
+
+
+def _merged(first: dict[str, str], then: dict[str, str]) -> dict[str, str]:
+    return {name: ", ".join(v for v in (value, then.get(name)) if v) for name, value in first.items()}

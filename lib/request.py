@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -166,6 +167,30 @@ def parse_query(raw: str) -> dict[str, str]:
             raise BadRequest(f"Query parameter {name!r} is repeated", code="invalid_query")
         query[name] = value
     return query
+
+
+def _address(value: str | None) -> str | None:
+    """`value` as an IP address in canonical form, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(headers: Message, peer: str, *, behind_vercel: bool) -> str:
+    """The caller's address: the socket's peer, or on Vercel the address its edge forwards.
+
+    Vercel's edge overwrites X-Forwarded-For (and sets X-Real-IP) with the address the
+    connection came from, so there a client cannot choose it. Anywhere else the headers are
+    whatever the client sent, and trusting them would let it rotate into fresh rate-limit
+    buckets at will: the socket's peer is the only address it cannot pick.
+    """
+    if behind_vercel:
+        forwarded = (headers.get("X-Forwarded-For") or "").split(",")[0]
+        for candidate in (forwarded, headers.get("X-Real-IP")):
+            if (address := _address(candidate)) is not None:
+                return address
+    return _address(peer) or peer
 
 
 def parse_cookies(headers: Message) -> dict[str, str]:

@@ -226,7 +226,10 @@ LOGIN = Route(
             cache_control=NO_STORE,
             errors=(*WITH_BODY, 401, 429, *UPSTREAM),
             tags=("auth",),
-            description="Sets the sb-access-token, sb-refresh-token and csrf-token cookies.",
+            description=(
+                "Sets the sb-access-token, sb-refresh-token and csrf-token cookies. The Session's "
+                "csrf_token is the session's CSRF token (also the csrf-token cookie's value)."
+            ),
         )
     },
     vercel_file="api/auth.py",
@@ -257,12 +260,20 @@ LOGOUT = Route(
         "POST": Operation(
             "lib.account:logout",
             "Sign out: revoke the session and clear the cookies",
+            # Authenticated by the handler: the refresh cookie alone is enough, so that an
+            # expired access cookie does not strand a 30-day session (contract section 4).
+            auth="none",
             rate_limit="auth",
             body="EmptyBody",
             success=204,
             cache_control=NO_STORE,
             errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
             tags=("auth",),
+            description=(
+                "Revokes the session upstream and clears the sb-access-token, sb-refresh-token and "
+                "csrf-token cookies. Send the access token as a Bearer token, or the session cookies: the "
+                "access cookie, or the refresh cookie alone, either with X-CSRF-Token."
+            ),
         )
     },
     vercel_file="api/auth.py",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Request"], "Response"]
 AuthMode = Literal["none", "required"]
-RatePolicy = Literal["login", "auth", "read", "write"]
+RatePolicy = Literal["login", "recover", "auth", "read", "write"]
 
 # Cache-Control of successful responses; errors are always no-store.
 PRIVATE = "private, no-cache"

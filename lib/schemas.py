@@ -557,6 +557,14 @@ class Session(Output):
     token_type: Literal["bearer"]
     expires_in: int
     expires_at: int
+    csrf_token: str = Field(
+        description=(
+            "The session's CSRF token, also set as the csrf-token cookie: send it as X-CSRF-Token "
+            "with cookie-authenticated writes, refresh and logout. A frontend on another host of the "
+            "same site cannot read the cookie and keeps this value instead. Bound to the session and "
+            "unchanged by a refresh."
+        )
+    )
     user: SessionUser
 
 

@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
 import requests
+from requests.adapters import HTTPAdapter
 
 T = TypeVar("T")
 
 
-class ApiClient:
-    """requests against the API base URL, never raising on HTTP errors."""
+class _FromAddress(HTTPAdapter):
+    """Connections from one local address (source_address), so the server sees that peer."""
 
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _loopback(value: str | None) -> str | None:
+    try:
+        address = ipaddress.ip_address((value or "").strip())
+    except ValueError:
+        return None
+    return str(address) if address.version == 4 and address.is_loopback else None
+
+
+class ApiClient:
+    """requests against the API base URL, never raising on HTTP errors.
+
+    A request whose X-Forwarded-For names a loopback address (random_ip()) connects from that
+    address: the dev server, like Vercel's edge, overwrites the header with the connection's
+    address, so that is how a test plays another client.
+    """
+
+    def __init__(
+        self, base_url: str, headers: dict[str, str] | None = None, source: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
+        self.source = source  # connect from this loopback address, whatever X-Forwarded-For says
 
     def url(self, path: str) -> str:
         """Absolute URL of an /api-relative path."""
@@ -28,7 +58,13 @@ class ApiClient:
         kwargs.setdefault("allow_redirects", False)
         if self.headers:
             kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {})}
-        return requests.request(method, self.url(path), **kwargs)
+        headers = {name.lower(): value for name, value in (kwargs.get("headers") or {}).items()}
+        source = self.source or _loopback(headers.get("x-forwarded-for"))
+        if source is None:
+            return requests.request(method, self.url(path), **kwargs)
+        with requests.Session() as session:
+            session.mount("http://", _FromAddress(source))
+            return session.request(method, self.url(path), **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         """GET."""
@@ -75,10 +111,15 @@ def in_one_rate_window(db: psycopg.Connection[Any], attempt: Callable[[], T], wi
 
 
 def random_ip() -> str:
-    """A documentation-range address, to give a test its own per-IP rate limit bucket."""
+    """A loopback address of its own, to give a test its own per-IP rate limit bucket.
+
+    Send it as X-Forwarded-For through ApiClient, which connects from it: the whole of 127/8
+    reaches the loopback interface on Linux, so the API sees another client (127.0.0.x, used by
+    the stack's servers, is left out).
+    """
     import random
 
-    return f"198.18.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
 class Gateway:

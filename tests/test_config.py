@@ -83,7 +83,24 @@ def test_development_defaults_when_nothing_is_set(tmp_path: Path) -> None:
     assert settings.app_version == "dev"
     assert settings.upstream_connect_timeout == 3.0
     assert settings.upstream_read_timeout == 8.0
+    assert settings.on_vercel is False
+    assert settings.rate_limit_login == config.RateLimit(5, 60)
+    assert settings.rate_limit_login_ip == config.RateLimit(30, 60)
+    assert settings.rate_limit_recover == config.RateLimit(3, 3600)
     assert set(settings.provenance.values()) == {Provenance("default", None)}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False), ("true", True)])
+def test_on_vercel_comes_from_the_vercel_variable(tmp_path: Path, value: str, expected: bool) -> None:
+    # Vercel sets VERCEL=1 in every function: only there are the forwarding headers the platform's.
+    assert resolve_settings({"VERCEL": value}, tmp_path).on_vercel is expected
+
+
+def test_the_login_per_ip_and_recover_limits_are_configurable(tmp_path: Path) -> None:
+    settings = resolve_settings({"RATE_LIMIT_LOGIN_IP": "100/60", "RATE_LIMIT_RECOVER": "5/86400"}, tmp_path)
+    assert settings.rate_limit_login_ip == config.RateLimit(100, 60)
+    assert settings.rate_limit_recover == config.RateLimit(5, 86400)
+    assert "RATE_LIMIT_LOGIN_IP is invalid" in error_for({"RATE_LIMIT_LOGIN_IP": "many"}, tmp_path)
 
 
 def test_process_environment_beats_dotenv_files_beats_defaults(tmp_path: Path) -> None:

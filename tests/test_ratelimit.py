@@ -6,14 +6,18 @@ import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from devstack.stack import Stack
-from lib.config import RateLimit
-from lib.ratelimit import Grant, Limiter, headers
+from lib.config import RateLimit, resolve_settings
+from lib.problems import RateLimited
+from lib.ratelimit import Grant, Limiter, enforce, headers, limit_for, policy_key
+from lib.request import Request
 
 
 class FakeCounter:
@@ -132,6 +136,37 @@ def test_header_format() -> None:
         "RateLimit-Policy": '"read";q=600;w=60',
         "RateLimit": '"read";r=599;t=42',
     }
+
+
+def _login(ip: str, email: str) -> Request:
+    return Request("POST", "/api/auth/login", {}, {}, Message(), "id", ip, json_body={"email": email})
+
+
+def test_login_counts_per_ip_whatever_the_email_and_per_ip_and_email() -> None:
+    clock = [0.0]
+    counter = FakeCounter(clock)
+    limiter = Limiter(counter.take, clock=lambda: clock[0])
+    settings = resolve_settings({}, Path("/nonexistent"))
+    admitted = [
+        enforce("login", _login("192.0.2.1", f"user{n}@example.test"), settings, limiter) for n in range(30)
+    ]
+    assert admitted[0] == {
+        "RateLimit-Policy": '"login";q=5;w=60, "login_ip";q=30;w=60',
+        "RateLimit": '"login";r=4;t=60, "login_ip";r=29;t=60',
+    }
+    with pytest.raises(RateLimited) as refused:
+        enforce("login", _login("192.0.2.1", "someone-else@example.test"), settings, limiter)
+    assert refused.value.headers["RateLimit-Policy"] == '"login_ip";q=30;w=60'
+    enforce("login", _login("192.0.2.2", "user0@example.test"), settings, limiter)  # another IP
+
+
+def test_recover_is_keyed_by_email_alone() -> None:
+    settings = resolve_settings({}, Path("/nonexistent"))
+    assert limit_for("recover", settings) == RateLimit(3, 3600)
+    one = _login("192.0.2.1", " Someone@Example.test ")
+    other = _login("198.51.100.9", "someone@example.test")
+    assert policy_key("recover", one) == policy_key("recover", other)
+    assert policy_key("login", one) != policy_key("login", other)
 
 
 # -- the shared counter in Postgres ------------------------------------------------

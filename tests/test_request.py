@@ -9,7 +9,7 @@ from email.message import Message
 import pytest
 
 from lib.problems import BadRequest
-from lib.request import MAX_JSON_DEPTH, parse_json_object, read_body
+from lib.request import MAX_JSON_DEPTH, client_ip, parse_json_object, read_body
 
 
 def arrays(levels: int, inner: str) -> bytes:
@@ -82,3 +82,31 @@ def test_a_body_that_ends_early_is_a_400() -> None:
         read_body(headers(50), io.BytesIO(b"{}"))
     assert refused.value.detail == "The body is shorter than its Content-Length"
     assert read_body(headers(2), io.BytesIO(b"{}")) == b"{}"
+
+
+def _headers(**values: str) -> Message:
+    message = Message()
+    for name, value in values.items():
+        message[name.replace("_", "-")] = value
+    return message
+
+
+def test_off_vercel_the_client_ip_is_the_socket_peer_whatever_the_headers_say() -> None:
+    spoofed = _headers(X_Forwarded_For="203.0.113.9, 10.0.0.1", X_Real_IP="198.51.100.2")
+    assert client_ip(spoofed, "192.0.2.7", behind_vercel=False) == "192.0.2.7"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X_Forwarded_For": "203.0.113.9, 10.0.0.1"}, "203.0.113.9"),
+        ({"X_Forwarded_For": " 2001:DB8::1 "}, "2001:db8::1"),
+        ({"X_Real_IP": "198.51.100.2"}, "198.51.100.2"),
+        ({"X_Forwarded_For": "'; drop table x; --, ::1", "X_Real_IP": "198.51.100.2"}, "198.51.100.2"),
+        ({"X_Forwarded_For": "not an address"}, "192.0.2.7"),
+        ({}, "192.0.2.7"),
+    ],
+)
+def test_on_vercel_the_client_ip_is_the_forwarded_address(headers: dict[str, str], expected: str) -> None:
+    # Vercel's edge overwrites X-Forwarded-For with the connection's address: there it is the platform's.
+    assert client_ip(_headers(**headers), "192.0.2.7", behind_vercel=True) == expected

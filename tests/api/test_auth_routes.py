@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
+import jwt
 import psycopg
 import pytest
 import requests
 
-from devstack.stack import StackSettings
-from tests.factories import create_user
+from devstack.stack import Stack, StackSettings
+from tests.factories import create_user, mint_token
 from tests.support import ApiClient, Gateway, assert_problem, random_ip
 
 PASSWORD = "correct-horse-battery"
@@ -33,6 +39,16 @@ def signup(api: ApiClient, email: str, password: str = PASSWORD) -> requests.Res
 
 def login(api: ApiClient, email: str, password: str = PASSWORD) -> requests.Response:
     return api.post("auth/login", json={"email": email, "password": password})
+
+
+def claims(token: str) -> dict[str, Any]:
+    """An access token's claims (unverified: the API verified it)."""
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def cookie_values(response: requests.Response) -> dict[str, str]:
+    """The values of the cookies a response sets."""
+    return {name: morsel.value for name, morsel in set_cookies(response).items()}
 
 
 def set_cookies(response: requests.Response) -> dict[str, Any]:
@@ -72,11 +88,21 @@ def test_login_sets_session_and_cookies(api: ApiClient) -> None:
     response = login(api, email)
     assert response.status_code == 200
     session = response.json()
-    assert set(session) == {"access_token", "refresh_token", "token_type", "expires_in", "expires_at", "user"}
+    assert set(session) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "expires_at",
+        "csrf_token",
+        "user",
+    }
     assert response.headers["Cache-Control"] == "no-store"
     cookies = set_cookies(response)
     access, refresh, csrf = cookies["sb-access-token"], cookies["sb-refresh-token"], cookies["csrf-token"]
     assert access.value == session["access_token"]
+    assert refresh.value == f"{claims(session['access_token'])['session_id']}.{session['refresh_token']}"
+    assert csrf.value == session["csrf_token"]
     assert (access["httponly"], access["samesite"], access["path"]) == (True, "Lax", "/")
     assert (refresh["httponly"], refresh["samesite"], refresh["path"]) == (True, "Strict", "/api/auth")
     assert (csrf["httponly"], csrf["samesite"], csrf["path"]) == ("", "Lax", "/")
@@ -261,3 +287,165 @@ def test_auth_down_is_503(api: ApiClient, gateway: Gateway) -> None:
     response = login(api, fresh_email())
     assert_problem(response, 503, "service_unavailable")
     assert int(response.headers["Retry-After"]) >= 1
+
+
+# --------------------------------------------------------------------------- CSRF bound to the session
+
+
+def new_vehicle() -> dict[str, Any]:
+    return {
+        "vin": "WVWZZZ1JZXW" + uuid.uuid4().hex[:6].upper(),
+        "make": "VW",
+        "model": "Golf",
+        "model_year": 2020,
+    }
+
+
+def test_an_attacker_chosen_csrf_pair_is_refused(api: ApiClient) -> None:
+    # Double submit without binding accepted any cookie/header pair that matched, so anyone able
+    # to plant a cookie (a sibling subdomain) chose the pair.
+    email = fresh_email()
+    signup(api, email)
+    access = cookie_values(login(api, email))["sb-access-token"]
+    chosen = "attacker-chosen-value"
+    jar = {"sb-access-token": access, "csrf-token": chosen}
+    response = api.post("vehicles", json=new_vehicle(), cookies=jar, headers={"X-CSRF-Token": chosen})
+    assert_problem(response, 403, "csrf_failed")
+    refresh = api.post("auth/refresh", cookies={"csrf-token": chosen}, headers={"X-CSRF-Token": chosen})
+    assert refresh.status_code in (401, 403)
+
+
+def test_a_csrf_token_from_another_session_is_refused(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    mine, theirs = cookie_values(login(api, email)), cookie_values(login(api, fresh_login(api)))
+    assert mine["csrf-token"] != theirs["csrf-token"]
+    foreign = theirs["csrf-token"]
+    for path, jar, body in (
+        ("vehicles", {"sb-access-token": mine["sb-access-token"], "csrf-token": foreign}, new_vehicle()),
+        ("auth/refresh", {"sb-refresh-token": mine["sb-refresh-token"], "csrf-token": foreign}, None),
+        ("auth/logout", {"sb-access-token": mine["sb-access-token"], "csrf-token": foreign}, None),
+        ("auth/logout", {"sb-refresh-token": mine["sb-refresh-token"], "csrf-token": foreign}, None),
+    ):
+        response = api.post(path, json=body, cookies=jar, headers={"X-CSRF-Token": foreign})
+        assert_problem(response, 403, "csrf_failed")
+    # The session's own token still works: nothing above reached Auth.
+    own = {"X-CSRF-Token": mine["csrf-token"]}
+    assert api.post("auth/refresh", cookies=mine, headers=own).status_code == 200
+
+
+def fresh_login(api: ApiClient) -> str:
+    """A second account's email, signed up."""
+    email = fresh_email()
+    signup(api, email)
+    return email
+
+
+def test_the_csrf_token_is_the_sessions_and_survives_a_refresh(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    first = login(api, email)
+    session, jar = first.json(), cookie_values(first)
+    refreshed = api.post("auth/refresh", cookies=jar, headers={"X-CSRF-Token": session["csrf_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["csrf_token"] == session["csrf_token"]
+    assert cookie_values(refreshed)["csrf-token"] == session["csrf_token"]
+    by_body = api.post("auth/refresh", json={"refresh_token": refreshed.json()["refresh_token"]})
+    assert by_body.json()["csrf_token"] == session["csrf_token"]
+
+
+FRONTEND = "https://app.example.test"
+
+
+@pytest.fixture(scope="module")
+def api_with_frontend(stack: Stack, repo_root: Path) -> Iterator[ApiClient]:
+    """A second API dev server on the same stack, deployed with ALLOWED_ORIGINS=FRONTEND."""
+    env = {**stack.settings.api_environment(), "ALLOWED_ORIGINS": FRONTEND}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "devstack.devserver", "--root", str(repo_root), "--port", "0"],
+        cwd=repo_root,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}, **env},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # "API dev server on <url>" once it listens
+        assert line.startswith("API dev server on "), line
+        yield ApiClient(line.removeprefix("API dev server on ").strip(), {"X-Forwarded-For": random_ip()})
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_frontend_on_another_host_uses_the_session_bodys_csrf_token(api_with_frontend: ApiClient) -> None:
+    # app.example.test calling the API's host: the browser sends the API's cookies (same site,
+    # credentials: "include") but the page cannot read csrf-token; it keeps the body's csrf_token.
+    api = api_with_frontend
+    origin = {"Origin": FRONTEND}
+    email = fresh_email()
+    assert signup(api, email).status_code == 201
+    answer = api.post("auth/login", json={"email": email, "password": PASSWORD}, headers=origin)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Access-Control-Allow-Origin"] == FRONTEND
+    token = answer.json()["csrf_token"]
+    jar = cookie_values(answer)  # what the browser holds for the API's host
+    with_token = {**origin, "X-CSRF-Token": token}
+
+    created = api.post("vehicles", json=new_vehicle(), cookies=jar, headers=with_token)
+    assert created.status_code == 201, created.text
+    assert created.headers["Access-Control-Allow-Origin"] == FRONTEND
+
+    refreshed = api.post("auth/refresh", cookies=jar, headers=with_token)
+    assert refreshed.status_code == 200, refreshed.text
+    jar = cookie_values(refreshed)
+    token = refreshed.json()["csrf_token"]
+
+    logout = api.post("auth/logout", cookies=jar, headers={**origin, "X-CSRF-Token": token})
+    assert logout.status_code == 204, logout.text
+    refresh_token = jar["sb-refresh-token"].partition(".")[2]
+    assert_problem(api.post("auth/refresh", json={"refresh_token": refresh_token}), 401, "unauthorized")
+
+
+# --------------------------------------------------------------------------- logout by refresh cookie
+
+
+def test_logout_with_an_expired_access_cookie_and_the_refresh_cookie(
+    api: ApiClient, stack_settings: StackSettings
+) -> None:
+    email = fresh_email()
+    signup(api, email)
+    answer = login(api, email)
+    session, jar = answer.json(), cookie_values(answer)
+    own = claims(session["access_token"])
+    expired = mint_token(
+        stack_settings, own["sub"], email=email, ttl=-120, session_id=own["session_id"], iat=own["iat"] - 200
+    )
+    cookies = {**jar, "sb-access-token": expired}
+    assert_problem(api.get("me", cookies=cookies), 401, "unauthorized")
+    assert_problem(api.post("auth/logout", cookies=cookies), 403, "csrf_failed")
+    response = api.post("auth/logout", cookies=cookies, headers={"X-CSRF-Token": session["csrf_token"]})
+    assert response.status_code == 204, response.text
+    cleared = set_cookies(response)
+    assert set(cleared) == {"sb-access-token", "sb-refresh-token", "csrf-token"}
+    assert all(morsel["max-age"] == "0" for morsel in cleared.values())
+    assert_problem(
+        api.post("auth/refresh", json={"refresh_token": session["refresh_token"]}), 401, "unauthorized"
+    )
+
+
+def test_logout_with_the_refresh_cookie_alone(api: ApiClient) -> None:
+    email = fresh_email()
+    signup(api, email)
+    answer = login(api, email)
+    session, jar = answer.json(), cookie_values(answer)
+    alone = {"sb-refresh-token": jar["sb-refresh-token"]}
+    response = api.post("auth/logout", cookies=alone, headers={"X-CSRF-Token": session["csrf_token"]})
+    assert response.status_code == 204, response.text
+    assert_problem(
+        api.post("auth/refresh", json={"refresh_token": session["refresh_token"]}), 401, "unauthorized"
+    )
+    # The session is gone: the same cookie again has nothing left to revoke.
+    again = api.post("auth/logout", cookies=alone, headers={"X-CSRF-Token": session["csrf_token"]})
+    assert again.status_code == 204
+    assert_problem(api.post("auth/logout"), 401, "unauthorized")

@@ -14,8 +14,9 @@ from tests.api.conftest import Actors
 from tests.factories import create_user, create_vehicle
 from tests.support import ApiClient, Gateway, assert_problem, in_one_rate_window, random_ip
 
-POLICY = re.compile(r'^"(login|auth|read|write)";q=\d+;w=\d+$')
-STATE = re.compile(r'^"(login|auth|read|write)";r=\d+;t=\d+$')
+# One or more policies, as a list (login counts per IP + email and per IP).
+POLICY = re.compile(r'^"(login|login_ip|auth|read|write)";q=\d+;w=\d+(, "login_ip";q=\d+;w=\d+)?$')
+STATE = re.compile(r'^"(login|login_ip|auth|read|write)";r=\d+;t=\d+(, "login_ip";r=\d+;t=\d+)?$')
 
 
 def test_200_concurrent_logins_for_one_email_admit_at_most_5(
@@ -93,6 +94,50 @@ def test_the_login_limit_keys_on_the_normalised_email_whatever_the_password(
     responses = in_one_rate_window(db, five_odd_failures_then_the_right_password)
     assert [r.status_code for r in responses] == [401] * 5 + [429]
     assert_problem(responses[-1], 429, "rate_limited")
+
+
+def test_rotating_a_spoofed_forwarded_for_earns_no_extra_login_attempts(
+    api: ApiClient, db: psycopg.Connection[Any]
+) -> None:
+    # One client (one connection address) sends a new X-Forwarded-For and X-Real-IP each time,
+    # as if each attempt came from elsewhere: only the platform may say where a request is from.
+    def eight_attempts() -> list[int]:
+        client = ApiClient(api.base_url, source=random_ip())
+        body = {"email": f"target-{uuid.uuid4().hex[:8]}@example.test", "password": "wrong-password-1"}
+        spoofed = [{"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"198.51.100.{n}"} for n in range(1, 9)]
+        return [client.post("auth/login", json=body, headers=headers).status_code for headers in spoofed]
+
+    assert in_one_rate_window(db, eight_attempts) == [401] * 5 + [429] * 3
+
+
+def test_one_password_over_many_emails_from_one_ip_is_refused_after_30(
+    api: ApiClient, db: psycopg.Connection[Any]
+) -> None:
+    def spray() -> tuple[list[Any], int]:
+        client = ApiClient(api.base_url, source=random_ip())
+        run = uuid.uuid4().hex[:8]
+        responses = [
+            client.post(
+                "auth/login",
+                json={"email": f"sprayed-{run}-{n}@example.test", "password": "Winter2026!"},
+                # Rotating a spoofed header changes nothing either.
+                headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+            )
+            for n in range(32)
+        ]
+        elsewhere = ApiClient(api.base_url, source=random_ip()).post(
+            "auth/login", json={"email": f"sprayed-{run}-x@example.test", "password": "Winter2026!"}
+        )
+        return responses, elsewhere.status_code
+
+    responses, elsewhere = in_one_rate_window(db, spray)
+    assert [r.status_code for r in responses] == [401] * 30 + [429] * 2
+    refused = assert_problem(responses[-1], 429, "rate_limited")
+    assert refused["status"] == 429
+    assert responses[-1].headers["RateLimit-Policy"] == '"login_ip";q=30;w=60'
+    assert 1 <= int(responses[-1].headers["Retry-After"]) <= 60
+    assert responses[0].headers["RateLimit-Policy"] == '"login";q=5;w=60, "login_ip";q=30;w=60'
+    assert elsewhere == 401
 
 
 def test_allowed_responses_carry_headers(api: ApiClient, actors: Actors) -> None:

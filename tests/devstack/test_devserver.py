@@ -350,6 +350,14 @@ def test_handler_sees_original_path_and_headers(base: str) -> None:
     assert data["headers"]["X-Test"] == "yes"
 
 
+def test_forwarding_headers_are_overwritten_with_the_connections_address(base: str) -> None:
+    # Like Vercel's edge: a client's own X-Forwarded-For or X-Real-IP never reaches a function.
+    spoofed = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1", "X-Real-IP": "198.51.100.2"}
+    headers = echo(get(f"{base}/api/hello", headers=spoofed))["headers"]
+    assert (headers["X-Forwarded-For"], headers["X-Real-IP"]) == ("127.0.0.1", "127.0.0.1")
+    assert echo(get(f"{base}/api/hello"))["headers"]["X-Forwarded-For"] == "127.0.0.1"
+
+
 def test_dynamic_folder_appends_param_to_query(base: str) -> None:
     data = echo(get(f"{base}/api/vehicles/123?x=1"))
     assert data["name"] == "vehicles/[id]/index"
