@@ -1,5 +1,6 @@
 # One entry point for every developer task. Everything starts from the repo's
-# own files: Python 3.12, Node and make are the only prerequisites.
+# own files: Python 3.12, Node, make and (for `make test`) Chromium are the only
+# prerequisites.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -7,10 +8,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON312 = $(shell devstack/bin/find-python312)
 
-.PHONY: deps help dev test db-reset migration bench fuzz soak vercel-check clean
+.PHONY: deps help chromium dev test db-reset migration bench fuzz soak vercel-check clean
 
-help: ## List the targets
+help: ## List the targets and the local stack's ports
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo
+	@if [ -x $(PY) ]; then $(PY) -m devstack ports || true; \
+	  else echo "Ports: shown here once the virtualenv exists (make deps, or any target that needs it)."; fi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@py="$(PYTHON312)"; [ -n "$$py" ] || exit 1; \
@@ -25,10 +29,14 @@ node_modules/.installed: package.json package-lock.json
 
 deps: $(VENV)/.installed node_modules/.installed
 
-dev: deps ## Run the local Supabase-compatible stack and the API on http://127.0.0.1:3000/api
+dev: deps ## Run the local Supabase-compatible stack and the API (ports below)
 	$(PY) -m devstack up
 
-test: deps ## Lint, type-check and run the whole test suite against a throwaway stack
+# Listed first, so a missing browser stops `make test` before installing or linting.
+chromium:
+	@devstack/bin/find-chromium >/dev/null
+
+test: chromium deps ## Lint, type-check and run the whole test suite against a throwaway stack (needs Chromium)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy

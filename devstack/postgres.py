@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
 import time
 from importlib.util import find_spec
 from pathlib import Path
+
+from devstack.processes import die_with_parent
 
 
 def _bin_path() -> Path:
@@ -180,6 +183,8 @@ class PostgresServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # SIGINT is Postgres's fast shutdown: a supervisor killed outright takes it along.
+            preexec_fn=die_with_parent(signal.SIGINT),  # noqa: PLW1509 (set up before any thread)
             **self._subprocess_user(),  # type: ignore[call-overload]
         )
         log.close()
@@ -215,7 +220,7 @@ class PostgresServer:
         """Fast shutdown (SIGINT), then kill if it lingers."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(2)
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:

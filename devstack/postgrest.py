@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from devstack.processes import terminate
+from devstack.processes import die_with_parent, terminate
 
 
 class PostgrestError(RuntimeError):
@@ -94,6 +94,7 @@ class PostgrestServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 (set up before any thread)
         )
         log.close()
         deadline = time.monotonic() + timeout

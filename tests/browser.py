@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-INSTALL_HINT = (
-    "The browser tests need Chromium: install Debian's package with "
-    "`apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium), "
-    "or set SKIP_BROWSER_TESTS=1 to skip them."
-)
+# The same lookup `make test` runs before anything else, so both agree on which browser
+# is used and on what to tell someone who has none.
+FIND_CHROMIUM = Path(__file__).resolve().parent.parent / "devstack" / "bin" / "find-chromium"
 # This machine's network is closed: without the background-networking flags
 # Chromium keeps trying to reach Google's services.
 HEADLESS_FLAGS = (
@@ -30,10 +27,10 @@ HEADLESS_FLAGS = (
 
 
 def find_chromium() -> str:
-    """The Chromium binary; skip when SKIP_BROWSER_TESTS=1, else fail with how to install it."""
+    """The Chromium binary; skip when SKIP_BROWSER_TESTS=1, else fail saying how to install it."""
     if os.environ.get("SKIP_BROWSER_TESTS") == "1":
         pytest.skip("SKIP_BROWSER_TESTS=1")
-    found = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which(CHROMIUM)
-    if found is None or not os.access(found, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found. {INSTALL_HINT}", pytrace=False)
-    return found
+    found = subprocess.run([FIND_CHROMIUM], capture_output=True, text=True, check=False)
+    if found.returncode != 0 or not found.stdout.strip():
+        pytest.fail(found.stderr.strip() or "devstack/bin/find-chromium found no Chromium", pytrace=False)
+    return found.stdout.strip()

@@ -1,22 +1,14 @@
-"""The local stack as `make dev` runs it: keys, gateway rules, start, stop, port clashes."""
+"""The local stack: keys, gateway rules, port clashes (its commands: test_commands.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings, free_port
+from devstack.stack import Stack, StackSettings
 
 PUBLISHED_ANON_JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9"
@@ -63,78 +55,3 @@ def test_port_clash_names_the_port(stack_settings: StackSettings, tmp_path: Path
         clashing = Stack(replace(stack_settings, data_dir=tmp_path, db_port=taken))
         with pytest.raises(Exception, match=f"port {taken} \\(Postgres\\) is already in use"):
             clashing.start()
-
-
-def test_make_dev_starts_serves_and_stops_without_orphans(tmp_path: Path, repo_root: Path) -> None:
-    ports = {
-        "SUPABASE_DB_PORT": free_port(),
-        "SUPABASE_API_PORT": free_port(),
-        "API_PORT": free_port(),
-        "POSTGREST_PORT": free_port(),
-        "AUTH_PORT": free_port(),
-    }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "APP_ENV"))}
-    env.update({k: str(v) for k, v in ports.items()})
-    env["DEVSTACK_DATA_DIR"] = str(tmp_path / "local")
-    env["SUPABASE_URL"] = f"http://127.0.0.1:{ports['SUPABASE_API_PORT']}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up"],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        banner = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            banner.append(line)
-            if "Press Ctrl-C" in line:
-                break
-        text = "".join(banner)
-        assert "Local stack is up." in text, text
-        assert "member@example.com" in text
-        children = psutil.Process(process.pid).children(recursive=True)
-        assert len(children) >= 5
-        health = requests.get(f"http://127.0.0.1:{ports['API_PORT']}/api/health", timeout=10)
-        assert health.status_code == 200
-        rest = requests.get(f"http://127.0.0.1:{ports['SUPABASE_API_PORT']}/rest/v1/", timeout=10)
-        assert rest.status_code == 401  # answered (no API key), so it is up
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0
-        deadline = time.monotonic() + 10
-        while any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children):
-            assert time.monotonic() < deadline, [c for c in children if c.is_running()]
-            time.sleep(0.1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-def test_db_reset_and_new_migration_commands(tmp_path: Path, repo_root: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "APP_ENV"))}
-    env["SUPABASE_DB_PORT"] = str(free_port())
-    env["DEVSTACK_DATA_DIR"] = tempfile.mkdtemp(prefix="db-reset-")
-    try:
-        for _ in range(2):  # from nothing, then over an existing database
-            done = subprocess.run(
-                [sys.executable, "-m", "devstack", "db-reset"],
-                cwd=repo_root,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
-            assert "migrations applied and seed loaded" in done.stdout
-    finally:
-        shutil.rmtree(env["DEVSTACK_DATA_DIR"], ignore_errors=True)
-    bad = subprocess.run(
-        [sys.executable, "-m", "devstack", "new-migration", "Bad Name"],
-        check=False,
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-    )
-    assert bad.returncode == 2
