@@ -98,6 +98,10 @@ _BY_SQLSTATE: dict[str, Callable[[str | None, str | None], ApiError | None]] = {
     "23505": _unique,
     "23503": _foreign_key,
     "42501": lambda c, h: Forbidden("You may not change this resource"),
+    # Raised through PostgREST's custom errors (status 403) by the quota trigger.
+    "VQ403": lambda c, h: Forbidden(
+        "You have reached your storage quota for this kind of resource", code="quota_exceeded"
+    ),
     "23514": _check,
     "VV422": _check,
 }

@@ -71,15 +71,24 @@ def replayed_failure(outcome: dict[str, Any]) -> Response | None:
 
 @contextmanager
 def remember_failures(
-    request: Request, idempotency: Idempotency | None, client: Callable[[], SyncPostgrestClient]
+    request: Request, idempotency: Idempotency | None, store: Callable[[], SyncPostgrestClient] | None = None
 ) -> Iterator[None]:
-    """Store a final client error (4xx) raised inside, so a retry with the same key replays it."""
+    """Store a final client error (4xx) raised inside, so a retry with the same key replays it.
+
+    `store` builds the client that writes it, by default the secret-key client: the
+    bookkeeping is not callable with a user's token (anyone could fill it directly),
+    so the API writes it for the caller it has verified, naming them.
+    """
     try:
         yield
     except ApiError as error:
         if idempotency is not None and 400 <= error.status < 500 and error.code != "idempotency_in_progress":
+            from lib.auth import caller_of
+            from lib.clients import admin_client
+
             body = problem_document(error, instance=request.path, request_id=request.request_id)
             arguments: dict[str, Any] = {
+                "p_user_id": caller_of(request).user_id,
                 "p_key": idempotency.key,
                 "p_request_hash": idempotency.request_hash,
                 "p_status": error.status,
@@ -87,5 +96,5 @@ def remember_failures(
             }
             # Best effort: if storing fails, a retry re-executes and fails the same way.
             with suppress(Exception):
-                client().rpc("idempotency_store", arguments).execute()
+                (store or admin_client)().rpc("idempotency_store", arguments).execute()
         raise

@@ -58,7 +58,7 @@ def create_record(request: Request) -> Response:
         "p_record": record.model_dump(mode="json", exclude_none=True),
         **idempotency.rpc_arguments(key),
     }
-    with idempotency.remember_failures(request, key, lambda: client), upstream_call(db_errors.translate):
+    with idempotency.remember_failures(request, key), upstream_call(db_errors.translate):
         result = client.rpc("create_maintenance_record", arguments).execute()
     outcome = expect_object(result.data)
     replayed = outcome.get("replay") is True

@@ -16,6 +16,7 @@ CATALOG: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "Authentication required"),
     "forbidden": (403, "Forbidden"),
     "csrf_failed": (403, "CSRF token missing or invalid"),
+    "quota_exceeded": (403, "Storage quota exceeded"),
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
     "conflict": (409, "Conflict"),

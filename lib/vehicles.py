@@ -78,7 +78,7 @@ def create_vehicle(request: Request) -> Response:
     key = idempotency.from_request(request)
     payload = vehicle.model_dump(mode="json", exclude_none=True)
     client = user_client(caller.access_token)
-    with idempotency.remember_failures(request, key, lambda: client), upstream_call(db_errors.translate):
+    with idempotency.remember_failures(request, key), upstream_call(db_errors.translate):
         arguments: dict[str, Any] = {"p_vehicle": payload, **idempotency.rpc_arguments(key)}
         result = client.rpc("create_vehicle", arguments).execute()
     outcome = expect_object(result.data)

@@ -435,3 +435,18 @@ def test_delete_with_stale_if_match(api: ApiClient, actors: Actors, db: psycopg.
 def test_member_cannot_delete_others(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
     vehicle = create_vehicle(db, actors.member)
     assert_problem(api.delete(f"vehicles/{vehicle['id']}", headers=actors.other.headers), 404, "not_found")
+
+
+def test_create_past_the_quota_is_403_quota_exceeded(
+    api: ApiClient, db: psycopg.Connection[Any], actors: Actors
+) -> None:
+    # The quota lives in the database (it binds direct /rest/v1 callers too); lower it for this test.
+    (saved,) = db.execute("select max_rows from private.quotas where name = 'vehicles'").fetchone() or (0,)
+    db.execute("update private.quotas set max_rows = 1 where name = 'vehicles'")
+    try:
+        assert post(api, actors.member, new_vehicle()).status_code == 201
+        refused = post(api, actors.member, new_vehicle())
+        assert_problem(refused, 403, "quota_exceeded")
+        assert "VQ403" not in refused.text
+    finally:
+        db.execute("update private.quotas set max_rows = %s where name = 'vehicles'", (saved,))

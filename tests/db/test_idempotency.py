@@ -144,7 +144,6 @@ def test_expired_keys_are_treated_as_absent(db: Db, owner: User, client: Rest) -
         " where user_id = %s and key = 'k1'",
         (owner.id,),
     )
-    assert ok(client.rpc("idempotency_lookup", {"p_key": "k1", "p_request_hash": "h1"})) is None
     # Even another hash is no conflict now: a fresh create, and the key is stored anew.
     second = ok(create(client, vehicle_fields(), request_hash="h2"))
     assert second["replay"] is False
@@ -166,47 +165,84 @@ def test_anon_cannot_use_the_functions(rest: Callable[[User | str], Rest]) -> No
     for function, args in (
         ("create_vehicle", {"p_vehicle": vehicle_fields()}),
         ("create_maintenance_record", {"p_vehicle_id": str(uuid.uuid4()), "p_record": {}}),
-        ("idempotency_lookup", {"p_key": "k", "p_request_hash": "h"}),
-        ("idempotency_store", {"p_key": "k", "p_request_hash": "h", "p_status": 422, "p_body": "{}"}),
+        ("idempotency_store", store_args(str(uuid.uuid4()), "k", 422, "{}")),
     ):
         assert_error(anon.rpc(function, args), 401, "42501")
 
 
-# -- idempotency_store / idempotency_lookup -------------------------------------------------------
+# -- idempotency_store: the API's, with the secret key -------------------------------------------
 
 
-def test_store_and_lookup_round_trip(
+def store_args(user_id: str, key: str, status: int, body: str, request_hash: str = "h1") -> dict[str, Any]:
+    """idempotency_store's arguments."""
+    return {
+        "p_user_id": user_id,
+        "p_key": key,
+        "p_request_hash": request_hash,
+        "p_status": status,
+        "p_body": body,
+    }
+
+
+def test_the_service_role_stores_a_failure_that_a_create_then_replays(
     db: Db, owner: User, client: Rest, make_user: Callable[..., User], rest: Callable[[User | str], Rest]
 ) -> None:
+    service = rest("service")
     problem = json.dumps({"status": 422, "code": "validation_error", "request_id": "r-1"})
-    stored = client.rpc(
-        "idempotency_store", {"p_key": "s1", "p_request_hash": "h1", "p_status": 422, "p_body": problem}
-    )
+    stored = service.rpc("idempotency_store", store_args(owner.id, "s1", 422, problem))
     assert stored.status_code == 204, stored.text
-    expected = {"replay": True, "status": 422, "resource": None, "body": problem}
-    assert ok(client.rpc("idempotency_lookup", {"p_key": "s1", "p_request_hash": "h1"})) == expected
-    assert ok(client.rpc("idempotency_lookup", {"p_key": "s1", "p_request_hash": "h1"}, get=True)) == expected
-    assert_error(client.rpc("idempotency_lookup", {"p_key": "s1", "p_request_hash": "h2"}), 400, "VI422")
-    assert ok(client.rpc("idempotency_lookup", {"p_key": "unknown", "p_request_hash": "h1"})) is None
     # First response wins.
-    client.rpc("idempotency_store", {"p_key": "s1", "p_request_hash": "h1", "p_status": 409, "p_body": "{}"})
-    assert ok(client.rpc("idempotency_lookup", {"p_key": "s1", "p_request_hash": "h1"}))["body"] == problem
+    service.rpc("idempotency_store", store_args(owner.id, "s1", 409, "{}"))
+    key = stored_key(db, owner, "s1")
+    assert key is not None
+    assert (key["status"], key["body"]) == (422, problem)
     # A create with the stored key replays the stored failure and creates nothing.
     vehicle = vehicle_fields()
+    expected = {"replay": True, "status": 422, "resource": None, "body": problem}
     assert ok(create(client, vehicle, key="s1")) == expected
     assert vehicles_with_vin(db, vehicle["vin"]) == []
     # Keys belong to their user.
-    stranger = rest(make_user("member"))
-    assert ok(stranger.rpc("idempotency_lookup", {"p_key": "s1", "p_request_hash": "h1"})) is None
+    assert ok(create(rest(make_user("member")), vehicle, key="s1"))["replay"] is False
 
 
 @pytest.mark.parametrize("status", [200, 201, 399, 500, 503])
-def test_store_only_takes_final_client_errors(db: Db, owner: User, client: Rest, status: int) -> None:
-    response = client.rpc(
-        "idempotency_store", {"p_key": "s2", "p_request_hash": "h", "p_status": status, "p_body": "{}"}
-    )
+def test_store_only_takes_final_client_errors(
+    db: Db, owner: User, rest: Callable[[User | str], Rest], status: int
+) -> None:
+    response = rest("service").rpc("idempotency_store", store_args(owner.id, "s2", status, "{}"))
     assert_error(response, 400, "22023")
     assert stored_key(db, owner, "s2") is None
+
+
+def test_store_refuses_bodies_over_16_kib(db: Db, owner: User, rest: Callable[[User | str], Rest]) -> None:
+    response = rest("service").rpc("idempotency_store", store_args(owner.id, "s3", 422, "x" * 16385))
+    assert_error(response, 400, "22023")
+    assert stored_key(db, owner, "s3") is None
+
+
+def test_users_cannot_write_or_read_the_bookkeeping_directly(db: Db, owner: User, client: Rest) -> None:
+    # Before, any user could store 15 MB bodies for 24 hours, four calls at a time.
+    before = fetch_one(
+        db, "select count(*) as n, coalesce(sum(octet_length(body)), 0) as size from private.idempotency_keys"
+    )
+    big = "x" * 1_000_000
+    assert_error(client.rpc("idempotency_store", store_args(owner.id, "b1", 422, big)), 403, "42501")
+    legacy = {"p_key": "b2", "p_request_hash": "h", "p_status": 422, "p_body": big}
+    assert client.rpc("idempotency_store", legacy).status_code == 404  # the user-callable form is gone
+    assert client.rpc("idempotency_lookup", {"p_key": "k1", "p_request_hash": "h1"}).status_code == 404
+    for function in ("idempotency_find", "idempotency_begin", "idempotency_complete"):
+        assert client.rpc(function, {}).status_code == 404  # private: not exposed at all
+    executable = fetch_all(
+        db,
+        "select p.proname as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+        " where n.nspname = 'public' and p.proname like 'idempotency%%'"
+        " and has_function_privilege('authenticated', p.oid, 'execute')",
+    )
+    assert executable == []
+    after = fetch_one(
+        db, "select count(*) as n, coalesce(sum(octet_length(body)), 0) as size from private.idempotency_keys"
+    )
+    assert after == before
 
 
 # -- create_maintenance_record --------------------------------------------------------------------
