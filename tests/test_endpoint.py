@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 
@@ -513,8 +514,16 @@ def test_the_request_log_names_the_matched_route(
 ) -> None:
     requests.get(f"{two_routes_url}/api/echo/a/items/b", headers={"X-Request-Id": "which-route-1"}, timeout=5)
     requests.get(f"{two_routes_url}/api/echo/a", headers={"X-Request-Id": "which-route-2"}, timeout=5)
-    logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "which-route-" in line]
-    routes = {entry["request_id"]: entry["route"] for entry in logged}
+    # The server writes its log line after the response is sent: read until both lines are there.
+    routes: dict[str, str] = {}
+    captured = ""
+    for _ in range(200):
+        captured += capfd.readouterr().err
+        logged = [json.loads(line) for line in captured.splitlines() if "which-route-" in line]
+        routes = {entry["request_id"]: entry["route"] for entry in logged}
+        if len(routes) == 2:
+            break
+        time.sleep(0.01)
     assert routes == {"which-route-1": "/api/echo/{id}/items/{item_id}", "which-route-2": "/api/echo/{id}"}
 
 

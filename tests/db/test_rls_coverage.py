@@ -13,8 +13,7 @@ AUTHENTICATED_MAY_EXECUTE = {
     "authorize",
     "is_admin",
     "is_privileged",
-    "idempotency_begin",
-    "idempotency_find",
+    "idempotency_begin",  # create_vehicle/create_maintenance_record run as the caller
     "idempotency_complete",
     "vin_check_digit_ok",  # CHECK constraints run as the writer
     "text_ok",  # likewise
