@@ -45,7 +45,8 @@ def write_limit(db: Db) -> Iterator[Callable[[int], None]]:
         yield lower
     finally:
         db.execute(
-            "update private.rate_limit_policies set max_requests = %s, window_seconds = %s where policy = 'write'",
+            "update private.rate_limit_policies set max_requests = %s, window_seconds = %s"
+            " where policy = 'write'",
             saved,
         )
 
@@ -87,7 +88,10 @@ def test_direct_inserts_are_refused_after_60_in_a_window(
 
 
 def test_updates_deletes_and_volatile_rpcs_are_counted_too(
-    db: Db, make_user: Callable[..., User], rest: Callable[[User | str], Rest], write_limit: Callable[[int], None]
+    db: Db,
+    make_user: Callable[..., User],
+    rest: Callable[[User | str], Rest],
+    write_limit: Callable[[int], None],
 ) -> None:
     write_limit(3)
 
@@ -109,7 +113,10 @@ def test_updates_deletes_and_volatile_rpcs_are_counted_too(
 
 
 def test_reads_are_not_counted(
-    db: Db, make_user: Callable[..., User], rest: Callable[[User | str], Rest], write_limit: Callable[[int], None]
+    db: Db,
+    make_user: Callable[..., User],
+    rest: Callable[[User | str], Rest],
+    write_limit: Callable[[int], None],
 ) -> None:
     write_limit(2)
 
@@ -151,7 +158,10 @@ def test_anon_and_the_service_role_are_not_counted(
 
 
 def test_a_direct_write_that_fails_in_the_database_keeps_no_unit(
-    db: Db, make_user: Callable[..., User], rest: Callable[[User | str], Rest], write_limit: Callable[[int], None]
+    db: Db,
+    make_user: Callable[..., User],
+    rest: Callable[[User | str], Rest],
+    write_limit: Callable[[int], None],
 ) -> None:
     # The unit is taken in the write's own transaction, so a refused statement rolls it back.
     write_limit(1)
@@ -172,7 +182,9 @@ def test_api_and_direct_writes_share_one_budget(
     def thirty_and_thirty() -> tuple[list[int], list[int], int, int]:
         user = create_user(db, stack_settings)
         client = rest(user)
-        via_api = [api.post("vehicles", json=new_vehicle(), headers=user.headers).status_code for _ in range(30)]
+        via_api = [
+            api.post("vehicles", json=new_vehicle(), headers=user.headers).status_code for _ in range(30)
+        ]
         direct = [client.insert("vehicles", new_vehicle()).status_code for _ in range(30)]
         next_direct = client.insert("vehicles", new_vehicle()).status_code
         next_api = api.post("vehicles", json=new_vehicle(), headers=user.headers)
