@@ -422,9 +422,7 @@ class _Router:
         location = self._redirect(path)
         if location is not None:
             return _Plan("redirect", target, location=_join_query(location, query)), headers
-        plan = self._resolve(method, path, query)
-        if plan is None:
-            plan = self._rewrite(method, path, query)
+        plan = self._filesystem(method, path, query) or self._after_filesystem(method, path, query)
         return plan or _Plan("not_found", target), headers
 
     def _redirect(self, path: str) -> str | None:
@@ -445,37 +443,49 @@ class _Router:
         # `//host` in Location is protocol-relative: never redirect off this origin.
         return "/" + location.lstrip("/")
 
-    def _rewrite(self, method: str, path: str, query: str) -> _Plan | None:
+    def _after_filesystem(self, method: str, path: str, query: str) -> _Plan | None:
+        """The rules Vercel's routing table puts after `handle: filesystem`, in its order.
+
+        First the vercel.json rewrites: one whose destination is a file or a fixed-path
+        function ends routing there; otherwise routing goes on with the rewritten path and
+        query (`check: true`). Then the dynamic `[param]` routes, which the build appends
+        after the rewrites: a rewrite whose source also matches a dynamic route's path wins.
+        """
+        requested = path
         for rewrite in self.config.rewrites:
             destination = rewrite.apply(path)
             if destination is None:
                 continue
             if destination.startswith(("http://", "https://")):
                 return _Plan("external", destination)
-            new_path, _, dest_query = quote(destination, safe=_URL_SAFE).partition("?")
-            merged = "&".join(q for q in (dest_query, query) if q)
-            plan = self._resolve(method, new_path, merged)
-            if plan is not None and plan.kind == "function" and plan.target.startswith(new_path):
-                # Vercel routes by the destination but hands the function the
-                # path the client asked for (with the destination's query).
-                plan = replace(plan, target=path + plan.target[len(new_path) :])
-            return plan
-        return None
+            path, _, dest_query = quote(destination, safe=_URL_SAFE).partition("?")
+            query = "&".join(q for q in (dest_query, query) if q)
+            plan = self._filesystem(method, path, query)
+            if plan is not None:
+                return _as_requested(plan, path, requested)
+        plan = self._function(path, query, dynamic=True)
+        return _as_requested(plan, path, requested) if plan is not None else None
 
-    def _resolve(self, method: str, path: str, query: str) -> _Plan | None:
+    def _filesystem(self, method: str, path: str, query: str) -> _Plan | None:
+        """A function at exactly this path (no `[param]`), or a public/ file."""
         if path == "/api" or path.startswith("/api/"):
-            # A trailing slash left here was either redirected already or is accepted
-            # as-is (no trailingSlash setting, or trailingSlash: true).
-            match = self.table.match(path.rstrip("/"))
-            if match is None:
-                return None
-            target = _join_query(path, query)
-            extra = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in match.params.items())
-            return _Plan("function", _join_query(target, extra), file=match.file)
+            return self._function(path, query, dynamic=False)
         if method not in ("GET", "HEAD"):
             return None
         file = self._static_file(path)
         return _Plan("static", _join_query(path, query), file=file) if file else None
+
+    def _function(self, path: str, query: str, *, dynamic: bool) -> _Plan | None:
+        if not (path == "/api" or path.startswith("/api/")):
+            return None
+        # A trailing slash left here was either redirected already or is accepted
+        # as-is (no trailingSlash setting, or trailingSlash: true).
+        match = self.table.match(path.rstrip("/"))
+        if match is None or match.route.is_dynamic != dynamic:
+            return None
+        target = _join_query(path, query)
+        extra = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in match.params.items())
+        return _Plan("function", _join_query(target, extra), file=match.file)
 
     def _static_file(self, path: str) -> Path | None:
         rel = unquote(path).lstrip("/")
@@ -494,6 +504,14 @@ class _Router:
             if file.is_relative_to(self.public) and file.is_file():
                 return file
         return None
+
+
+def _as_requested(plan: _Plan, routed_path: str, requested: str) -> _Plan:
+    # Vercel routes by the rewritten path but hands the function the path the client
+    # asked for (with the query the rewrites and the dynamic route added).
+    if plan.kind == "function" and plan.target.startswith(routed_path):
+        return replace(plan, target=requested + plan.target[len(routed_path) :])
+    return plan
 
 
 def _join_query(path: str, query: str) -> str:
@@ -864,6 +882,8 @@ class DevServer(ThreadingHTTPServer):
         status = self._read_and_dispatch(request, client_address)
         if status is not None:
             method, target, code, label = status
+            # The path only: a query string may carry a token or password a client put there.
+            target = target.partition("?")[0]
             if len(target) > _LOG_TARGET_CHARS:
                 target = target[:_LOG_TARGET_CHARS] + "..."
             elapsed = (time.monotonic() - started) * 1000

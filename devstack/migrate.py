@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -158,3 +159,37 @@ def new_migration(root: Path, name: str) -> Path:
     if done.returncode != 0 or len(created) != 1:
         raise MigrationError(f"supabase migration new failed:\n{(done.stdout + done.stderr).strip()}")
     return created[0]
+
+
+def advisors(db_url: str, root: Path) -> list[dict[str, object]]:
+    """Supabase's Security and Performance Advisor lints for a database (`supabase db advisors`).
+
+    Returns every finding, INFO included. Raises MigrationError when the CLI fails.
+    """
+    done = subprocess.run(
+        [
+            str(supabase_cli(root)),
+            "db",
+            "advisors",
+            "--db-url",
+            db_url,
+            "--level",
+            "info",
+            "--workdir",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SUPABASE_TELEMETRY_DISABLED": "1", "NO_COLOR": "1"},
+        timeout=300,
+    )
+    output = done.stdout
+    if done.returncode != 0 or "[" not in output:
+        if "No issues found" in output + done.stderr:
+            return []
+        raise MigrationError(
+            f"supabase db advisors failed:\n{(output + done.stderr).replace(db_url, '<db-url>')}"
+        )
+    findings: list[dict[str, object]] = json.loads(output[output.index("[") :])
+    return findings

@@ -2,9 +2,12 @@
 
 The project is staged in a temporary directory exactly as Vercel receives it (the
 files git would ship, minus `.vercelignore`), `.vercel/project.json` is written so
-the CLI needs no account, and `vercel build --yes` runs with `uv` and `python3.12`
-on PATH. The Build Output API result is then checked against the repository: one
-function per route file and no more than the 12 the Hobby plan allows, the runtime
+the CLI needs no account (with the settings Vercel's framework detection gives the
+project on import: the "python" preset), and `vercel build --yes` runs with `uv` and
+`python3.12` on PATH. The Build Output API result is then checked against the
+repository: one function per route file and no more than the 12 the Hobby plan
+allows, every declared path routed to its function and every other `/api` path to
+some function (whose 404 is problem+json, not Vercel's own page), the runtime
 and the limits vercel.json sets, nothing but `public/` as static files, no tooling
 in any bundle, and dependencies well under Vercel's size limit.
 
@@ -40,7 +43,19 @@ CACHE_DIR: Final = CLI_DIR / "node_modules" / ".cache" / "vercel-check"
 VENV_BIN: Final = ROOT / ".venv" / "bin"
 FIND_PYTHON312: Final = ROOT / "devstack" / "bin" / "find-python312"
 
-PROJECT_JSON: Final = {"projectId": "prj_local", "orgId": "team_local", "settings": {}}
+# The settings Vercel stores when the repository is imported: a root requirements.txt makes
+# its framework detection pick the "python" preset (packages/frameworks), whose builder
+# ignores api/*.py unless vercel.json overrides the preset with `"framework": null`.
+# Building with empty settings would hide that, so the check builds with what import gives.
+PROJECT_SETTINGS: Final = {
+    "framework": "python",
+    "buildCommand": None,
+    "devCommand": None,
+    "installCommand": None,
+    "outputDirectory": None,
+    "rootDirectory": None,
+}
+PROJECT_JSON: Final = {"projectId": "prj_local", "orgId": "team_local", "settings": PROJECT_SETTINGS}
 RUNTIME: Final = "python3.12"
 HANDLER: Final = "vc__handler__python.vc_handler"
 VENDOR: Final = "_vendor"
@@ -49,6 +64,10 @@ MAX_DEPENDENCIES_MB: Final = 60.0
 # Vercel's Hobby plan refuses a deployment with more Serverless Functions than this.
 HOBBY_FUNCTION_LIMIT: Final = 12
 MB: Final = 1024 * 1024
+# Stands for every `{param}` / `[param]` segment when a route's path is routed through the build.
+SAMPLE_SEGMENT: Final = "x1"
+# Appended to a declared path to make one that no route declares.
+UNKNOWN_SUFFIX: Final = "/vercel-check-unknown"
 KEPT_BUILDS: Final = 2
 MAX_LISTED: Final = 3
 BUILD_TIMEOUT: Final = 900.0
@@ -65,6 +84,8 @@ CLI_ENV_DROP: Final = (
     "VERCEL_ORG_ID",
     "VERCEL_PROJECT_ID",
     "VERCEL_PYTHON_COMPILEALL",
+    "VERCEL_FIRST_DEPLOYMENT",
+    "VERCEL_FRAMEWORK_DETECTION",
     "VIRTUAL_ENV",
     "PYTHONPATH",
     "PYTHONHOME",
@@ -265,6 +286,41 @@ class Build:
             found.append(Function(name, directory, config, files))
         return found
 
+    def route(self, path: str) -> str | None:
+        """The function (with the query the routing adds) that the build hands `path` to; None: 404.
+
+        As Vercel routes: a function at exactly that path (or its folder's index) first, then
+        the rules after `handle: filesystem` in order (vercel.json rewrites, then the dynamic
+        `[param]` routes), each rewrite followed by another filesystem check. Rules before the
+        filesystem (clean-URL and trailing-slash redirects) are not applied.
+        """
+        functions = {function.name for function in self.functions()}
+
+        def function_at(path: str) -> str | None:
+            name = path.strip("/")
+            return next((f for f in (name, f"{name}/index") if f in functions), None)
+
+        if (found := function_at(path)) is not None:
+            return found
+        rules: list[dict[str, Any]] = json.loads((self.output / "config.json").read_text(encoding="utf-8"))[
+            "routes"
+        ]
+        query: list[str] = []
+        for rule in rules[rules.index({"handle": "filesystem"}) + 1 :]:
+            if "handle" in rule:
+                break
+            match = re.match(rule["src"], path)
+            if match is None:
+                continue
+            if "dest" not in rule:
+                return None
+            dest = match.expand(re.sub(r"\$(\d+)", r"\\g<\1>", rule["dest"]))  # $1 -> \g<1>
+            path, _, added = dest.partition("?")
+            query += [added] if added else []
+            if (found := function_at(path)) is not None:
+                return found + ("?" + "&".join(query) if query else "")
+        return None
+
     def static_files(self) -> list[str]:
         """Paths of the published static files, relative to the site root."""
         static = self.output / "static"
@@ -407,6 +463,52 @@ def route_files(root: Path = ROOT) -> list[str]:
     return sorted({route.vercel_file for route in ALL_ROUTES})
 
 
+def declared_paths(root: Path = ROOT) -> dict[str, str]:
+    """A concrete path of each route lib.routes declares -> the function that must serve it."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from lib.routes import ALL_ROUTES
+
+    return {
+        re.sub(r"\{\w+\}", SAMPLE_SEGMENT, route.path): route.vercel_file.removesuffix(".py")
+        for route in ALL_ROUTES
+    }
+
+
+def file_paths(route_files: Iterable[str]) -> dict[str, str]:
+    """A concrete path at which each route file is its own URL -> its function."""
+    paths: dict[str, str] = {}
+    for file in route_files:
+        parts = file.removesuffix(".py").split("/")
+        url = parts[:-1] if parts[-1] == "index" else parts
+        path = "/" + "/".join(SAMPLE_SEGMENT if re.fullmatch(r"\[\w+\]", p) else p for p in url)
+        paths[path] = file.removesuffix(".py")
+    return paths
+
+
+def routing_problems(build: Build, declared: Mapping[str, str]) -> Iterator[str]:
+    """Declared paths the build does not hand to their function; undeclared ones it answers itself."""
+    built = {function.name for function in build.functions()}
+    for path, want in sorted(declared.items()):
+        if want not in built:
+            continue  # reported as a route file without a function
+        got = build.route(path)
+        if got is None:
+            yield f"{path} reaches no function in the build (Vercel answers 404)"
+        elif got.partition("?")[0] != want:
+            yield f"{path} reaches {got.partition('?')[0]}, but {want} serves it"
+    unknown = ["/api", *(path + UNKNOWN_SUFFIX for path in sorted(declared))]
+    unreached = [path for path in unknown if build.route(path) is None]
+    if unreached:
+        listed = ", ".join(unreached[:MAX_LISTED]) + (", …" if len(unreached) > MAX_LISTED else "")
+        yield (
+            f"{len(unreached)} of {len(unknown)} paths no route declares reach no function ({listed}):"
+            " Vercel answers them with its own 404 page, not a problem+json 404; add a catch-all"
+            " rewrite of /api/... to an existing function, last in vercel.json, that leaves the"
+            " dynamic [param] routes' paths alone"
+        )
+
+
 def requirement_pins(root: Path = ROOT) -> dict[str, str]:
     """Normalised distribution name -> pinned version, from requirements.txt."""
     pins: dict[str, str] = {}
@@ -501,7 +603,8 @@ def check_build(
 ) -> list[str]:
     """Every violation of the deployment rules in `build`; empty when it is what we mean to ship.
 
-    `routes` are the route files expected as functions (default: lib.routes' declarations).
+    `routes` are the route files expected as functions, each served at its own URL (default:
+    lib.routes' declarations, with the paths vercel.json rewrites to them).
     """
     problems: list[str] = []
     vercel_json: dict[str, Any] = json.loads((root / "vercel.json").read_text(encoding="utf-8"))
@@ -523,6 +626,7 @@ def check_build(
             "pyproject.toml ships next to requirements.txt: the Vercel CLI installs from pyproject.toml"
             " (here tool settings only); list it in .vercelignore"
         )
+    problems.extend(routing_problems(build, declared_paths(root) if routes is None else file_paths(routes)))
     pins = requirement_pins(root)
     for function in functions:
         problems.extend(check_function(function, vercel_json, pins))

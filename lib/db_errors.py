@@ -15,6 +15,12 @@ from lib.problems import ApiError, Conflict, FieldError, Forbidden, NotFound, Va
 
 _CONSTRAINT = re.compile(r'constraint "([a-z0-9_]+)"')
 
+# The database's private.text_ok, as lib.validation states it.
+_TEXT_RULE = (
+    "not blank, no surrounding whitespace, no control, line separator, bidirectional control "
+    "or zero-width characters"
+)
+
 # constraint or hint -> (field, code, message)
 _FIELD_RULES: dict[str, tuple[str, str, str]] = {
     "vehicles_vin_format": (
@@ -27,17 +33,17 @@ _FIELD_RULES: dict[str, tuple[str, str, str]] = {
         "vin_check_digit",
         "The check digit (position 9) does not match this North American VIN",
     ),
-    "maintenance_description_text": (
-        "description",
-        "control_characters",
-        "Control characters are not allowed",
-    ),
-    "vehicles_make_check": ("make", "invalid", "1-64 characters, trimmed, no control characters"),
-    "vehicles_model_check": ("model", "invalid", "1-64 characters, trimmed, no control characters"),
+    "maintenance_description_text": ("description", "invalid", f"At most 2000 characters; {_TEXT_RULE}"),
+    "vehicles_make_check": ("make", "invalid", f"1-64 characters; {_TEXT_RULE}"),
+    "vehicles_model_check": ("model", "invalid", f"1-64 characters; {_TEXT_RULE}"),
     "vehicles_model_year_check": ("model_year", "model_year_range", "The model year is out of range"),
     "model_year_range": ("model_year", "model_year_range", "The model year is out of range"),
-    "vehicles_plate_format": ("plate", "plate_format", "1-16 characters from A-Z, 0-9, space and '-'"),
-    "vehicles_color_check": ("color", "invalid", "1-32 characters, no control characters"),
+    "vehicles_plate_format": (
+        "plate",
+        "plate_format",
+        "1-16 characters from A-Z, 0-9, space and '-', not starting or ending with a space",
+    ),
+    "vehicles_color_check": ("color", "invalid", f"1-32 characters; {_TEXT_RULE}"),
     "vehicles_odometer_range": ("odometer_km", "too_large", "Must be between 0 and 2000000"),
     "maintenance_odometer_range": ("odometer_km", "too_large", "Must be between 0 and 2000000"),
     "maintenance_description_length": ("description", "too_long", "At most 2000 characters"),
@@ -50,6 +56,9 @@ _FIELD_RULES: dict[str, tuple[str, str, str]] = {
         "Must not be after today (UTC)",
     ),
     "vin_immutable": ("vin", "immutable", "The VIN cannot be changed"),
+    "id_immutable": ("id", "immutable", "The id cannot be changed"),
+    "vehicle_id_immutable": ("vehicle_id", "immutable", "A record cannot move to another vehicle"),
+    "created_by_immutable": ("created_by", "immutable", "The author of a record cannot be changed"),
 }
 _FOREIGN_KEYS = {
     "vehicles_owner_id_fkey": ("owner_id", "unknown_owner", "No user has this id"),

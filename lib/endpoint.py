@@ -133,6 +133,17 @@ class Endpoint(BaseHTTPRequestHandler):
         """The Server header: the product name only (no Python version, no trailing space)."""
         return self.server_version
 
+    # http.server's access and error lines quote the request line, query string and all (a
+    # token or password a client put there), and would be a second line per request. They are
+    # silenced where they start: vercel-runtime subclasses the handler with its own
+    # log_message, which comes first in the MRO, but leaves these two to us.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: `serve` logs one structured line per request instead."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """A structured line with http.server's message template only, never its arguments."""
+        log_event("http_error", level="warning", message=format)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: one structured line per request is logged instead."""
 
@@ -147,12 +158,15 @@ class Endpoint(BaseHTTPRequestHandler):
             error = BadRequest("The request line or headers are malformed")
         else:
             error = InternalError()
+        started = time.perf_counter()
         request_id = request_id_from(getattr(self, "headers", None))
         # http.server writes no status line or headers for what it took to be
         # HTTP/0.9; answer every client in HTTP/1.1 so the problem is readable.
         self.request_version = self.protocol_version
         self.close_connection = True
         self._write(self._problem(error, "", request_id), request_id, None, head=False)
+        path = urlsplit(getattr(self, "path", "") or "").path
+        self._log_request(request_id, path, error.status, started)
 
     # -- the pipeline -----------------------------------------------------
 
@@ -184,15 +198,29 @@ class Endpoint(BaseHTTPRequestHandler):
             log_exception(request_id, error)
             response = self._problem(InternalError(), path, request_id)
         self._write(response, request_id, origin, head=self.command == "HEAD")
+        route = matched[0].path if matched is not None else None
+        self._log_request(request_id, path, response.status, started, route=route, user=caller_id)
+
+    def _log_request(
+        self,
+        request_id: str,
+        path: str,
+        status: int,
+        started: float,
+        *,
+        route: str | None = None,
+        user: str | None = None,
+    ) -> None:
+        # The path only: a query string may carry what a client should not have put there.
         log_event(
             "request",
             request_id=request_id,
-            method=self.command,
-            route=(matched[0] if matched is not None else self.routes[0]).path,
+            method=getattr(self, "command", None),
+            route=route,
             path=path,
-            status=response.status,
+            status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            user_id=caller_id,
+            user_id=user,
         )
 
     def _pipeline(

@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lib.validation import FORBIDDEN_CLASS, TRIMMED_CHARACTERS, TRIMMED_CLASS, has_forbidden_character
 from lib.vin import VinFormatError, check_digit_status, normalise_vin
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 PLATE_PATTERN = re.compile(r"^[A-Z0-9 -]{1,16}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -46,16 +46,17 @@ BCRYPT_MAX_BYTES = 72
 MAX_LOGIN_EMAIL = 320  # 64 (local part) + 1 + 255 (domain): longer is no address at all
 MAX_LOGIN_PASSWORD = 1024
 
-# What "trimmed" removes: the whitespace str.strip() strips, except control characters, which are
-# rejected wherever they appear (never trimmed away). Written as regex escapes for the document.
-TRIMMED = r" \x85\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_CONTROL = r"\x00-\x1f\x7f"
+# The text rule (lib.validation, the same list the database's private.text_ok is written from):
+# "trimmed" removes TRIMMED's Unicode whitespace; FORBIDDEN characters (controls, line separators,
+# bidirectional controls, zero-width characters) are refused wherever they appear, never trimmed away.
+TRIMMED = TRIMMED_CLASS
+_FORBIDDEN = FORBIDDEN_CLASS
 
 
 def trimmed_text_pattern(max_length: int) -> str:
     """The exact JSON Schema pattern of a trimmed text field: 1-`max_length` characters once trimmed."""
-    edge = f"[^{TRIMMED}{_CONTROL}]"
-    return f"^[{TRIMMED}]*{edge}(?:[^{_CONTROL}]{{0,{max_length - 2}}}{edge})?[{TRIMMED}]*$"
+    edge = f"[^{TRIMMED}{_FORBIDDEN}]"
+    return f"^[{TRIMMED}]*{edge}(?:[^{_FORBIDDEN}]{{0,{max_length - 2}}}{edge})?[{TRIMMED}]*$"
 
 
 def trimmed_pattern(core: str) -> str:
@@ -72,20 +73,25 @@ AppRole = Literal["admin", "manager", "member"]
 
 
 def _trim(value: Any) -> Any:
-    """Strip surrounding whitespace; a control character anywhere, even at an end, is an error."""
+    """Strip surrounding whitespace; a forbidden character anywhere, even at an end, is an error."""
     if isinstance(value, str):
-        _no_control_characters(value)
-        return value.strip()
+        _no_forbidden_characters(value)
+        return value.strip(TRIMMED_CHARACTERS)
     return value
 
 
-def _no_control_characters(value: str) -> str:
-    if CONTROL_CHARACTERS.search(value):
-        raise PydanticCustomError("control_characters", "Control characters are not allowed")
+def _no_forbidden_characters(value: str) -> str:
+    if has_forbidden_character(value):
+        raise PydanticCustomError(
+            "control_characters",
+            "Control characters, line separators, bidirectional controls and zero-width characters "
+            "are not allowed",
+        )
     return value
 
 
 def _vin(value: str) -> str:
+    _no_forbidden_characters(value)  # never trimmed away
     try:
         vin = normalise_vin(value)
     except VinFormatError as error:
@@ -98,9 +104,9 @@ def _vin(value: str) -> str:
 
 
 def _plate(value: str) -> str:
-    plate = value.strip()
+    plate = _no_forbidden_characters(value).strip(TRIMMED_CHARACTERS)
     # ASCII first: str.upper() maps some other letters onto A-Z ("ß" -> "SS").
-    if not plate.isascii() or PLATE_PATTERN.match(plate.upper()) is None:
+    if not plate.isascii() or PLATE_PATTERN.fullmatch(plate.upper()) is None:
         raise PydanticCustomError("plate_format", "1-16 characters from A-Z, 0-9, space and '-'")
     return plate.upper()
 
@@ -168,7 +174,8 @@ def _performed_at_bounds(schema: dict[str, Any]) -> None:
 
 
 def _currency(value: str) -> str:
-    if CURRENCY_PATTERN.match(value) is None:
+    # fullmatch: `$` would also match before a final line feed.
+    if CURRENCY_PATTERN.fullmatch(value) is None:
         raise PydanticCustomError("currency_format", "Three upper-case letters, e.g. USD")
     return value
 
@@ -208,8 +215,9 @@ Odometer = Annotated[StrictInt, Field(ge=0, le=MAX_ODOMETER)]
 PerformedAt = Annotated[date, BeforeValidator(_performed_at), Field(json_schema_extra=_performed_at_bounds)]
 Description = Annotated[
     StrictStr,
-    Field(max_length=2000, json_schema_extra={"pattern": f"^[^{_CONTROL}]*$"}),
-    AfterValidator(_no_control_characters),
+    BeforeValidator(_trim),
+    Field(min_length=1, max_length=2000),
+    WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(2000)}),
 ]
 Currency = Annotated[
     StrictStr, AfterValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})

@@ -1,13 +1,75 @@
-"""Turning pydantic validation failures into the contract's `errors[]` entries."""
+"""Turning pydantic validation failures into the contract's `errors[]` entries, and the text rule.
+
+The text rule is the one list of characters that the API (lib.schemas) and the database
+(`private.text_ok` in supabase/migrations) both refuse or trim, so that a direct write through
+`/rest/v1` is held to exactly what the API accepts.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lib.problems import BadRequest, FieldError, ValidationFailed
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
+
+# -- the text rule -----------------------------------------------------------------------------
+#
+# A text field (make, model, plate, color, description, currency) holds no FORBIDDEN character
+# anywhere, does not start or end with a TRIMMED one, and is not empty. The API trims TRIMMED
+# characters from what it is sent and refuses the rest; the database refuses an untrimmed value.
+# Between them FORBIDDEN and TRIMMED hold every Unicode whitespace character (tests prove it).
+
+FORBIDDEN: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x001F),  # C0 controls (tab, line feed, ...)
+    (0x007F, 0x009F),  # DEL and the C1 controls (U+0085 next line among them)
+    (0x200B, 0x200D),  # zero width space, non-joiner, joiner
+    (0x2028, 0x2029),  # line and paragraph separators
+    (0x202A, 0x202E),  # bidirectional embeddings and overrides
+    (0x2060, 0x2060),  # word joiner
+    (0x2066, 0x2069),  # bidirectional isolates
+    (0xFEFF, 0xFEFF),  # zero width no-break space (byte order mark)
+)
+TRIMMED: tuple[tuple[int, int], ...] = (
+    (0x0020, 0x0020),  # space
+    (0x00A0, 0x00A0),  # no-break space
+    (0x1680, 0x1680),  # ogham space mark
+    (0x2000, 0x200A),  # en quad ... hair space
+    (0x202F, 0x202F),  # narrow no-break space
+    (0x205F, 0x205F),  # medium mathematical space
+    (0x3000, 0x3000),  # ideographic space
+)
+
+
+def character_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """The inside of a regex bracket expression matching `ranges`, written as \\uXXXX escapes.
+
+    The same text works in Python's re, in ECMA-262 (JSON Schema patterns) and in Postgres
+    regular expressions (where the migration's private.text_ok uses it).
+    """
+    parts = []
+    for low, high in ranges:
+        parts.append(f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}")
+    return "".join(parts)
+
+
+FORBIDDEN_CLASS = character_class(FORBIDDEN)
+TRIMMED_CLASS = character_class(TRIMMED)
+TRIMMED_CHARACTERS = "".join(chr(code) for low, high in TRIMMED for code in range(low, high + 1))
+_FORBIDDEN = re.compile(f"[{FORBIDDEN_CLASS}]")
+
+
+def has_forbidden_character(value: str) -> bool:
+    """True when `value` holds a FORBIDDEN character anywhere."""
+    return _FORBIDDEN.search(value) is not None
+
+
+def text_ok(value: str) -> bool:
+    """The database's `private.text_ok`: not empty, trimmed, no forbidden character."""
+    return value != "" and value.strip(TRIMMED_CHARACTERS) == value and not has_forbidden_character(value)
+
 
 # pydantic is imported on first validation, not with every function: routes
 # that take no body or query never load it.

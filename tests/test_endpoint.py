@@ -427,6 +427,22 @@ def test_malformed_request_line_is_problem_json(base_url: str) -> None:
     assert b"application/problem+json" in answer
 
 
+def test_a_framing_error_is_logged_as_one_request_line_without_its_query(
+    base_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Answered by send_error before the pipeline runs; the line is written before the
+    # connection closes, so it is there once the answer has been read.
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    answer = raw(base_url, b"GET /api/echo/a?password=secret-in-query HTTP/1.1\r\n" + headers + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431")
+    logged = capfd.readouterr().err
+    assert "secret-in-query" not in logged
+    lines = [json.loads(line) for line in logged.splitlines() if line.strip()]
+    assert [(entry["event"], entry["path"], entry["status"]) for entry in lines] == [
+        ("request", "/api/echo/a", 431)
+    ]
+
+
 def test_too_many_headers_is_431(base_url: str) -> None:
     headers = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
     answer = raw(base_url, b"GET /api/echo/a HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from devstack.devserver import RouteTable
+from devstack.devserver import PathPattern, RouteTable
 from devstack.vercel_check import HOBBY_FUNCTION_LIMIT
 from lib.openapi import build_document, docs_html, document_bytes, problem_codes
 from lib.problems import CATALOG
@@ -69,14 +69,22 @@ def api_files() -> list[Path]:
     return files
 
 
+def vercel_rewrites() -> list[dict[str, str]]:
+    """vercel.json's rewrites, in order."""
+    rules: list[dict[str, str]] = json.loads((ROOT / "vercel.json").read_text()).get("rewrites", [])
+    return rules
+
+
 def rewrites() -> list[tuple[str, str]]:
-    """vercel.json rewrites as (source, destination), `:name` parameters written `{name}` as in lib.routes."""
-    config = json.loads((ROOT / "vercel.json").read_text())
+    """vercel.json's route rewrites as (source, destination), `:name` written `{name}` as in lib.routes.
+
+    All but the last, the catch-all for undeclared paths (test_the_last_rewrite_is_the_catch_all).
+    """
 
     def template(path: str) -> str:
         return re.sub(r":([A-Za-z_]\w*)", r"{\1}", path)
 
-    return [(template(rule["source"]), template(rule["destination"])) for rule in config.get("rewrites", [])]
+    return [(template(rule["source"]), template(rule["destination"])) for rule in vercel_rewrites()[:-1]]
 
 
 def file_url(file: Path) -> str:
@@ -188,6 +196,23 @@ def test_a_function_serves_several_routes_only_through_rewrites() -> None:
         own = file_url(ROOT / file)
         for path in paths:
             assert path == own or (path, own) in rewrites(), (file, path)
+
+
+def test_the_last_rewrite_is_the_catch_all() -> None:
+    # Every /api path no route declares reaches an existing function (no new one: Hobby's
+    # limit), which answers 404 problem+json instead of Vercel's own 404 page. On Vercel the
+    # dynamic [param] routes come after the rewrites, so it must leave their paths alone.
+    catch_all = vercel_rewrites()[-1]
+    source = PathPattern.compile(catch_all["source"])
+    assert catch_all["destination"] in {file_url(file) for file in api_files()}
+    for path in ("/api", "/api/nope", "/api/nope/deeper", "/api/health/more", "/api/vehicles/x/y/z"):
+        assert source.match(path) is not None, path
+    for route in ALL_ROUTES:
+        own = file_url(ROOT / route.vercel_file)
+        if "{" in own:
+            path = re.sub(r"\{\w+\}", "x1", own)
+            assert source.match(path) is None, f"the catch-all takes {path} from {route.vercel_file}"
+            assert source.match(path + "/more") is not None, path
 
 
 def test_the_deployment_stays_within_the_hobby_plans_function_limit() -> None:

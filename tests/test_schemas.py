@@ -1,7 +1,8 @@
-"""lib.schemas (with lib.validation): login credentials, null for defaults, cursor bounds."""
+"""lib.schemas (with lib.validation): login credentials, null for defaults, cursor bounds, the text rule."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from lib.schemas import (
     VehicleListQuery,
     VehicleUpdate,
 )
-from lib.validation import validate_body, validate_query
+from lib.validation import FORBIDDEN, TRIMMED, validate_body, validate_query
+from tests.test_validation import members
 
 VEHICLE = {"vin": "1HGCM82633A004352", "make": "Honda", "model": "Accord", "model_year": 2003}
 RECORD = {"performed_at": "2026-01-10", "odometer_km": 900, "kind": "service"}
@@ -149,3 +151,94 @@ def test_a_bad_cursor_beside_other_bad_parameters_is_invalid_query() -> None:
         ("limit", "too_small"),
         ("cursor", "invalid_cursor"),
     ]
+
+
+# -- the text rule (lib.validation), and the documented patterns that state it -------------------
+
+TEXT_CASES = sorted(
+    members(FORBIDDEN)
+    | members(TRIMMED)
+    | {code for code in range(0x110000) if chr(code).isspace()}
+    | {ord(char) for char in "aZ0-é日🚗\u180e\u200e\u200f\u061c\u00ad"}
+)
+
+
+def schema_of(model: type[Any], field: str) -> dict[str, Any]:
+    schema: dict[str, Any] = model.model_json_schema()["properties"][field]
+    return schema["anyOf"][0] if "anyOf" in schema else schema
+
+
+def accepted(model: type[Any], body: dict[str, Any]) -> bool:
+    try:
+        validate_body(model, body)
+    except ValidationFailed:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("model", "base", "field"),
+    [
+        (VehicleCreate, VEHICLE, "make"),
+        (VehicleCreate, VEHICLE, "model"),
+        (VehicleCreate, VEHICLE, "color"),
+        (VehicleCreate, VEHICLE, "plate"),
+        (MaintenanceCreate, RECORD, "description"),
+    ],
+)
+def test_each_text_fields_pattern_is_exactly_its_validator(
+    model: type[Any], base: dict[str, Any], field: str
+) -> None:
+    pattern = re.compile(schema_of(model, field)["pattern"])
+    for code in TEXT_CASES:
+        char = chr(code)
+        for value in (char, f"{char}x", f"x{char}", f"x{char}x", f"{char}x{char}", f"{char}{char}"):
+            documented = pattern.fullmatch(value) is not None
+            assert documented == accepted(model, {**base, field: value}), (field, hex(code), value)
+
+
+def test_the_vin_pattern_is_exactly_its_validator_around_a_vin() -> None:
+    pattern = re.compile(schema_of(VehicleCreate, "vin")["pattern"])
+    for code in TEXT_CASES:
+        char = chr(code)
+        for value in (f"{char}{VEHICLE['vin']}", f"{VEHICLE['vin']}{char}"):
+            documented = pattern.fullmatch(value) is not None
+            assert documented == accepted(VehicleCreate, {**VEHICLE, "vin": value}), (hex(code), value)
+
+
+@pytest.mark.parametrize(
+    ("model", "base", "field", "value", "stored"),
+    [
+        (VehicleCreate, VEHICLE, "make", "\u00a0Mercedes\u00a0Benz\u3000", "Mercedes\u00a0Benz"),
+        (VehicleCreate, VEHICLE, "plate", "\u2003ab-12 ", "AB-12"),
+        (VehicleCreate, VEHICLE, "vin", "\u205f1hgcm82633a004352\u1680", "1HGCM82633A004352"),
+        (MaintenanceCreate, RECORD, "description", "\u202fOil and filter ", "Oil and filter"),
+    ],
+)
+def test_surrounding_unicode_whitespace_is_trimmed(
+    model: type[Any], base: dict[str, Any], field: str, value: str, stored: str
+) -> None:
+    assert getattr(validate_body(model, {**base, field: value}), field) == stored
+
+
+@pytest.mark.parametrize(
+    ("model", "base", "field", "value", "code"),
+    [
+        (VehicleCreate, VEHICLE, "make", "\u00a0", "too_short"),
+        (VehicleCreate, VEHICLE, "make", "Hon\u202eda", "control_characters"),
+        (VehicleCreate, VEHICLE, "model", "Accord\u2028", "control_characters"),
+        (VehicleCreate, VEHICLE, "color", "\u200bred", "control_characters"),
+        (VehicleCreate, VEHICLE, "plate", "   ", "plate_format"),
+        (VehicleCreate, VEHICLE, "plate", "\ufeffAB-12", "control_characters"),
+        (VehicleCreate, VEHICLE, "vin", "\u2029" + VEHICLE["vin"], "control_characters"),
+        (MaintenanceCreate, RECORD, "description", "", "too_short"),
+        (MaintenanceCreate, RECORD, "description", "\u3000", "too_short"),
+        (MaintenanceCreate, RECORD, "description", "Oil\x85filter", "control_characters"),
+        (MaintenanceCreate, RECORD, "currency", "USD\n", "currency_format"),
+        (VehicleUpdate, {}, "make", "\u2066Honda", "control_characters"),
+    ],
+)
+def test_the_text_rule_refuses(
+    model: type[Any], base: dict[str, Any], field: str, value: str, code: str
+) -> None:
+    assert errors(model, {**base, field: value}) == [(field, code)]

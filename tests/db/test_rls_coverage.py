@@ -17,6 +17,7 @@ AUTHENTICATED_MAY_EXECUTE = {
     "idempotency_find",
     "idempotency_complete",
     "vin_check_digit_ok",  # CHECK constraints run as the writer
+    "text_ok",  # likewise
     "vehicles_matching",  # list_vehicles' indexed q search (applies the select policy itself)
 }
 # public functions anyone may call with the publishable key alone.

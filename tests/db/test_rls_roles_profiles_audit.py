@@ -415,19 +415,17 @@ def test_maintenance_changes_are_audited(db: Db, actors: Actors) -> None:
     }
     owner = actors.client(actors.owner)
     created = rows(owner.insert("maintenance_records", body), 201)[0]
-    rows(
-        actors.client(actors.manager).update(
-            "maintenance_records", {"cost_cents": 100}, {"id": f"eq.{created['id']}"}
-        )
-    )
-    rows(owner.delete("maintenance_records", {"id": f"eq.{created['id']}"}))
+    # Only an admin corrects or removes a record (history is append-only for everyone else).
+    admin = actors.client(actors.admin)
+    rows(admin.update("maintenance_records", {"cost_cents": 100}, {"id": f"eq.{created['id']}"}))
+    rows(admin.delete("maintenance_records", {"id": f"eq.{created['id']}"}))
 
     insert, update, delete = audit_rows(db, "maintenance_records", created["id"])
     assert (insert["action"], str(insert["actor_id"])) == ("insert", actors.owner.id)
     assert insert["changes"]["kind"] == {"old": None, "new": "tires"}
-    assert (update["action"], str(update["actor_id"])) == ("update", actors.manager.id)
+    assert (update["action"], str(update["actor_id"])) == ("update", actors.admin.id)
     assert update["changes"] == {"cost_cents": {"old": None, "new": 100}}
-    assert (delete["action"], str(delete["actor_id"])) == ("delete", actors.owner.id)
+    assert (delete["action"], str(delete["actor_id"])) == ("delete", actors.admin.id)
     assert delete["changes"]["odometer_km"] == {"old": 250, "new": None}
     # The odometer raise the record caused is audited on the vehicle, by the same user.
     raised = audit_rows(db, "vehicles", vehicle["id"])[-1]

@@ -196,13 +196,18 @@ class Deployment:
             self._dirs[key] = dest
         return self._dirs[key]
 
-    def start(self, name: str, runtime: str = "bundled") -> FunctionInstance:
-        """A new instance of function `name` (e.g. "api/health"), cold-starting; the caller closes it."""
+    def start(
+        self, name: str, runtime: str = "bundled", env: Mapping[str, str] | None = None
+    ) -> FunctionInstance:
+        """A new instance of function `name` (e.g. "api/health"), cold-starting; the caller closes it.
+
+        `env` adds to the environment the function gets.
+        """
         function = self.functions[name]
         self._started += 1
         log = self.workdir / "logs" / f"{runtime}-{name.replace('/', '__')}-{self._started}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**self.env, **function.environment}
+        env = {**self.env, **function.environment, **(env or {})}
         return FunctionInstance(self.directory(name, runtime), env, self.python, log)
 
     def warm(self, name: str, runtime: str = "bundled") -> FunctionInstance:

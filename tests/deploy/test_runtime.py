@@ -11,7 +11,6 @@ test_runtimes.py covers the runtime contract under the PyPI runtime too.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
@@ -65,63 +64,54 @@ MISSING_METHODS = [
 ]
 
 
-def routed(build: Build, path: str) -> str | None:
-    """The function (and the query it adds) that the build's routing table hands `path` to; None: 404.
-
-    As Vercel routes: a function at exactly that path (or its folder's index) first, then the
-    rules after `handle: filesystem` in order, each rewrite followed by another filesystem check.
-    """
-    functions = {function.name for function in build.functions()}
-
-    def function_at(path: str) -> str | None:
-        name = path.strip("/")
-        return next((f for f in (name, f"{name}/index") if f in functions), None)
-
-    if (found := function_at(path)) is not None:
-        return found
-    rules = json.loads((build.output / "config.json").read_text())["routes"]
-    query: list[str] = []
-    for rule in rules[rules.index({"handle": "filesystem"}) + 1 :]:
-        if "handle" in rule:
-            break
-        match = re.match(rule["src"], path)
-        if match is None:
-            continue
-        if "dest" not in rule:
-            return None
-        dest = match.expand(re.sub(r"\$(\d+)", r"\\g<\1>", rule["dest"]))  # $1 -> \g<1>
-        path, _, added = dest.partition("?")
-        query += [added] if added else []
-        if (found := function_at(path)) is not None:
-            return found + ("?" + "&".join(query) if query else "")
-    return None
+CATCH_ALL = "api/health"  # the function vercel.json's last rewrite hands every other /api path
 
 
 def test_the_build_routes_every_declared_path_to_its_function(vercel_build: Build) -> None:
+    routed = vercel_build.route
     values = {"id": SOME_ID, "record_id": OTHER_ID, "vin": HONDA_VIN}
     for route in ALL_ROUTES:
         path = route.path.format(**values)
-        target = routed(vercel_build, path)
+        target = routed(path)
         assert target is not None, f"the build answers {path} with 404"
         assert target.partition("?")[0] == route.vercel_file.removesuffix(".py"), path
     # The rewrite adds only the vehicle's id to the query; the function sees the path asked for.
     record = f"/api/vehicles/{SOME_ID}/maintenance/{OTHER_ID}"
-    assert routed(vercel_build, record) == f"api/vehicles/[id]/maintenance?id={SOME_ID}"
-    assert routed(vercel_build, record + "/more") is None
+    assert routed(record) == f"api/vehicles/[id]/maintenance?id={SOME_ID}"
     # Fixed paths are rewritten without a query; the role's :id, unused by the destination,
     # is appended to it as Vercel does for any named parameter the destination leaves out.
     for action in ("signup", "login", "refresh", "logout"):
-        assert routed(vercel_build, f"/api/auth/{action}") == "api/auth"
-    assert routed(vercel_build, "/api/admin/users") == "api/admin"
-    assert routed(vercel_build, "/api/admin/audit") == "api/admin"
-    assert routed(vercel_build, f"/api/admin/users/{SOME_ID}/role") == f"api/admin?id={SOME_ID}"
-    # Other paths under them reach no function, as before the merge; the functions' own
-    # URLs reach them, and they answer 404 (test_a_merged_functions_own_url_is_a_404_problem).
-    for path in ("/api/auth/xyz", "/api/auth/login/more", "/api/admin/xyz", f"/api/admin/users/{SOME_ID}"):
-        assert routed(vercel_build, path) is None, path
-    assert routed(vercel_build, f"/api/admin/users/{SOME_ID}/role/more") is None
-    assert routed(vercel_build, "/api/auth") == "api/auth"
-    assert routed(vercel_build, "/api/admin") == "api/admin"
+        assert routed(f"/api/auth/{action}") == "api/auth"
+    assert routed("/api/admin/users") == "api/admin"
+    assert routed("/api/admin/audit") == "api/admin"
+    assert routed(f"/api/admin/users/{SOME_ID}/role") == f"api/admin?id={SOME_ID}"
+    # The merged functions' own URLs reach them, and they answer 404
+    # (test_a_merged_functions_own_url_is_a_404_problem).
+    assert routed("/api/auth") == "api/auth"
+    assert routed("/api/admin") == "api/admin"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api",
+        "/api/nope",
+        "/api/health/more",
+        "/api/vehicles/x/y/z",
+        f"/api/vehicles/{SOME_ID}/maintenance/{OTHER_ID}/more",
+        f"/api/vin/{HONDA_VIN}/more",
+        "/api/auth/xyz",
+        "/api/auth/login/more",
+        "/api/admin/xyz",
+        f"/api/admin/users/{SOME_ID}",
+        f"/api/admin/users/{SOME_ID}/role/more",
+    ],
+)
+def test_the_build_hands_undeclared_api_paths_to_the_catch_all(vercel_build: Build, path: str) -> None:
+    # Without it Vercel answers them with its own 404 page (contract section 1).
+    target = vercel_build.route(path)
+    assert target is not None, f"the build answers {path} with Vercel's own 404"
+    assert target.partition("?")[0] == CATCH_ALL
 
 
 def test_the_build_stays_within_the_hobby_plans_function_limit(vercel_build: Build) -> None:
@@ -351,6 +341,22 @@ def test_a_merged_functions_own_url_is_a_404_problem(call: Caller, name: str, pa
     assert answer.header("Content-Type") == "application/problem+json"
     assert (answer.json()["code"], answer.json()["instance"]) == ("not_found", path)
     assert_same(answer, call.dev_server(method, path, headers))
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/nope", "/api/vehicles/x/y/z", "/api/auth/xyz"])
+def test_an_undeclared_path_is_a_404_problem_from_the_catch_all(
+    call: Caller, vercel_build: Build, path: str
+) -> None:
+    # Delivered as the build routes it: to the catch-all's function, with the query it adds.
+    target = vercel_build.route(path)
+    assert target is not None
+    name, _, query = target.partition("?")
+    headers = request_headers()
+    answer = call.function(name).invoke("GET", f"{path}?{query}" if query else path, headers)
+    assert answer.status == 404, answer.body
+    assert answer.header("Content-Type") == "application/problem+json"
+    assert (answer.json()["code"], answer.json()["instance"]) == ("not_found", path)
+    assert_same(answer, call.dev_server("GET", path, headers))
 
 
 @pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi"])

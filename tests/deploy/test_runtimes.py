@@ -9,11 +9,21 @@ every function under the bundled runtime.
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 
 from devstack.stack import Stack
 from tests.deploy.functions import RUNTIMES, Deployment
-from tests.deploy.support import HONDA_VIN, Caller, World, assert_same, request_headers, with_params
+from tests.deploy.support import (
+    HONDA_VIN,
+    Caller,
+    World,
+    assert_same,
+    request_headers,
+    with_params,
+)
 from tests.factories import north_american_vin
 
 VIN_PATH = f"/api/vin/{HONDA_VIN}"
@@ -97,3 +107,40 @@ def test_unexpected_exception_is_a_500_problem_and_the_instance_survives(
     assert b"injected" not in answer.body, "no exception detail reaches the caller"
     assert instance.invoke("GET", path, request_headers(world.member)).status == 200, "the instance lives on"
     assert "failure injected by tests/deploy" in instance.log_text(), "the traceback is logged"
+
+
+def test_one_structured_log_line_per_request_and_no_secret(
+    call: Caller, deployment: Deployment, world: World
+) -> None:
+    # vercel-runtime subclasses the handler with a log_message that prints http.server's access
+    # line (the request line, query included) to stdout: a second line per request.
+    secret = "secret-" + uuid.uuid4().hex
+    requests = [
+        ("/api/health", 200),
+        (f"/api/health?password={secret}", 400),
+        (f"/api/nope?path=nope&access_token={secret}", 404),  # as the catch-all rewrite delivers it
+    ]
+    # Unbuffered, so the log holds each line when it is written: what the runtime prints at
+    # cold start ("using HTTP Handler") is left out by starting to read after it.
+    instance = deployment.start("api/health", call.runtime, env={"PYTHONUNBUFFERED": "1"})
+    sent: list[str] = []
+    try:
+        instance.wait_ready()
+        cold_start_output = len(instance.log_text())
+        for path, status in requests:
+            headers = request_headers(world.member)
+            assert instance.invoke("GET", path, headers).status == status, path
+            sent.append(headers["x-request-id"])
+    finally:
+        instance.close()
+    text = instance.log_text()[cold_start_output:]
+    assert secret not in text
+    assert world.member.token not in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # nothing but structured lines
+    logged = [(r["request_id"], r["path"], r["status"]) for r in records if r["event"] == "request"]
+    assert logged == [
+        (request_id, path.partition("?")[0], status)
+        for request_id, (path, status) in zip(sent, requests, strict=True)
+    ]
+    assert len(records) == len(requests)

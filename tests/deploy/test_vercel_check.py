@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,24 @@ from typing import Any
 import pytest
 
 from devstack import vercel_check
-from devstack.vercel_check import Build, check_build, function_config, requirement_pins, shipped_files
+from devstack.vercel_check import (
+    Build,
+    CheckError,
+    check_build,
+    function_config,
+    requirement_pins,
+    run_build,
+    shipped_files,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ROUTES = ["api/health.py", "api/vehicles/[id]/index.py"]
+CATCH_ALL = {"src": "^/api(?:/((?!(?:vehicles/[^/]+)$).*))?$", "dest": "/api/health?path=$1", "check": True}
+DYNAMIC_ROUTE = {
+    "src": "^/api/vehicles/([^/]+)(/|/index)?$",
+    "dest": "/api/vehicles/[id]/index?id=$1",
+    "check": True,
+}
 VERCEL_JSON: dict[str, Any] = {
     "functions": {
         "api/health.py": {"memory": 512, "maxDuration": 10},
@@ -39,6 +54,13 @@ class FakeBuild:
         write(root / ".vercel" / "output" / "static" / "robots.txt", "User-agent: *\n")
         for route in ROUTES:
             self.function(route.removesuffix(".py"))
+        self.routes(CATCH_ALL, DYNAMIC_ROUTE)
+
+    def routes(self, *after_filesystem: dict[str, Any]) -> None:
+        """Write config.json's routing table as the CLI does: rewrites, then dynamic routes, then 404."""
+        routes = [{"handle": "filesystem"}, *after_filesystem, {"src": "^/api(/.*)?$", "status": 404}]
+        config = {"version": 3, "routes": [*routes, {"handle": "error"}]}
+        write(self.root / ".vercel" / "output" / "config.json", json.dumps(config))
 
     def function(self, name: str, extra: dict[str, str] | None = None, **config: Any) -> None:
         """Write `<name>.func` bundling its entrypoint, lib/ and the pinned dependencies."""
@@ -97,11 +119,28 @@ def test_more_functions_than_the_hobby_plan_allows_are_flagged(
 
 
 def test_a_route_without_a_function_is_flagged(fake: FakeBuild) -> None:
-    func = fake.root / ".vercel/output/functions/api/health.func"
+    func = fake.root / ".vercel/output/functions/api/vehicles/[id]/index.func"
     for file in func.iterdir():
         file.unlink()
     func.rmdir()
-    assert fake.check() == ["api/health.py is a route file, but no function was built for it"]
+    assert fake.check() == ["api/vehicles/[id]/index.py is a route file, but no function was built for it"]
+
+
+def test_unknown_api_paths_without_a_catch_all_are_flagged(fake: FakeBuild) -> None:
+    # Vercel's own 404 page would answer them, not the API's problem+json.
+    fake.routes(DYNAMIC_ROUTE)
+    assert fake.check() == [
+        "3 of 3 paths no route declares reach no function (/api, /api/health/vercel-check-unknown,"
+        " /api/vehicles/x1/vercel-check-unknown): Vercel answers them with its own 404 page, not a"
+        " problem+json 404; add a catch-all rewrite of /api/... to an existing function, last in"
+        " vercel.json, that leaves the dynamic [param] routes' paths alone"
+    ]
+
+
+def test_a_catch_all_that_shadows_a_dynamic_route_is_flagged(fake: FakeBuild) -> None:
+    # vercel.json rewrites come before the dynamic [param] routes in Vercel's routing table.
+    fake.routes({**CATCH_ALL, "src": "^/api(?:/(.*))?$"}, DYNAMIC_ROUTE)
+    assert fake.check() == ["/api/vehicles/x1 reaches api/health, but api/vehicles/[id]/index serves it"]
 
 
 def test_runtime_and_limits_must_match_vercel_json(fake: FakeBuild) -> None:
@@ -282,3 +321,22 @@ def test_tooling_never_ships() -> None:
     assert not [p for p in shipped if p.split("/")[0] in vercel_check.TOOLING_ROOTS]
     assert "pyproject.toml" not in shipped, "its [tool] tables would replace requirements.txt in the build"
     assert {"requirements.txt", "vercel.json", ".python-version"} <= set(shipped)
+
+
+def test_vercel_json_overrides_the_python_preset_that_import_detects(tmp_path: Path) -> None:
+    # A root requirements.txt makes Vercel's detection pick the "python" preset, whose builder
+    # ignores api/*.py; the check builds with that preset, so only `"framework": null` passes.
+    assert vercel_check.PROJECT_SETTINGS["framework"] == "python"
+    files = shipped_files(ROOT)
+    assert "requirements.txt" in files
+    config = json.loads((ROOT / "vercel.json").read_text())
+    assert "framework" in config
+    assert config["framework"] is None
+    del config["framework"]
+    project = tmp_path / "project"
+    for rel in files:
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, project / rel)
+    write(project / "vercel.json", json.dumps(config))
+    with pytest.raises(CheckError, match="No python entrypoint found"):
+        run_build(project, tmp_path / "build", files)

@@ -425,6 +425,55 @@ def test_rewrites_route_by_destination_but_show_the_requested_path(
     assert data["path"] == seen_path
 
 
+# The catch-all in the repository's vercel.json: every /api path but the dynamic routes' own.
+CATCH_ALL = {
+    "source": "/api/:path((?!(?:vehicles/[^/]+(?:/maintenance)?|vin/[^/]+)$).*)?",
+    "destination": "/api/hello",
+}
+
+
+def serve_with_rewrites(project: Path, serve: Callable[..., DevServer], *extra: dict[str, str]) -> str:
+    config = {**VERCEL_JSON, "rewrites": [*VERCEL_JSON["rewrites"], *extra]}
+    write(project / "vercel.json", json.dumps(config))
+    return f"http://127.0.0.1:{serve().server_port}"
+
+
+def test_rewrites_come_before_dynamic_routes(project: Path, serve: Callable[..., DevServer]) -> None:
+    # Vercel's build puts the dynamic [param] routes after the vercel.json rewrites, so a
+    # catch-all takes their paths too; functions at their own fixed path come first.
+    base = serve_with_rewrites(project, serve, {"source": "/api/:path*", "destination": "/api/hello"})
+    assert echo(get(f"{base}/api/vehicles/7"))["name"] == "hello"
+    assert echo(get(f"{base}/api/vin/abc"))["name"] == "hello"
+    assert echo(get(f"{base}/api/vehicles/new"))["name"] == "vehicles/new"
+    assert echo(get(f"{base}/api/nested/deep"))["name"] == "nested/deep"
+
+
+@pytest.mark.parametrize(
+    ("request_path", "name", "seen_path"),
+    [
+        ("/api/nope", "hello", "/api/nope?path=nope"),
+        (
+            "/api/vehicles/7/maintenance/8",
+            "hello",
+            "/api/vehicles/7/maintenance/8?path=vehicles/7/maintenance/8",
+        ),
+        ("/api/vin/abc/more", "hello", "/api/vin/abc/more?path=vin/abc/more"),
+        ("/api/vehicles/7", "vehicles/[id]/index", "/api/vehicles/7?id=7"),
+        ("/api/vehicles/7/maintenance", "vehicles/[id]/maintenance", "/api/vehicles/7/maintenance?id=7"),
+        ("/api/vin/abc", "vin/[vin]", "/api/vin/abc?vin=abc"),
+        ("/api", "index", "/api"),
+        # Rewritten to a dynamic route's path: routing goes on past the catch-all to it.
+        ("/api/legacy/7", "vehicles/[id]/index", "/api/legacy/7?id=7"),
+    ],
+)
+def test_a_catch_all_rewrite_last_spares_the_dynamic_routes(
+    project: Path, serve: Callable[..., DevServer], request_path: str, name: str, seen_path: str
+) -> None:
+    base = serve_with_rewrites(project, serve, CATCH_ALL)
+    data = echo(get(base + request_path))
+    assert (data["name"], data["path"]) == (name, seen_path)
+
+
 def test_config_headers_follow_the_handlers_own(server: DevServer) -> None:
     response = raw_get(server.server_port, "/api/vehicles/9")
     names = [k for k, _ in response.getheaders()]
@@ -433,6 +482,19 @@ def test_config_headers_follow_the_handlers_own(server: DevServer) -> None:
     assert names.index("X-Handler") < names.index("X-Frame-Options") < names.index("X-Vehicle")
     assert raw_get(server.server_port, "/api/nope").getheader("X-Frame-Options") == "DENY"
     assert raw_get(server.server_port, "/").getheader("X-Frame-Options") is None
+
+
+def test_the_access_line_leaves_out_the_query(server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
+    # A query may carry a token or password a client put there; the path is enough.
+    base = f"http://127.0.0.1:{server.server_port}"
+    assert echo(get(f"{base}/api/hello?access_token=secret-in-query"))["name"] == "hello"
+    assert get(f"{base}/api/nope?password=secret-in-query").status_code == 404
+    server.shutdown()
+    server.server_close()  # waits for the request threads, so every line is written
+    err = capsys.readouterr().err
+    assert "GET /api/hello 200 api/hello.py" in err
+    assert "GET /api/nope 404 (not_found)" in err
+    assert "secret-in-query" not in err
 
 
 # --------------------------------------------------------------------------- handler I/O
