@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -195,3 +196,25 @@ def test_api_and_direct_writes_share_one_budget(
     assert via_api == [201] * 30
     assert direct == [201] * 30
     assert (next_direct, next_api) == (429, 429)
+
+
+def test_concurrent_api_and_direct_writes_admit_exactly_the_limit(
+    db: Db, stack_settings: StackSettings, rest: Callable[[User | str], Rest], api: ApiClient
+) -> None:
+    def burst() -> tuple[list[int], int]:
+        user = create_user(db, stack_settings)
+        client = rest(user)
+
+        def one(n: int) -> int:
+            if n % 2:
+                return client.insert("vehicles", new_vehicle()).status_code
+            return api.post("vehicles", json=new_vehicle(), headers=user.headers).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(one, range(80)))
+        stored = db.execute("select count(*) from public.vehicles where owner_id = %s", (user.id,)).fetchone()
+        assert stored is not None
+        return statuses, int(stored[0])
+
+    statuses, stored = in_one_rate_window(db, burst)
+    assert (statuses.count(201), statuses.count(429), stored) == (60, 20, 60)
