@@ -319,6 +319,15 @@ class Stack:
                     "update auth.users set encrypted_password = %s where email = any(%s)",
                     (hashed, list(DEMO_USERS)),
                 )
+            if (write_limit := s.extra_api_env.get("RATE_LIMIT_WRITE")) is not None:
+                # The database holds the write limit that binds (db-pre-request): a stack whose API
+                # runs with another RATE_LIMIT_WRITE (the fuzzer's, the benchmark's) gets it there too.
+                count, _, window = write_limit.partition("/")
+                conn.execute(
+                    "update private.rate_limit_policies set max_requests = %s, window_seconds = %s"
+                    " where policy = 'write'",
+                    (int(count), int(window)),
+                )
             if applied:
                 # Tell a running PostgREST to reload its schema cache.
                 conn.execute("notify pgrst, 'reload schema'")

@@ -8,6 +8,9 @@ shared, which is what makes a warm function fast.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import httpx
@@ -29,6 +32,38 @@ def _raise_gateway_failures(response: httpx.Response) -> None:
     if response.status_code in GATEWAY_FAILURES:
         response.read()
         raise httpx.HTTPStatusError("upstream unavailable", request=response.request, response=response)
+
+
+# The database's write limit answers in PostgREST's response headers (its db-pre-request
+# sets them), which postgrest-py's execute() does not return. A response hook copies them
+# into the request's sink: each request of a function runs in its own context.
+RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit", "Retry-After")
+_RATE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("database_rate_headers", default=None)
+
+
+def _capture_rate_headers(response: httpx.Response) -> None:
+    sink = _RATE_HEADERS.get()
+    if sink is None or "RateLimit" not in response.headers or "/rest/v1/" not in response.request.url.path:
+        return
+    # The latest counted response is the current state of the caller's budget.
+    sink.clear()
+    sink.update({name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers})
+
+
+@contextmanager
+def database_rate_headers() -> Iterator[dict[str, str]]:
+    """Collect the RateLimit headers of the last PostgREST response (made inside) that carries them."""
+    sink: dict[str, str] = {}
+    token = _RATE_HEADERS.set(sink)
+    try:
+        yield sink
+    finally:
+        _RATE_HEADERS.reset(token)
+
+
+def captured_rate_headers() -> dict[str, str]:
+    """A copy of what database_rate_headers() has collected so far (empty outside it)."""
+    return dict(_RATE_HEADERS.get() or {})
 
 
 class _NoCookies(httpx.Cookies):
@@ -76,7 +111,7 @@ def http_pool() -> httpx.Client:
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30),
         follow_redirects=False,
         http2=False,
-        event_hooks={"response": [_raise_gateway_failures]},
+        event_hooks={"response": [_raise_gateway_failures, _capture_rate_headers]},
     )
 
 

@@ -2,8 +2,11 @@
 
 Order of checks (contract section 9): CORS preflight, method, body framing and
 media type, authentication, rate limit, validation, then the operation itself
-(authorisation, lookup, preconditions). Every outcome, expected or not, leaves
-as a complete HTTP response carrying the request id.
+(authorisation, lookup, preconditions). A write's rate limit is taken by the
+database in the write's own round trip; a write refused before it gets there is
+counted then, so a spent budget still answers 429 first (lib.ratelimit). Every
+outcome, expected or not, leaves as a complete HTTP response carrying the
+request id.
 """
 
 from __future__ import annotations
@@ -253,18 +256,31 @@ class Endpoint(BaseHTTPRequestHandler):
             from lib.auth import authenticate
 
             request.caller = authenticate(request, settings)
-        if operation.rate_limit is not None:
-            from lib.ratelimit import enforce
+        raw_query = _strip_route_params(split.query, request.params)
+        if operation.rate_limit is None:
+            response = self._operate(operation, request, raw_query)
+        else:
+            from lib.ratelimit import COUNTED_IN_DATABASE, counted_in_database, enforce
 
-            # Kept on the handler: errors raised later carry the headers too.
-            self.rate_headers = enforce(operation.rate_limit, request, settings)
-        self._validate(operation, request, _strip_route_params(split.query, request.params))
-        if operation.permission is not None and not request.caller.can(operation.permission):
-            raise Forbidden("You do not have permission for this operation")
-        response = operation.resolve()(request)
+            if operation.rate_limit in COUNTED_IN_DATABASE:
+                # The database takes the write's unit in the write's own round trip; the
+                # headers, kept on the handler for errors too, are filled in as it answers.
+                self.rate_headers = {}
+                with counted_in_database(operation.rate_limit, request, settings, self.rate_headers):
+                    response = self._operate(operation, request, raw_query)
+            else:
+                # Kept on the handler: errors raised later carry the headers too.
+                self.rate_headers = enforce(operation.rate_limit, request, settings)
+                response = self._operate(operation, request, raw_query)
         if response.cache_control is None:
             response.cache_control = operation.cache_control
         return response, request
+
+    def _operate(self, operation: Operation, request: Request, raw_query: str) -> Response:
+        self._validate(operation, request, raw_query)
+        if operation.permission is not None and not request.caller.can(operation.permission):
+            raise Forbidden("You do not have permission for this operation")
+        return operation.resolve()(request)
 
     def _json_body(self, operation: Operation) -> dict[str, Any]:
         # A body-less POST (logout, cookie refresh) is fine where every field is optional.

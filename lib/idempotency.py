@@ -69,6 +69,9 @@ def replayed_failure(outcome: dict[str, Any]) -> Response | None:
     )
 
 
+_NOT_FINAL = frozenset({"idempotency_in_progress", "rate_limited"})
+
+
 @contextmanager
 def remember_failures(
     request: Request, idempotency: Idempotency | None, store: Callable[[], SyncPostgrestClient] | None = None
@@ -82,7 +85,8 @@ def remember_failures(
     try:
         yield
     except ApiError as error:
-        if idempotency is not None and 400 <= error.status < 500 and error.code != "idempotency_in_progress":
+        # A 429 is not the request's outcome: a retry after the window executes it.
+        if idempotency is not None and 400 <= error.status < 500 and error.code not in _NOT_FINAL:
             from lib.auth import caller_of
             from lib.clients import admin_client
 

@@ -8,6 +8,12 @@ small and each refill doubles it (up to the policy's batch), so the units an idl
 instance strands are bounded by what it recently spent: on Vercel every function
 is its own set of instances, and a user touching twenty of them must not find
 their quota gone to reservations.
+
+Writes are counted by the database itself: PostgREST's db-pre-request takes the
+unit from the same per-user counter in the write's own transaction, for API
+writes and direct /rest/v1 writes with the user's token alike (one budget, and no
+extra round trip for the API). The API counts here only the writes that never
+get that far or that the database rolls back (counted_in_database).
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from lib.config import RateLimit, Settings
 from lib.log import log_event
-from lib.problems import GatewayTimeout, RateLimited, ServiceUnavailable
+from lib.problems import ApiError, GatewayTimeout, RateLimited, ServiceUnavailable
 from lib.request import Request
 from lib.routing import RatePolicy
 
@@ -122,6 +129,15 @@ class Limiter:
                 self._blocked.pop(key, None)
                 return None
             return max(1, int(until - now + 0.999))
+
+    def blocked_for(self, key: str) -> int | None:
+        """Seconds until `key`'s known refusal ends, or None when none is known."""
+        return self._still_blocked(key)
+
+    def block(self, key: str, seconds: int) -> None:
+        """Remember a refusal the shared counter reported elsewhere (the database's own 429)."""
+        with self._lock:
+            self._blocked[key] = self._clock() + max(1, seconds)
 
     def check(self, key: str, limit: RateLimit, batch: int = 1) -> tuple[bool, int, int]:
         """(allowed, remaining, seconds to reset) for one request; `batch` caps a reservation.
@@ -235,3 +251,53 @@ def enforce(
 
 def _merged(first: dict[str, str], then: dict[str, str]) -> dict[str, str]:
     return {name: ", ".join(v for v in (value, then.get(name)) if v) for name, value in first.items()}
+
+
+# Policies whose requests the database counts (request_hooks.check_request): every route
+# with the write policy writes through PostgREST with the caller's token.
+COUNTED_IN_DATABASE: frozenset[str] = frozenset({"write"})
+
+
+@contextmanager
+def counted_in_database(
+    policy: RatePolicy,
+    request: Request,
+    settings: Settings,
+    sent: dict[str, str],
+    limiter: Limiter | None = None,
+) -> Iterator[None]:
+    """Run a write that the database counts; put its RateLimit headers into `sent`.
+
+    A refusal the database reported for this key earlier in its window is 429 at once, with
+    no database call. A write that fails before reaching the database (validation,
+    permission, lookup), or that the database rolls back together with its unit, is counted
+    here instead, so the contract's order of checks holds: a caller whose budget is spent
+    gets 429 whatever else is wrong with the request. Raises RateLimited, what enforce
+    raises, or whatever the write raises. Upstream failures (5xx) are not counted: the
+    database is not asked again.
+    """
+    from lib.clients import database_rate_headers
+
+    chosen = limiter or _LIMITER
+    key = policy_key(policy, request)
+    if (wait := chosen.blocked_for(key)) is not None:
+        limit = limit_for(policy, settings)
+        sent.update(headers(policy, limit, 0, wait))
+        raise RateLimited(min(wait, limit.window), sent)
+    with database_rate_headers() as counted:
+        try:
+            yield
+        except RateLimited as refused:
+            # The database's own 429 (the only RateLimited a write raises).
+            sent.update(counted)
+            sent.pop("Retry-After", None)
+            chosen.block(key, int(refused.headers.get("Retry-After", "1")))
+            raise
+        except ApiError as error:
+            if counted:  # committed with its unit (say, an update that matched no row)
+                sent.update(counted)
+                sent.pop("Retry-After", None)
+            elif error.status < 500:
+                sent.update(enforce(policy, request, settings, chosen))
+            raise
+        sent.update(counted)

@@ -12,6 +12,7 @@ from lib.problems import (
     ApiError,
     BadGateway,
     GatewayTimeout,
+    RateLimited,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -20,6 +21,9 @@ from lib.problems import (
 # db-pre-request's "the token's session has ended" (logout, role change).
 _JWT_CODES = {"PGRST300", "PGRST301", "PGRST302", "PGRST303", "VS401"}
 QUERY_CANCELED = "57014"  # statement_timeout
+# Our db-pre-request's "the caller's write budget is spent", sent as a 429 with Retry-After
+# and the RateLimit headers, which lib.clients captures for the request.
+WRITES_LIMITED = "VR429"
 
 
 def map_transport_error(error: httpx.HTTPError) -> ApiError:
@@ -48,6 +52,8 @@ def map_status(status: int) -> ApiError | None:
 
 def map_api_error(code: str | None) -> ApiError:
     """The problem for a PostgREST error code we did not handle more specifically."""
+    if code == WRITES_LIMITED:
+        return _writes_limited()
     if code == QUERY_CANCELED:
         return GatewayTimeout("The query took too long")
     if code in _JWT_CODES:
@@ -55,6 +61,15 @@ def map_api_error(code: str | None) -> ApiError:
     if code is not None and code.isdigit() and (mapped := map_status(int(code))) is not None:
         return mapped
     return BadGateway("The database service rejected the request")
+
+
+def _writes_limited() -> RateLimited:
+    from lib.clients import captured_rate_headers
+
+    headers = captured_rate_headers()
+    retry_after = headers.pop("Retry-After", "")
+    # Without the header (a proxy dropped it), a second is the shortest honest wait.
+    return RateLimited(int(retry_after) if retry_after.isdigit() else 1, headers)
 
 
 @contextmanager

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from devstack.stack import Stack
+from lib.auth import Caller
+from lib.clients import _capture_rate_headers
 from lib.config import RateLimit, resolve_settings
-from lib.problems import RateLimited
-from lib.ratelimit import Grant, Limiter, enforce, headers, limit_for, policy_key
+from lib.problems import GatewayTimeout, NotFound, RateLimited, ValidationFailed
+from lib.ratelimit import Grant, Limiter, counted_in_database, enforce, headers, limit_for, policy_key
 from lib.request import Request
+from lib.upstream import map_api_error
 
 
 class FakeCounter:
@@ -167,6 +172,94 @@ def test_recover_is_keyed_by_email_alone() -> None:
     other = _login("198.51.100.9", "someone@example.test")
     assert policy_key("recover", one) == policy_key("recover", other)
     assert policy_key("login", one) != policy_key("login", other)
+
+
+# -- writes the database counts ------------------------------------------------------
+
+
+def _write(user_id: str = "8d0b6c1e-6a55-4f59-9a43-0d2b7c1d9f10") -> Request:
+    request = Request("POST", "/api/vehicles", {}, {}, Message(), "id", "192.0.2.1", json_body={})
+    request.caller = Caller(user_id=user_id, email=None, role="member", access_token="t")
+    return request
+
+
+def _database_answers(status: int, values: dict[str, str]) -> None:
+    """What lib.clients sees when PostgREST answers a write with these headers."""
+    request = httpx.Request("POST", "http://db.example/rest/v1/rpc/create_vehicle")
+    _capture_rate_headers(httpx.Response(status, headers=values, request=request))
+
+
+def _setup() -> tuple[FakeCounter, Limiter, Any]:
+    clock = [0.0]
+    counter = FakeCounter(clock)
+    return counter, Limiter(counter.take, clock=lambda: clock[0]), resolve_settings({}, Path("/nonexistent"))
+
+
+def _through(
+    limiter: Limiter,
+    sent: dict[str, str],
+    answer: tuple[int, dict[str, str]] | None = None,
+    fail: Callable[[], Exception] | None = None,
+    user_id: str = "8d0b6c1e-6a55-4f59-9a43-0d2b7c1d9f10",
+) -> bool:
+    """One write through counted_in_database: the database answers `answer`, then `fail()` is raised.
+
+    Returns whether the write ran at all.
+    """
+    settings = resolve_settings({}, Path("/nonexistent"))
+    ran = False
+    with counted_in_database("write", _write(user_id), settings, sent, limiter):
+        ran = True
+        if answer is not None:
+            _database_answers(*answer)
+        if fail is not None:
+            raise fail()
+    return ran
+
+
+GRANTED = {"RateLimit-Policy": '"write";q=60;w=60', "RateLimit": '"write";r=41;t=7'}
+REFUSED = {"Retry-After": "12", "RateLimit-Policy": '"write";q=60;w=60', "RateLimit": '"write";r=0;t=12'}
+
+
+def test_a_write_the_database_counted_costs_the_limiter_nothing() -> None:
+    counter, limiter, _ = _setup()
+    sent: dict[str, str] = {}
+    assert _through(limiter, sent, (201, GRANTED))
+    assert sent == GRANTED
+    # Committed with its unit, then refused by the API (an update that matched no row): not again.
+    with pytest.raises(NotFound):
+        _through(limiter, {}, (200, GRANTED), NotFound)
+    assert counter.calls == 0
+
+
+def test_a_write_refused_before_the_database_is_counted_and_a_spent_budget_wins() -> None:
+    counter, limiter, _ = _setup()
+    for n in range(60):
+        sent: dict[str, str] = {}
+        with pytest.raises(ValidationFailed):
+            _through(limiter, sent, fail=lambda: ValidationFailed([]))
+        assert sent["RateLimit"].startswith(f'"write";r={59 - n};')
+    with pytest.raises(RateLimited):
+        _through(limiter, {}, fail=lambda: ValidationFailed([]))
+    assert counter.calls == 61
+    # An upstream failure is not counted: the database is not waited for a second time.
+    with pytest.raises(GatewayTimeout):
+        _through(limiter, {}, fail=GatewayTimeout, user_id="another-user")
+    assert counter.calls == 61
+
+
+def test_the_databases_429_keeps_its_headers_and_is_remembered() -> None:
+    counter, limiter, _ = _setup()
+    sent: dict[str, str] = {}
+    with pytest.raises(RateLimited) as refused:
+        _through(limiter, sent, (429, REFUSED), lambda: map_api_error("VR429"))
+    assert refused.value.headers == REFUSED
+    assert sent == {"RateLimit-Policy": '"write";q=60;w=60', "RateLimit": '"write";r=0;t=12'}
+    # Until the window ends, the next write is refused here without running (no round trip).
+    with pytest.raises(RateLimited) as again:
+        _through(limiter, {}, (201, GRANTED))
+    assert again.value.headers["Retry-After"] == "12"
+    assert counter.calls == 0
 
 
 # -- the shared counter in Postgres ------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ import psycopg
 
 from devstack.stack import StackSettings
 from tests.api.conftest import Actors
-from tests.factories import create_user, create_vehicle
+from tests.factories import User, create_user, create_vehicle, north_american_vin
 from tests.support import ApiClient, Gateway, assert_problem, in_one_rate_window, random_ip
 
 # One or more policies, as a list (login counts per IP + email and per IP).
@@ -159,6 +160,77 @@ def test_writes_are_limited_per_user(
     assert statuses[:60] == [422] * 60
     assert statuses[60:] == [429, 429]
     assert api.post("vehicles", json={}, headers=actors.member.headers).status_code == 422
+
+
+def _spend_write_budget(db: psycopg.Connection[Any], user: User) -> None:
+    """Take the user's whole write window from the shared counter, as 60 earlier writes would."""
+    key = "write:user:" + hashlib.sha256(user.id.encode()).hexdigest()[:32]
+    db.execute("select public.rate_limit_take(%s, 60, 60, 60)", (key,))
+
+
+def _vehicle() -> dict[str, Any]:
+    return {"vin": north_american_vin(), "make": "Honda", "model": "Civic", "model_year": 2021}
+
+
+def test_a_write_carries_the_databases_rate_limit_headers(
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    def two_writes() -> list[Any]:
+        user = create_user(db, stack_settings)
+        return [api.post("vehicles", json=_vehicle(), headers=user.headers) for _ in range(2)]
+
+    first, second = in_one_rate_window(db, two_writes)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.headers["RateLimit-Policy"] == '"write";q=60;w=60'
+    assert re.fullmatch(r'"write";r=59;t=\d+', first.headers["RateLimit"])
+    assert re.fullmatch(r'"write";r=58;t=\d+', second.headers["RateLimit"])
+
+
+def test_a_spent_write_budget_is_429_before_and_in_the_database(
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    def refused_writes() -> list[Any]:
+        valid_first, invalid_first = create_user(db, stack_settings), create_user(db, stack_settings)
+        vehicle = create_vehicle(db, valid_first)
+        _spend_write_budget(db, valid_first)
+        _spend_write_budget(db, invalid_first)
+        return [
+            api.post("vehicles", json=_vehicle(), headers=valid_first.headers),  # the database's 429
+            api.patch(f"vehicles/{vehicle['id']}", json={"color": "red"}, headers=valid_first.headers),
+            api.post("vehicles", json={}, headers=invalid_first.headers),  # 422 before the database
+            api.put(
+                f"admin/users/{invalid_first.id}/role", json={"role": "admin"}, headers=invalid_first.headers
+            ),
+        ]
+
+    responses = in_one_rate_window(db, refused_writes)
+    for response in responses:
+        assert_problem(response, 429, "rate_limited")
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert response.headers["RateLimit-Policy"] == '"write";q=60;w=60'
+        assert re.fullmatch(r'"write";r=0;t=\d+', response.headers["RateLimit"])
+
+
+def test_a_refused_idempotent_create_is_not_remembered(
+    api: ApiClient, db: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    # A 429 is not the request's outcome: a retry with the same key after the window must run it.
+    def refused_create() -> tuple[Any, User, str]:
+        user = create_user(db, stack_settings)
+        _spend_write_budget(db, user)
+        key = f"k-{uuid.uuid4().hex}"
+        return (
+            api.post("vehicles", json=_vehicle(), headers={**user.headers, "Idempotency-Key": key}),
+            user,
+            key,
+        )
+
+    refused, user, key = in_one_rate_window(db, refused_create)
+    assert_problem(refused, 429, "rate_limited")
+    stored = db.execute(
+        "select count(*) from private.idempotency_keys where user_id = %s and key = %s", (user.id, key)
+    ).fetchone()
+    assert stored == (0,)
 
 
 def test_reads_fail_open_when_the_limiter_is_down(

@@ -165,12 +165,16 @@ def test_postgrest_slow_answer_is_504(
 
 
 def test_a_slow_rate_limiter_is_504_at_once(iapi: ApiClient, igateway: Gateway, member: User) -> None:
-    """The limiter's own call timing out: 504, not 503, and no second wait (reads would fail open)."""
+    """The limiter's own call timing out: 504, not 503, and no second wait (reads would fail open).
+
+    A write the database counts never calls the limiter; one refused before the database (here
+    an empty body, 422) does, to spend its unit.
+    """
     for method, path in (("POST", "vehicles"), ("GET", "vehicles")):
         igateway.fault(
             "/rest/v1", "delay", seconds=READ_TIMEOUT + 1.5, remaining=1, match="rpc/rate_limit_take"
         )
-        body = vehicle_body() if method == "POST" else None
+        body: dict[str, Any] | None = {} if method == "POST" else None
         response, elapsed = timed(
             lambda m=method, p=path, b=body: iapi.request(m, p, json=b, headers=member.headers)
         )
