@@ -198,6 +198,10 @@ REFRESH_FAILED = "The refresh token is invalid, expired or revoked"
 
 def _refreshed(token: str) -> AuthSession:
     """A new session for a refresh token. Raises Unauthorized when Auth refuses the token."""
+    if not (token.isascii() and token.isprintable()):
+        # Auth issues printable ASCII tokens; anything else cannot be one (and a NUL would only
+        # make Auth's database refuse the lookup, a 500 upstream).
+        raise Unauthorized(REFRESH_FAILED)
     with _auth_errors(lambda error: Unauthorized(REFRESH_FAILED)):
         result = auth_client().refresh_session(token)
     if result.session is None:

@@ -244,6 +244,9 @@ def test_refresh_from_body_rotates(api: ApiClient, db: psycopg.Connection[Any]) 
         api.post("auth/refresh", json={"refresh_token": first["refresh_token"]}), 401, "unauthorized"
     )
     assert_problem(api.post("auth/refresh", json={"refresh_token": "garbage"}), 401, "unauthorized")
+    # Not a token Auth could have issued (found by fuzzing: a NUL made Auth's lookup fail, a 502).
+    for impossible in ("a\x00b", "tok\u00e9n", "two words\n"):
+        assert_problem(api.post("auth/refresh", json={"refresh_token": impossible}), 401, "unauthorized")
 
 
 def test_refresh_from_cookie_needs_csrf(api: ApiClient) -> None:
