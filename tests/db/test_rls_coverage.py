@@ -180,3 +180,25 @@ def test_private_schema_is_not_exposed(db: Db) -> None:
     assert fetch_all(db, "select has_schema_privilege('anon', 'private', 'usage') as usable") == [
         {"usable": False}
     ]
+
+
+def test_api_roles_hold_only_what_postgrest_needs_on_public_tables(db: Db) -> None:
+    # No TRUNCATE, REFERENCES or TRIGGER for anyone, and nothing at all for anon (contract section 2).
+    granted = fetch_all(
+        db,
+        "select c.relname || ':' || r.role || ':' || p.privilege as name from pg_class c"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " cross join (values ('anon'), ('authenticated'), ('service_role')) as r(role)"
+        " cross join (values ('TRUNCATE'), ('REFERENCES'), ('TRIGGER')) as p(privilege)"
+        " where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm')"
+        " and has_table_privilege(r.role, c.oid, p.privilege)",
+    )
+    assert granted == []
+    anon = fetch_all(
+        db,
+        "select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S')"
+        " and (has_table_privilege('anon', c.oid, 'select, insert, update, delete')"
+        "      or (c.relkind = 'S' and has_sequence_privilege('anon', c.oid, 'usage, select, update')))",
+    )
+    assert anon == []
