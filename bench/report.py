@@ -45,6 +45,7 @@ SCENARIO_ROUTES = {
 }
 GET_ONE_TARGET = 1.3
 THROUGHPUT_TARGET = 3.0
+WRITE_TARGET = 1.6  # issue #16: POST create and PATCH against direct PostgREST
 SCALE_TARGET = 1.5
 
 
@@ -161,6 +162,10 @@ class Report:
         limiter_reads = self.db_per_request("get_one") - 1
         limiter_ms = self.overhead["limiter"]["write_round_trip_ms"]["p50"] if self.overhead else math.nan
         create_p50 = _cell(self.run("create", "api", 1), "p50_ms")
+        write_ratios = [
+            _cell(self.run(s, "api", 1), "p50_ms") / _cell(self.run(s, "postgrest", 1), "p50_ms")
+            for s in ("create", "patch")
+        ]
         return [
             "| target | measured | verdict | what bounds it |",
             "|---|---|---|---|",
@@ -183,11 +188,18 @@ class Report:
             f"| database round trips per request: reads 1 | GET {reads[0]:.3f}, list {reads[1]:.3f}, "
             f"deep list {reads[2]:.3f} | {_verdict(all(r <= 1.01 for r in reads))} "
             "| counted by the gateway in this run, and asserted by `tests/api/test_round_trips.py` |",
-            f"| database round trips per request: writes ≤ 2 | POST {writes[0]:.3f}, PATCH {writes[1]:.3f} "
-            f"| {_verdict(all(w <= 2.0 for w in writes))} | one limiter call + one statement |",
-            f"| rate limiting adds ≤ 1 round trip | writes +{max(limiter_writes):.3f}, reads "
-            f"+{max(limiter_reads, 0):.4f} | {_verdict(max(limiter_writes) <= 1.0 and limiter_reads <= 1.0)} "
-            f"| the write's limiter call costs {_ms(limiter_ms)} ms p50 "
+            f"| database round trips per request: writes 1 | POST {writes[0]:.3f}, PATCH {writes[1]:.3f} "
+            f"| {_verdict(all(w <= 1.01 for w in writes))} | the write takes its rate-limit unit in its own "
+            "transaction (PostgREST's db-pre-request), the same counter direct `/rest/v1` writes use |",
+            f"| warm p50 of POST create / PATCH ≤ {WRITE_TARGET}\u00d7 direct PostgREST (1 client) "
+            f"| **{_x(write_ratios[0])}** / **{_x(write_ratios[1])}** "
+            f"| {_verdict(max(write_ratios) <= WRITE_TARGET)} "
+            "| one more HTTP hop and the API's Python CPU, as for reads; direct PostgREST pays the same "
+            "pre-request (session check and write unit) |",
+            f"| rate limiting adds no round trip | writes +{max(limiter_writes):.3f}, reads "
+            f"+{max(limiter_reads, 0):.4f} "
+            f"| {_verdict(max(limiter_writes) <= 0.01 and limiter_reads <= 0.01)} "
+            f"| a separate limiter call would cost {_ms(limiter_ms)} ms p50 "
             f"(of a {_ms(create_p50)} ms POST); reads spend a locally reserved batch |",
             *self.coldstart_targets(),
         ]
