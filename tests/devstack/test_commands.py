@@ -110,8 +110,16 @@ def test_skip_browser_tests_lets_make_test_run_without_a_browser(tmp_path: Path)
 
 def test_make_test_checks_chromium_before_installing_or_linting() -> None:
     # -n prints the commands in order without running them.
+    # Without the outer make's variables (CI runs this suite under `make test`), which would add
+    # "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     planned = subprocess.run(
-        ["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "test"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     assert planned[0].startswith("devstack/bin/find-chromium"), planned[:3]
     stopped = subprocess.run(
