@@ -1,9 +1,13 @@
 """A local, Auth-compatible (GoTrue) HTTP service for development and tests; it never ships.
 
-It implements the subset of Supabase Auth's API the product uses (email/password
-sign-up and sign-in, refresh-token rotation, logout, the current user, a few
-admin endpoints, JWKS and the custom access token hook) against the real
-`auth` schema, connecting as `supabase_auth_admin` exactly like GoTrue does.
+It implements the Supabase Auth API that supabase-js and supabase-py call for
+password accounts (sign-up with or without email confirmation, password and
+refresh-token grants, logout scopes, GET/PUT /user, recovery, magic links,
+verify links and codes, resend, invites, the admin user endpoints, JWKS and the
+custom access token hook) against the real `auth` schema, connecting as
+`supabase_auth_admin` exactly like GoTrue does. Mail goes to the local inbox
+(devstack/inbox.py) through its Mailpit-style send API; the per-IP rate limits
+of [auth.rate_limit] are enforced the way GoTrue does.
 Paths are relative to the service root; the gateway maps /auth/v1/* here and
 checks API keys.
 
@@ -11,12 +15,15 @@ checks API keys.
 AUTH_DB_DSN, SUPABASE_JWT_SECRET, AUTH_ISSUER and optionally AUTH_HOOK (or
 AUTH_CONFIG_TOML, a supabase/config.toml to read the hook and the refresh-token
 reuse interval from), AUTH_SIGNING_JWK, AUTH_ACCESS_TOKEN_TTL,
-AUTH_PASSWORD_MIN_LENGTH, AUTH_BCRYPT_ROUNDS and AUTH_REFRESH_TOKEN_REUSE_INTERVAL.
+AUTH_PASSWORD_MIN_LENGTH, AUTH_BCRYPT_ROUNDS, AUTH_REFRESH_TOKEN_REUSE_INTERVAL,
+AUTH_EMAIL_CONFIRMATIONS (true/false, overrides [auth.email] enable_confirmations),
+AUTH_SITE_URL and AUTH_INBOX_URL (the local inbox; without it mail is only logged).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import json
@@ -29,17 +36,20 @@ import sys
 import threading
 import time
 import tomllib
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 import bcrypt
 import psycopg
@@ -89,7 +99,8 @@ _USER_COLUMNS = (
     "id, aud, role, email, encrypted_password, email_confirmed_at, invited_at, "
     "confirmation_sent_at, recovery_sent_at, last_sign_in_at, raw_app_meta_data, "
     "raw_user_meta_data, created_at, updated_at, phone, phone_confirmed_at, confirmed_at, "
-    "banned_until, deleted_at, is_anonymous"
+    "banned_until, deleted_at, is_anonymous, confirmation_token, recovery_token, email_change, "
+    "email_change_sent_at, email_change_token_new, email_change_token_current, email_change_confirm_status"
 )
 
 # GoTrue's MinimumViableTokenSchema: what a hook's output claims must satisfy.
@@ -128,6 +139,68 @@ _Conn = psycopg.Connection[DictRow]
 
 
 @dataclass(frozen=True)
+class RateLimits:
+    """[auth.rate_limit] of supabase/config.toml, with the Supabase CLI's defaults.
+
+    As in GoTrue, the per-IP limits are token buckets refilled at `n` per 5 minutes with
+    a burst of 30; `email_sent` is one project-wide budget per hour (None: unlimited, as
+    on the CLI's stack, which lifts it while mail goes to its local inbox).
+    """
+
+    sign_in_sign_ups: int = 30  # GOTRUE_RATE_LIMIT_OTP: /signup, /otp, /recover, /resend, PUT /user
+    token_refresh: int = 150  # GOTRUE_RATE_LIMIT_TOKEN_REFRESH: /token
+    token_verifications: int = 30  # GOTRUE_RATE_LIMIT_VERIFY: /verify
+    email_sent: int | None = None  # GOTRUE_RATE_LIMIT_EMAIL_SENT, per hour
+
+
+_RATE_LIMIT_KEYS = ("sign_in_sign_ups", "token_refresh", "token_verifications", "email_sent")
+
+
+def _toml_auth(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    section = tomllib.loads(path.read_text()).get("auth", {})
+    return section if isinstance(section, dict) else {}
+
+
+def _whole(path: Path, name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{path}: [auth] {name} must be a non-negative whole number")
+    return value
+
+
+def load_email_settings_from_config(path: Path) -> dict[str, Any]:
+    """AuthConfig keyword arguments from [auth], [auth.email] and [auth.rate_limit]. Raises ValueError."""
+    auth = _toml_auth(path)
+    email = auth.get("email", {}) if isinstance(auth.get("email"), dict) else {}
+    values: dict[str, Any] = {}
+    if "enable_confirmations" in email:
+        values["mailer_autoconfirm"] = email["enable_confirmations"] is not True
+    if auth.get("enable_signup") is False or email.get("enable_signup") is False:
+        values["enable_signup"] = False
+    if isinstance(auth.get("site_url"), str):
+        values["site_url"] = auth["site_url"]
+    urls = auth.get("additional_redirect_urls")
+    if isinstance(urls, list):
+        values["additional_redirect_urls"] = tuple(str(url) for url in urls)
+    if "double_confirm_changes" in email:
+        values["secure_email_change"] = email["double_confirm_changes"] is True
+    if isinstance(email.get("max_frequency"), str):
+        values["max_frequency"] = _parse_go_duration(email["max_frequency"]).total_seconds()
+    if "otp_expiry" in email:
+        values["otp_expiry"] = _whole(path, "email.otp_expiry", email["otp_expiry"])
+    if "otp_length" in email:
+        values["otp_length"] = _whole(path, "email.otp_length", email["otp_length"])
+    limits = auth.get("rate_limit")
+    if isinstance(limits, dict):
+        given = {
+            key: _whole(path, f"rate_limit.{key}", limits[key]) for key in _RATE_LIMIT_KEYS if key in limits
+        }
+        values["rate_limits"] = RateLimits(**given)
+    return values
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     """How the service connects, signs tokens and validates passwords."""
 
@@ -140,6 +213,17 @@ class AuthConfig:
     password_min_length: int = 6
     bcrypt_rounds: int = 10
     refresh_token_reuse_interval: int = 10  # seconds, as [auth] in supabase/config.toml
+    # [auth.email] enable_confirmations, inverted: GoTrue's MAILER_AUTOCONFIRM.
+    mailer_autoconfirm: bool = True
+    enable_signup: bool = True
+    site_url: str = "http://127.0.0.1:3000"
+    additional_redirect_urls: tuple[str, ...] = ()
+    secure_email_change: bool = True  # [auth.email] double_confirm_changes
+    max_frequency: float = 1.0  # seconds between emails to one user ([auth.email] max_frequency)
+    otp_expiry: int = 3600
+    otp_length: int = 6
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    inbox_url: str | None = None  # where mail goes (the local inbox's Mailpit-style send API)
 
     def __post_init__(self) -> None:
         """Reject unusable values early. Raises ValueError."""
@@ -157,6 +241,8 @@ class AuthConfig:
             raise ValueError("password_min_length must not be negative")
         if self.refresh_token_reuse_interval < 0:
             raise ValueError("refresh_token_reuse_interval must not be negative")
+        if self.max_frequency < 0 or self.otp_expiry <= 0 or not 6 <= self.otp_length <= 10:
+            raise ValueError("max_frequency, otp_expiry or otp_length is out of range")
 
 
 def load_reuse_interval_from_config(path: Path) -> int:
@@ -198,11 +284,20 @@ def config_from_env(env: Mapping[str, str]) -> AuthConfig:
         raise ValueError(f"missing environment variable(s): {', '.join(missing)}")
     hook: str | None = env.get("AUTH_HOOK") or None
     reuse_interval = 10
+    email_settings: dict[str, Any] = {}
     if env.get("AUTH_CONFIG_TOML"):
         config_toml = Path(env["AUTH_CONFIG_TOML"])
         if "AUTH_HOOK" not in env:
             hook = load_hook_from_config(config_toml)
         reuse_interval = load_reuse_interval_from_config(config_toml)
+        email_settings = load_email_settings_from_config(config_toml)
+    confirmations = env.get("AUTH_EMAIL_CONFIRMATIONS", "").strip().lower()
+    if confirmations:
+        if confirmations not in ("true", "false"):
+            raise ValueError("AUTH_EMAIL_CONFIRMATIONS must be true or false")
+        email_settings["mailer_autoconfirm"] = confirmations == "false"
+    if env.get("AUTH_SITE_URL"):
+        email_settings["site_url"] = env["AUTH_SITE_URL"]
     signing_jwk: dict[str, Any] | None = None
     if env.get("AUTH_SIGNING_JWK"):
         try:
@@ -235,6 +330,8 @@ def config_from_env(env: Mapping[str, str]) -> AuthConfig:
         password_min_length=integer("AUTH_PASSWORD_MIN_LENGTH", 6),
         bcrypt_rounds=integer("AUTH_BCRYPT_ROUNDS", 10),
         refresh_token_reuse_interval=integer("AUTH_REFRESH_TOKEN_REUSE_INTERVAL", reuse_interval),
+        inbox_url=env.get("AUTH_INBOX_URL") or None,
+        **email_settings,
     )
 
 
@@ -295,7 +392,25 @@ def _timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _user_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def _identity_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """GoTrue's Identity object (its `id` is the provider's id, `identity_id` the row's)."""
+    identity: dict[str, Any] = {
+        "identity_id": str(row["id"]),
+        "id": row["provider_id"],
+        "user_id": str(row["user_id"]),
+        "identity_data": row["identity_data"] or {},
+        "provider": row["provider"],
+    }
+    if row["last_sign_in_at"] is not None:
+        identity["last_sign_in_at"] = _timestamp(row["last_sign_in_at"])
+    identity["created_at"] = _timestamp(row["created_at"]) or "0001-01-01T00:00:00Z"
+    identity["updated_at"] = _timestamp(row["updated_at"]) or "0001-01-01T00:00:00Z"
+    if row["email"]:
+        identity["email"] = row["email"]
+    return identity
+
+
+def _user_json(row: Mapping[str, Any], identities: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """GoTrue's User object: nil timestamps are omitted, strings default to ""."""
     user: dict[str, Any] = {
         "id": str(row["id"]),
@@ -314,12 +429,17 @@ def _user_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "confirmation_sent_at": row["confirmation_sent_at"],
         "confirmed_at": row["confirmed_at"],
         "recovery_sent_at": row["recovery_sent_at"],
-        "last_sign_in_at": row["last_sign_in_at"],
     }
     user.update({key: _timestamp(value) for key, value in optional.items() if value is not None})
+    if row.get("email_change"):
+        user["new_email"] = row["email_change"]
+    if row.get("email_change_sent_at") is not None:
+        user["email_change_sent_at"] = _timestamp(row["email_change_sent_at"])
+    if row["last_sign_in_at"] is not None:
+        user["last_sign_in_at"] = _timestamp(row["last_sign_in_at"])
     user["app_metadata"] = row["raw_app_meta_data"] or {}
     user["user_metadata"] = row["raw_user_meta_data"] or {}
-    user["identities"] = []
+    user["identities"] = [_identity_json(identity) for identity in identities]
     # Go marshals a zero time.Time this way; seeds sometimes leave these NULL.
     user["created_at"] = _timestamp(row["created_at"]) or "0001-01-01T00:00:00Z"
     user["updated_at"] = _timestamp(row["updated_at"]) or "0001-01-01T00:00:00Z"
@@ -524,6 +644,126 @@ class _Keys:
         return claims
 
 
+# --------------------------------------------------------------------------- rate limits
+
+
+class _TokenBuckets:
+    """GoTrue's tollbooth limiters: per key, `rate` requests per 5 minutes, a burst of 30, 1 h memory."""
+
+    BURST = 30
+    TTL = 3600.0
+
+    def __init__(self, per_five_minutes: int) -> None:
+        self._per_second = per_five_minutes / 300.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Take one token for `key`; False when its bucket is empty."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.BURST), now))
+            tokens = min(float(self.BURST), tokens + (now - last) * self._per_second)
+            if len(self._buckets) > 10_000:
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < self.TTL}
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - 1.0, now)
+            return True
+
+
+class _HourlyBudget:
+    """GoTrue's interval limiter for sent mail: `limit` events per hour, project-wide."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._window_start = 0.0
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        """Count one event; False once this hour's budget is spent."""
+        if self._limit is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now - self._window_start >= 3600.0:
+                self._window_start, self._count = now, 0
+            if self._count >= self._limit:
+                return False
+            self._count += 1
+            return True
+
+
+# --------------------------------------------------------------------------- mail
+
+_MAIL_SUBJECTS = {
+    "signup": "Confirm your email address",
+    "invite": "You've been invited",
+    "recovery": "Reset your password",
+    "magiclink": "Your sign-in link",
+    "email_change": "Confirm your new email address",
+}
+_MAIL_ACTIONS = {
+    "signup": "Follow this link to confirm your email address",
+    "invite": "You have been invited to create a user. Follow this link to accept the invite",
+    "recovery": "Follow this link to reset the password for your user",
+    "magiclink": "Follow this link to sign in",
+    "email_change": "Follow this link to confirm the update of your email",
+}
+
+
+@dataclass(frozen=True)
+class _Mail:
+    to: str
+    kind: str  # signup, invite, recovery, magiclink, email_change
+    link: str
+    otp: str
+
+
+def _deliver(inbox_url: str | None, mail: _Mail) -> None:
+    """Hand a message to the local inbox (Mailpit's POST /api/v1/send shape). Raises OSError."""
+    subject = _MAIL_SUBJECTS[mail.kind]
+    action = _MAIL_ACTIONS[mail.kind]
+    text = f"{action}:\n\n{mail.link}\n\nAlternatively, enter the code: {mail.otp}\n"
+    link = mail.link.replace("&", "&amp;").replace('"', "&quot;")
+    html = f'<h2>{subject}</h2><p>{action}:</p><p><a href="{link}">{link}</a></p><p>Code: {mail.otp}</p>'
+    if inbox_url is None:
+        _log.info("mail (no inbox configured): %s to %s", mail.kind, mail.to)
+        return
+    payload = {
+        "From": {"Email": "admin@email.com", "Name": "Supabase Auth (local)"},
+        "To": [{"Email": mail.to}],
+        "Subject": subject,
+        "Text": text,
+        "HTML": html,
+        "Headers": {"X-Supabase-Auth-Email-Action": mail.kind},
+    }
+    request = urllib.request.Request(  # noqa: S310 (a local URL from our own configuration)
+        f"{inbox_url.rstrip('/')}/api/v1/send",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        response.read()
+
+
+def _token_hash(email: str, otp: str) -> str:
+    """GoTrue's GenerateTokenHash: the hex SHA-224 of address + code."""
+    return hashlib.sha224((email + otp).encode()).hexdigest()
+
+
+def _encode_redirect(url: str) -> str:
+    """GoTrue's encodeRedirectURL: escaped only when it carries &, = or #."""
+    return quote_plus(url) if any(char in url for char in "&=#") else url
+
+
+def _otp(length: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
 # --------------------------------------------------------------------------- requests
 
 
@@ -617,13 +857,37 @@ class _AuthService:
             "/signup": {"POST": self.signup},
             "/token": {"POST": self.token},
             "/logout": {"POST": self.logout},
-            "/user": {"GET": self.get_user},
-            "/admin/users": {"GET": self.admin_list_users},
+            "/user": {"GET": self.get_user, "PUT": self.update_user},
+            "/recover": {"POST": self.recover},
+            "/otp": {"POST": self.otp},
+            "/magiclink": {"POST": self.magiclink},
+            "/resend": {"POST": self.resend},
+            "/verify": {"GET": self.verify, "POST": self.verify},
+            "/invite": {"POST": self.invite},
+            "/admin/users": {"GET": self.admin_list_users, "POST": self.admin_create_user},
         }
         self._user_routes: dict[str, Callable[[_Request, str], _Response]] = {
             "GET": self.admin_get_user,
             "PUT": self.admin_update_user,
+            "DELETE": self.admin_delete_user,
         }
+        limits = config.rate_limits
+        otp = limits.sign_in_sign_ups
+        # One bucket set per GoTrue limiter: each endpoint counts on its own.
+        self._limiters: dict[tuple[str, str], _TokenBuckets] = {
+            ("/recover", "POST"): _TokenBuckets(otp),
+            ("/resend", "POST"): _TokenBuckets(otp),
+            ("/magiclink", "POST"): _TokenBuckets(otp),
+            ("/otp", "POST"): _TokenBuckets(otp),
+            ("/user", "PUT"): _TokenBuckets(otp),
+            ("/verify", "GET"): _TokenBuckets(limits.token_verifications),
+        }
+        self._limiters[("/verify", "POST")] = self._limiters[("/verify", "GET")]
+        self._signup_limiter = _TokenBuckets(otp)
+        self._token_limiter = _TokenBuckets(limits.token_refresh)
+        self._email_budget = _HourlyBudget(limits.email_sent)
+        # GoTrue keeps each session's sign-in method (mfa_amr_claims) for the amr claim.
+        self._session_amr: dict[uuid.UUID, str] = {}
 
     # -- connections -------------------------------------------------------
 
@@ -695,6 +959,9 @@ class _AuthService:
             handler = methods.get(request.method)
             if handler is None:
                 raise self._method_not_allowed(methods)
+            limiter = self._limiters.get((request.path, request.method))
+            if limiter is not None:
+                self._rate_limit(request, limiter)
             return handler(request)
         match = _ADMIN_USER_PATH.match(request.path)
         if match is not None:
@@ -737,8 +1004,8 @@ class _AuthService:
             200,
             {
                 "external": {"email": True, "phone": False, "anonymous_users": False},
-                "disable_signup": False,
-                "mailer_autoconfirm": True,
+                "disable_signup": not self.config.enable_signup,
+                "mailer_autoconfirm": self.config.mailer_autoconfirm,
                 "phone_autoconfirm": False,
                 "sms_provider": "",
                 "saml_enabled": False,
@@ -750,71 +1017,91 @@ class _AuthService:
         return _Response(200, {"keys": self.keys.public_jwks})
 
     def signup(self, request: _Request) -> _Response:
-        """POST /signup: create a confirmed user and sign them in (autoconfirm)."""
+        """POST /signup: a session (autoconfirm), or the user and a confirmation email."""
+        email, password, data = self._signup_params(request)
+        hashed = self._hash(password)
+        now = datetime.now(UTC)
+        conn = self.connection(request)
+        redirect_to = self._referrer(request)
+        try:
+            with conn.transaction():
+                user = self._find_user_by_email(conn, email, lock=True)
+                if user is None:
+                    user_id = self._insert_user(conn, email, hashed, data, now)
+                    self._insert_email_identity(conn, user_id, email, data, now)
+                elif user["email_confirmed_at"] is None:
+                    # GoTrue never changes an unconfirmed account on a repeated sign-up:
+                    # the claimant's identity is not proven yet.
+                    user_id = user["id"]
+                elif self.config.mailer_autoconfirm:
+                    raise _ApiError(422, "user_already_exists", "User already registered")
+                else:
+                    return _Response(200, self._obfuscated_user(email, data, now))
+                if self.config.mailer_autoconfirm:
+                    self._confirm(conn, user_id, now)
+                    return _Response(200, self._issue_session(conn, request, user_id, now))
+                self._send_confirmation(conn, user_id, "signup", redirect_to, now=now)
+                found = self._find_user(conn, user_id)
+                if found is None:
+                    raise _unexpected()
+                return _Response(200, self._user_payload(conn, found))
+        except psycopg.errors.UniqueViolation:
+            # A concurrent sign-up with the same address won the race.
+            raise _ApiError(422, "user_already_exists", "User already registered") from None
+
+    def _signup_params(self, request: _Request) -> tuple[str, str, dict[str, Any]]:
+        """The validated email, password and data of a sign-up, in GoTrue's order of checks."""
         body = request.json_object()
         email = _string_field(body, "email").strip()
         phone = _string_field(body, "phone")
         password = _string_field(body, "password")
-        data = _object_field(body, "data")
-        if not email and not phone and not password:
+        data = _object_field(body, "data") or {}
+        if not email and not phone:
             raise _ApiError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+        self._rate_limit(request, self._signup_limiter)
+        if not self.config.enable_signup:
+            raise _ApiError(422, "signup_disabled", "Signups not allowed for this instance")
         if not password:
-            raise _ApiError(422, "validation_failed", "Signup requires a valid password")
+            raise _ApiError(400, "validation_failed", "Signup requires a valid password")
         self._check_password(password)
         if email and phone:
             raise _ApiError(
-                422,
+                400,
                 "validation_failed",
                 "Only an email address or phone number should be provided on signup.",
             )
         if phone:
-            raise _ApiError(422, "phone_provider_disabled", "Phone signups are disabled")
-        email = self._validate_email(email)
-        hashed = self._hash(password)
-        now = datetime.now(UTC)
-        conn = self.connection(request)
-        try:
-            with conn.transaction():
-                existing = conn.execute(
-                    "select id from auth.users where lower(email) = %s and is_sso_user = false",
-                    (email,),
-                ).fetchone()
-                if existing is not None:
-                    raise _ApiError(422, "user_already_exists", "User already registered")
-                user_id = uuid.uuid4()
-                conn.execute(
-                    "insert into auth.users (instance_id, id, aud, role, email, encrypted_password,"
-                    " email_confirmed_at, confirmation_token, recovery_token, raw_app_meta_data,"
-                    " raw_user_meta_data, created_at, updated_at, is_anonymous)"
-                    " values (%s, %s, %s, %s, %s, %s, %s, '', '', %s, %s, %s, %s, false)",
-                    (
-                        NIL_UUID,
-                        user_id,
-                        AUDIENCE,
-                        DEFAULT_ROLE,
-                        email,
-                        hashed,
-                        now,
-                        Jsonb({"provider": "email", "providers": ["email"]}),
-                        Jsonb(data or {}),
-                        now,
-                        now,
-                    ),
-                )
-                session = self._issue_session(conn, request, user_id, now)
-        except psycopg.errors.UniqueViolation:
-            # A concurrent sign-up with the same address won the race.
-            raise _ApiError(422, "user_already_exists", "User already registered") from None
-        return _Response(200, session)
+            raise _ApiError(400, "phone_provider_disabled", "Phone signups are disabled")
+        return self._validate_email(email), password, data
+
+    @staticmethod
+    def _obfuscated_user(email: str, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        """GoTrue's sanitizeUser: what a repeated sign-up of a confirmed address gets (no enumeration)."""
+        stamp = _timestamp(now)
+        return {
+            "id": str(uuid.uuid4()),
+            "aud": AUDIENCE,
+            "role": "",
+            "email": email,
+            "phone": "",
+            "confirmation_sent_at": stamp,
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": dict(data),
+            "identities": [],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "is_anonymous": False,
+        }
 
     def token(self, request: _Request) -> _Response:
         """POST /token?grant_type=password|refresh_token."""
         grant_type = request.param("grant_type")
+        if grant_type not in ("password", "refresh_token"):
+            raise _ApiError(400, "invalid_credentials", "unsupported_grant_type")
+        self._rate_limit(request, self._token_limiter)
         if grant_type == "password":
             return self._password_grant(request)
-        if grant_type == "refresh_token":
-            return self._refresh_grant(request)
-        raise _ApiError(400, "invalid_credentials", "unsupported_grant_type")
+        return self._refresh_grant(request)
 
     def _password_grant(self, request: _Request) -> _Response:
         body = request.json_object()
@@ -953,48 +1240,446 @@ class _AuthService:
         return None
 
     def logout(self, request: _Request) -> _Response:
-        """POST /logout?scope=global|local|others: delete sessions; 204 even if already gone."""
-        claims = self._authenticate(request)
+        """POST /logout?scope=global|local|others: delete sessions; 204."""
         scope = request.param("scope") or "global"
         if scope not in ("global", "local", "others"):
             raise _ApiError(400, "validation_failed", f'Unsupported logout scope "{scope}"')
-        user_id = self._subject(claims)
-        session_id = self._session_claim(claims)
+        user, session_id = self._current_user(request)
+        user_id = user["id"]
         conn = self.connection(request)
         with conn.transaction():
-            if scope == "local":
-                if session_id is not None:
-                    conn.execute("delete from auth.sessions where id = %s", (session_id,))
-            elif scope == "others":
+            if scope == "local" and session_id is not None:
+                conn.execute("delete from auth.sessions where id = %s", (session_id,))
+            elif scope == "others" and session_id is not None:
                 conn.execute(
-                    "delete from auth.sessions where user_id = %s and id is distinct from %s",
-                    (user_id, session_id),
+                    "delete from auth.sessions where user_id = %s and id <> %s", (user_id, session_id)
                 )
             else:
-                conn.execute("delete from auth.sessions where user_id = %s", (user_id,))
-                # Tokens from before sessions existed have no session to cascade from.
-                conn.execute(
-                    "delete from auth.refresh_tokens where user_id = %s and session_id is null",
-                    (str(user_id),),
-                )
+                self._logout_everywhere(conn, user_id)
         return _Response(204)
+
+    @staticmethod
+    def _logout_everywhere(conn: _Conn, user_id: uuid.UUID) -> None:
+        conn.execute("delete from auth.sessions where user_id = %s", (user_id,))
+        # Tokens from before sessions existed have no session to cascade from.
+        conn.execute(
+            "delete from auth.refresh_tokens where user_id = %s and session_id is null", (str(user_id),)
+        )
 
     def get_user(self, request: _Request) -> _Response:
         """GET /user: the user the bearer token belongs to."""
-        claims = self._authenticate(request)
-        user_id = self._subject(claims)
+        user, _ = self._current_user(request)
+        return _Response(200, self._user_payload(self.connection(request), user))
+
+    def update_user(self, request: _Request) -> _Response:
+        """PUT /user: password, email (by confirmation link), data; the user as it is now."""
+        body = request.json_object()
+        user, session_id = self._current_user(request)
+        email = _string_field(body, "email").strip()
+        if email:
+            email = self._validate_email(email)
+        password = body.get("password")
+        if password is not None and not isinstance(password, str):
+            raise _bad_json("password must be a string")
+        if password is not None:
+            self._check_password(password)
+        data = _object_field(body, "data")
+        if _object_field(body, "app_metadata") is not None and user["role"] not in ADMIN_ROLES:
+            raise _ApiError(403, "not_admin", "Updating app_metadata requires admin privileges")
+        if _string_field(body, "phone"):
+            raise _ApiError(400, "phone_provider_disabled", "Phone logins are disabled")
         conn = self.connection(request)
-        user = self._find_user(conn, user_id)
-        if user is None:
-            raise _ApiError(403, "user_not_found", "User from sub claim in JWT does not exist")
-        session_id = self._session_claim(claims)
-        if session_id is not None:
-            found = conn.execute("select 1 from auth.sessions where id = %s", (session_id,)).fetchone()
-            if found is None:
+        user_id = user["id"]
+        changing_email = bool(email) and email != (user["email"] or "").lower()
+        if changing_email and self._find_user_by_email(conn, email, exclude=user_id) is not None:
+            raise _ApiError(422, "email_exists", "A user with this email address has already been registered")
+        hashed: str | None = None
+        if password:
+            if _password_matches(password, user["encrypted_password"]):
                 raise _ApiError(
-                    403, "session_not_found", "Session from session_id claim in JWT does not exist"
+                    422, "same_password", "New password should be different from the old password."
                 )
-        return _Response(200, _user_json(user))
+            hashed = self._hash(password)
+        now = datetime.now(UTC)
+        with conn.transaction():
+            if hashed is not None:
+                self._store_password(conn, user_id, hashed, keep_session=session_id)
+            if data is not None:
+                merged = _merge_metadata(user["raw_user_meta_data"], data)
+                conn.execute(
+                    "update auth.users set raw_user_meta_data = %s where id = %s", (Jsonb(merged), user_id)
+                )
+            if changing_email:
+                self._send_email_change(conn, user_id, email, self._referrer(request), now=now)
+            conn.execute("update auth.users set updated_at = %s where id = %s", (now, user_id))
+            updated = self._find_user(conn, user_id)
+            if updated is None:
+                raise _unexpected()
+            payload = self._user_payload(conn, updated)
+        return _Response(200, payload)
+
+    def _store_password(
+        self, conn: _Conn, user_id: uuid.UUID, hashed: str, *, keep_session: uuid.UUID | None
+    ) -> None:
+        """GoTrue's UpdatePassword: outstanding links die and every other session ends."""
+        conn.execute(
+            "update auth.users set encrypted_password = %s, confirmation_token = '',"
+            " confirmation_sent_at = null,"
+            " recovery_token = '', recovery_sent_at = null, email_change_token_current = '',"
+            " email_change_token_new = '', email_change_sent_at = null where id = %s",
+            (hashed, user_id),
+        )
+        if keep_session is None:
+            self._logout_everywhere(conn, user_id)
+        else:
+            conn.execute("delete from auth.sessions where user_id = %s and id <> %s", (user_id, keep_session))
+
+    def recover(self, request: _Request) -> _Response:
+        """POST /recover: email a recovery link if the address has an account; always `{}`."""
+        body = request.json_object()
+        raw = _string_field(body, "email").strip()
+        if not raw:
+            raise _ApiError(400, "validation_failed", "Password recovery requires an email")
+        email = self._validate_email(raw)
+        conn = self.connection(request)
+        now = datetime.now(UTC)
+        with conn.transaction():
+            user = self._find_user_by_email(conn, email, lock=True)
+            if user is not None:
+                self._send_link(conn, user, "recovery", self._referrer(request), now=now)
+        return _Response(200, {})
+
+    def otp(self, request: _Request) -> _Response:
+        """POST /otp: an email magic link (or, for a new address, a sign-up); `{}`."""
+        body = request.json_object()
+        email = _string_field(body, "email").strip()
+        phone = _string_field(body, "phone")
+        if email and phone:
+            raise _ApiError(
+                400, "validation_failed", "Only an email address or phone number should be provided"
+            )
+        if email and _string_field(body, "channel"):
+            raise _ApiError(400, "validation_failed", "Channel should only be specified with Phone OTP")
+        if phone:
+            raise _ApiError(400, "phone_provider_disabled", "Unsupported phone provider")
+        if not email:
+            raise _ApiError(400, "validation_failed", "One of email or phone must be set")
+        create_user = body.get("create_user", True) is not False
+        if not create_user:
+            email = self._validate_email(email)
+            if self._find_user_by_email(self.connection(request), email) is None:
+                raise _ApiError(422, "otp_disabled", "Signups not allowed for otp")
+        return self._magic_link(request, email, _object_field(body, "data") or {})
+
+    def magiclink(self, request: _Request) -> _Response:
+        """POST /magiclink (deprecated by /otp, still served by GoTrue)."""
+        body = request.json_object()
+        email = _string_field(body, "email").strip()
+        if not email:
+            raise _ApiError(422, "validation_failed", "Password recovery requires an email")
+        return self._magic_link(request, email, _object_field(body, "data") or {})
+
+    def _magic_link(self, request: _Request, raw_email: str, data: dict[str, Any]) -> _Response:
+        email = self._validate_email(raw_email)
+        conn = self.connection(request)
+        now = datetime.now(UTC)
+        redirect_to = self._referrer(request)
+        with conn.transaction():
+            user = self._find_user_by_email(conn, email, lock=True)
+            if user is None or user["email_confirmed_at"] is None:
+                if not self.config.enable_signup:
+                    raise _ApiError(422, "signup_disabled", "Signups not allowed for this instance")
+                if user is None:
+                    # As GoTrue: a sign-up with a random password the user never learns.
+                    user_id = self._insert_user(conn, email, self._hash(secrets.token_urlsafe(33)), data, now)
+                    self._insert_email_identity(conn, user_id, email, data, now)
+                else:
+                    user_id = user["id"]
+                if not self.config.mailer_autoconfirm:
+                    self._send_confirmation(conn, user_id, "signup", redirect_to, now=now)
+                    return _Response(200, {})
+                self._confirm(conn, user_id, now)
+                user = self._find_user(conn, user_id)
+                if user is None:
+                    raise _unexpected()
+            self._send_link(conn, user, "magiclink", redirect_to, now=now)
+        return _Response(200, {})
+
+    def resend(self, request: _Request) -> _Response:
+        """POST /resend (type signup or email_change): send the pending link again; `{}`."""
+        body = request.json_object()
+        kind = _string_field(body, "type")
+        email = _string_field(body, "email").strip()
+        phone = _string_field(body, "phone")
+        if kind not in ("signup", "email_change", "sms", "phone_change"):
+            raise _ApiError(
+                400,
+                "validation_failed",
+                "Missing one of these types: signup, email_change, sms, phone_change",
+            )
+        if not email and kind == "signup":
+            raise _ApiError(400, "validation_failed", "Type provided requires an email address")
+        if not phone and kind == "sms":
+            raise _ApiError(400, "validation_failed", "Type provided requires a phone number")
+        if email and phone:
+            raise _ApiError(
+                400, "validation_failed", "Only an email address or phone number should be provided."
+            )
+        if phone:
+            raise _ApiError(400, "phone_provider_disabled", "Phone logins are disabled")
+        if not email:
+            raise _ApiError(400, "validation_failed", "Missing email address or phone number")
+        email = self._validate_email(email)
+        if kind in ("sms", "phone_change"):
+            return _Response(200, {})
+        conn = self.connection(request)
+        now = datetime.now(UTC)
+        redirect_to = self._referrer(request)
+        with conn.transaction():
+            user = self._find_user_by_email(conn, email, lock=True)
+            if user is None:
+                return _Response(200, {})
+            if kind == "signup" and user["email_confirmed_at"] is None:
+                self._send_confirmation(conn, user["id"], "signup", redirect_to, now=now)
+            elif kind == "email_change" and user["email_change"]:
+                self._send_email_change(conn, user["id"], user["email_change"], redirect_to, now=now)
+        return _Response(200, {})
+
+    def invite(self, request: _Request) -> _Response:
+        """POST /invite (service role): create the user if needed and email an invite link."""
+        self._require_admin(request)
+        body = request.json_object()
+        email = self._validate_email(_string_field(body, "email").strip())
+        data = _object_field(body, "data") or {}
+        conn = self.connection(request)
+        now = datetime.now(UTC)
+        with conn.transaction():
+            user = self._find_user_by_email(conn, email, lock=True)
+            if user is not None and user["email_confirmed_at"] is not None:
+                raise _ApiError(
+                    422, "email_exists", "A user with this email address has already been registered"
+                )
+            if user is None:
+                user_id = self._insert_user(conn, email, None, data, now)
+                self._insert_email_identity(conn, user_id, email, data, now)
+            else:
+                user_id = user["id"]
+            conn.execute(
+                "update auth.users set invited_at = coalesce(invited_at, %s) where id = %s", (now, user_id)
+            )
+            self._send_confirmation(conn, user_id, "invite", self._referrer(request), now=now)
+            found = self._find_user(conn, user_id)
+            if found is None:
+                raise _unexpected()
+            payload = self._user_payload(conn, found)
+        return _Response(200, payload)
+
+    # -- verify ----------------------------------------------------------------
+
+    def verify(self, request: _Request) -> _Response:
+        """GET /verify (an emailed link: 303 to redirect_to with the session or the error in
+        the fragment) and POST /verify (token_hash + type, or email + token + type: a session)."""
+        if request.method == "GET":
+            return self._verify_link(request)
+        body = request.json_object()
+        kind = _string_field(body, "type")
+        token = _string_field(body, "token")
+        token_hash = _string_field(body, "token_hash")
+        email = _string_field(body, "email").strip()
+        phone = _string_field(body, "phone")
+        if not kind:
+            raise _ApiError(400, "validation_failed", "Verify requires a verification type")
+        if bool(token) == bool(token_hash):
+            raise _ApiError(400, "validation_failed", "Verify requires either a token or a token hash")
+        lookup_email: str | None = None
+        if token:
+            if email and not phone:
+                try:
+                    lookup_email = self._validate_email(email)
+                except _ApiError:
+                    raise _ApiError(422, "validation_failed", "Invalid email format") from None
+                token_hash = _token_hash(lookup_email, token)
+            elif phone and not email:
+                raise _ApiError(400, "phone_provider_disabled", "Phone logins are disabled")
+            else:
+                raise _ApiError(
+                    400,
+                    "validation_failed",
+                    "Only an email address or phone number should be provided on verify",
+                )
+        elif email or phone or _string_field(body, "redirect_to"):
+            raise _ApiError(400, "validation_failed", "Only the token_hash and type should be provided")
+        if kind in ("sms", "phone_change"):
+            raise _ApiError(400, "phone_provider_disabled", "Phone logins are disabled")
+        result = self._verify(request, kind, token_hash=token_hash, email=lookup_email)
+        if isinstance(result, str):
+            return _Response(200, {"msg": result, "code": "200"})
+        return _Response(200, result)
+
+    def _verify_link(self, request: _Request) -> _Response:
+        """GET /verify: GoTrue's verifyGet for the implicit flow."""
+        token = request.param("token") or ""
+        kind = request.param("type") or ""
+        redirect_to = self._referrer(request)
+        if not kind:
+            raise _ApiError(400, "validation_failed", "Verify requires a verification type")
+        if not token:
+            raise _ApiError(400, "validation_failed", "Verify requires a token or a token hash")
+        try:
+            result = self._verify(request, kind, token_hash=token, email=None)
+        except _ApiError as error:
+            return self._redirect(self._error_redirect(redirect_to, error))
+        if isinstance(result, str):
+            fragment = urlencode({"message": result, "sb": ""})
+            return self._redirect(f"{redirect_to.split('#')[0]}#{fragment}")
+        params = {
+            "access_token": result["access_token"],
+            "expires_at": str(result["expires_at"]),
+            "expires_in": str(result["expires_in"]),
+            "refresh_token": result["refresh_token"],
+            "sb": "",
+            "token_type": result["token_type"],
+            "type": kind,
+        }
+        return self._redirect(f"{redirect_to}#{urlencode(sorted(params.items()))}")
+
+    _VERIFY_TYPES = ("signup", "invite", "recovery", "magiclink", "email_change", "email")
+
+    def _verify(
+        self, request: _Request, kind: str, *, token_hash: str, email: str | None
+    ) -> dict[str, Any] | str:
+        """A session for a valid link or code, or the message of a half-confirmed email change.
+
+        Raises _ApiError (403 otp_expired, 403 user_banned, 400 validation_failed).
+        """
+        if kind not in self._VERIFY_TYPES:
+            message = "Invalid email verification type" if email is None else "Unsupported verification type"
+            raise _ApiError(400, "validation_failed", message)
+        conn = self.connection(request)
+        now = datetime.now(UTC)
+        invalid = (
+            "Email link is invalid or has expired" if email is None else "Token has expired or is invalid"
+        )
+        with conn.transaction():
+            user = self._user_for_token(conn, kind, token_hash, email)
+            if user is None:
+                raise _ApiError(403, "otp_expired", invalid)
+            if _is_banned(user, now):
+                raise _ApiError(403, "user_banned", "User is banned")
+            if kind == "email":
+                kind = "signup" if user["confirmation_token"] == token_hash else "magiclink"
+            sent_at = {
+                "signup": user["confirmation_sent_at"],
+                "invite": user["confirmation_sent_at"],
+                "recovery": user["recovery_sent_at"],
+                "magiclink": user["recovery_sent_at"],
+                "email_change": user["email_change_sent_at"],
+            }[kind]
+            if sent_at is None or now > sent_at + timedelta(seconds=self.config.otp_expiry):
+                raise _ApiError(403, "otp_expired", invalid)
+            user_id = user["id"]
+            if kind in ("signup", "invite"):
+                if kind == "invite" and not user["encrypted_password"]:
+                    # GoTrue gives an invited user a random password until they set their own.
+                    conn.execute(
+                        "update auth.users set encrypted_password = %s where id = %s",
+                        (self._hash(secrets.token_urlsafe(48)), user_id),
+                    )
+                self._confirm(conn, user_id, now)
+            elif kind in ("recovery", "magiclink"):
+                conn.execute("update auth.users set recovery_token = '' where id = %s", (user_id,))
+                if user["email_confirmed_at"] is None:
+                    self._confirm(conn, user_id, now)
+            else:
+                pending = self._confirm_email_change(conn, user, token_hash, now)
+                if pending is not None:
+                    return pending
+            return self._issue_session(conn, request, user_id, now, method="otp")
+
+    def _user_for_token(self, conn: _Conn, kind: str, token_hash: str, email: str | None) -> DictRow | None:
+        columns = {
+            "signup": ("confirmation_token",),
+            "invite": ("confirmation_token",),
+            "recovery": ("recovery_token",),
+            "magiclink": ("recovery_token",),
+            "email": ("confirmation_token", "recovery_token"),
+            "email_change": ("email_change_token_new", "email_change_token_current"),
+        }[kind]
+        if not token_hash:
+            return None
+        match = sql.SQL(" or ").join(
+            sql.SQL("{} = %(hash)s").format(sql.Identifier(column)) for column in columns
+        )
+        query = sql.SQL("select {} from auth.users where ({}) and deleted_at is null").format(
+            sql.SQL(_USER_COLUMNS), match
+        )
+        params: dict[str, Any] = {"hash": token_hash}
+        if email is not None:
+            if kind == "email_change":
+                query += sql.SQL(
+                    " and ((lower(email_change) = %(email)s and email_change_token_new = %(hash)s)"
+                    " or (lower(email) = %(email)s and email_change_token_current = %(hash)s))"
+                )
+            else:
+                query += sql.SQL(" and lower(email) = %(email)s")
+            params["email"] = email
+        return conn.execute(query + sql.SQL(" limit 1 for update"), params).fetchone()
+
+    def _confirm_email_change(
+        self, conn: _Conn, user: Mapping[str, Any], token_hash: str, now: datetime
+    ) -> str | None:
+        """Apply a confirmed email change; with secure change, the first of two links only counts."""
+        user_id = user["id"]
+        if (
+            not self.config.mailer_autoconfirm
+            and self.config.secure_email_change
+            and user["email_change_confirm_status"] == 0
+            and user["email"]
+        ):
+            column = (
+                "email_change_token_current"
+                if token_hash == user["email_change_token_current"]
+                else "email_change_token_new"
+            )
+            conn.execute(
+                sql.SQL(
+                    "update auth.users set email_change_confirm_status = 1, {} = '' where id = %s"
+                ).format(sql.Identifier(column)),
+                (user_id,),
+            )
+            return "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+        new_email = user["email_change"]
+        conn.execute(
+            "update auth.users set email = %s, email_change = '', email_change_token_new = '',"
+            " email_change_token_current = '', email_change_sent_at = null, email_change_confirm_status = 0,"
+            " email_confirmed_at = coalesce(email_confirmed_at, %s), updated_at = %s where id = %s",
+            (new_email, now, now, user_id),
+        )
+        conn.execute(
+            "update auth.identities set identity_data = identity_data || %s, updated_at = %s"
+            " where user_id = %s and provider = 'email'",
+            (Jsonb({"email": new_email, "email_verified": True}), now, user_id),
+        )
+        return None
+
+    @staticmethod
+    def _redirect(location: str) -> _Response:
+        return _Response(303, None, [("Location", location)])
+
+    @staticmethod
+    def _error_redirect(redirect_to: str, error: _ApiError) -> str:
+        """GoTrue's prepErrorRedirectURL for the implicit flow: the error in the fragment."""
+        oauth_errors = {
+            400: "invalid_request",
+            401: "unauthorized_client",
+            403: "access_denied",
+            500: "server_error",
+            503: "temporarily_unavailable",
+        }
+        params = {"error_code": error.error_code, "error_description": error.msg, "sb": ""}
+        if error.status in oauth_errors:
+            params["error"] = oauth_errors[error.status]
+        return f"{redirect_to.split('#', maxsplit=1)[0]}#{urlencode(sorted(params.items()))}"
 
     # -- admin endpoints -----------------------------------------------------
 
@@ -1018,13 +1703,111 @@ class _AuthService:
             (AUDIENCE, per_page, (max(page, 1) - 1) * per_page),
         ).fetchall()
         headers = [("Link", self._link_header(request, page, per_page, total)), ("X-Total-Count", str(total))]
-        return _Response(200, {"users": [_user_json(row) for row in rows], "aud": AUDIENCE}, headers)
+        users = [self._user_payload(conn, row) for row in rows]
+        return _Response(200, {"users": users, "aud": AUDIENCE}, headers)
 
     def admin_get_user(self, request: _Request, raw_id: str) -> _Response:
         """GET /admin/users/{id}."""
         self._require_admin(request)
         user = self._load_admin_target(request, raw_id)
-        return _Response(200, _user_json(user))
+        return _Response(200, self._user_payload(self.connection(request), user))
+
+    def admin_create_user(self, request: _Request) -> _Response:
+        """POST /admin/users: create a user (no email is sent); email_confirm confirms it."""
+        self._require_admin(request)
+        body = request.json_object()
+        email, hashed, user_id = self._parse_admin_create(body)
+        conn = self.connection(request)
+        if self._find_user_by_email(conn, email) is not None:
+            raise _ApiError(422, "email_exists", "A user with this email address has already been registered")
+        now = datetime.now(UTC)
+        update = self._parse_admin_update(
+            {
+                key: body[key]
+                for key in ("role", "app_metadata", "ban_duration", "email_confirm")
+                if key in body
+            },
+            now,
+        )
+        try:
+            with conn.transaction():
+                self._insert_user(
+                    conn, email, hashed, _object_field(body, "user_metadata") or {}, now, user_id=user_id
+                )
+                self._insert_email_identity(conn, user_id, email, {}, now)
+                created = self._find_user(conn, user_id)
+                if created is None:
+                    raise _unexpected()
+                self._apply_admin_update(conn, created, update, now)
+                found = self._find_user(conn, user_id)
+                if found is None:
+                    raise _unexpected()
+                payload = self._user_payload(conn, found)
+        except psycopg.errors.UniqueViolation:
+            raise _ApiError(500, "unexpected_failure", "Database error creating new user") from None
+        return _Response(200, payload)
+
+    def _parse_admin_create(self, body: Mapping[str, Any]) -> tuple[str, str, uuid.UUID]:
+        """The email, password hash and id of POST /admin/users (GoTrue checks no password strength here)."""
+        email = _string_field(body, "email").strip()
+        if _string_field(body, "phone"):
+            raise _ApiError(422, "validation_failed", "phone is not supported by the local auth service")
+        if not email:
+            raise _ApiError(400, "validation_failed", "Cannot create a user without either an email or phone")
+        email = self._validate_email(email)
+        password = body.get("password")
+        password_hash = _string_field(body, "password_hash")
+        if password is not None and not isinstance(password, str):
+            raise _bad_json("password must be a string")
+        if password is not None and password_hash:
+            raise _ApiError(400, "validation_failed", "Only a password or a password hash should be provided")
+        if password_hash:
+            if not password_hash.startswith(("$2a$", "$2b$", "$2y$")):
+                raise _ApiError(400, "validation_failed", "Invalid password hash format")
+            hashed = password_hash
+        else:
+            if password is not None and len(password.encode()) > BCRYPT_MAX_BYTES:
+                raise _ApiError(400, "validation_failed", "bcrypt: password length exceeds 72 bytes")
+            hashed = self._hash(password or secrets.token_urlsafe(48))
+        raw_id = _string_field(body, "id")
+        if not raw_id:
+            return email, hashed, uuid.uuid4()
+        try:
+            user_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise _ApiError(400, "validation_failed", "ID must conform to the uuid v4 format") from None
+        if user_id == NIL_UUID:
+            raise _ApiError(400, "validation_failed", "ID cannot be a nil uuid")
+        return email, hashed, user_id
+
+    def admin_delete_user(self, request: _Request, raw_id: str) -> _Response:
+        """DELETE /admin/users/{id} (body `should_soft_delete`): `{}`."""
+        self._require_admin(request)
+        user = self._load_admin_target(request, raw_id)
+        body = request.json_object() if request.body.strip() else {}
+        soft = body.get("should_soft_delete") is True
+        conn = self.connection(request)
+        with conn.transaction():
+            if not soft:
+                conn.execute("delete from auth.users where id = %s", (user["id"],))
+            elif user["deleted_at"] is None:
+                # GoTrue's SoftDeleteUser: the row stays, anonymised, and can no longer sign in.
+                suffix = hashlib.sha256(str(user["id"]).encode()).hexdigest()[:16]
+                conn.execute(
+                    "update auth.users set deleted_at = now(), email = null, phone = null,"
+                    " encrypted_password = '', raw_user_meta_data = '{}'::jsonb,"
+                    " raw_app_meta_data = '{}'::jsonb, confirmation_token = '', recovery_token = '',"
+                    " email_change = '', email_change_token_new = '', email_change_token_current = ''"
+                    " where id = %s",
+                    (user["id"],),
+                )
+                conn.execute(
+                    "update auth.identities set provider_id = provider_id || ':' || %s,"
+                    " identity_data = '{}'::jsonb where user_id = %s",
+                    (suffix, user["id"]),
+                )
+                self._logout_everywhere(conn, user["id"])
+        return _Response(200, {})
 
     def admin_update_user(self, request: _Request, raw_id: str) -> _Response:
         """PUT /admin/users/{id}: metadata merge, ban, password, e-mail, role."""
@@ -1036,9 +1819,10 @@ class _AuthService:
         with conn.transaction():
             self._apply_admin_update(conn, user, update, now)
             updated = self._find_user(conn, user["id"])
-        if updated is None:
-            raise _ApiError(404, "user_not_found", "User not found")
-        return _Response(200, _user_json(updated))
+            if updated is None:
+                raise _ApiError(404, "user_not_found", "User not found")
+            payload = self._user_payload(conn, updated)
+        return _Response(200, payload)
 
     def _parse_admin_update(self, body: Mapping[str, Any], now: datetime) -> _AdminUpdate:
         for unsupported in ("phone", "phone_confirm"):
@@ -1100,6 +1884,11 @@ class _AuthService:
                     422, "email_exists", "A user with this email address has already been registered"
                 )
             conn.execute("update auth.users set email = %s where id = %s", (update.email, user_id))
+            conn.execute(
+                "update auth.identities set identity_data = identity_data || %s, updated_at = %s"
+                " where user_id = %s and provider = 'email'",
+                (Jsonb({"email": update.email}), now, user_id),
+            )
         if update.app_metadata is not None:
             merged = _merge_metadata(user["raw_app_meta_data"], update.app_metadata)
             conn.execute(
@@ -1115,6 +1904,252 @@ class _AuthService:
                 "update auth.users set banned_until = %s where id = %s", (update.banned_until, user_id)
             )
         conn.execute("update auth.users set updated_at = %s where id = %s", (now, user_id))
+
+    # -- users, identities, mail ----------------------------------------------
+
+    def _user_payload(self, conn: _Conn, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The user's JSON with its identities, as every GoTrue answer carries them."""
+        identities = conn.execute(
+            "select id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at,"
+            " updated_at, email from auth.identities where user_id = %s order by created_at, id",
+            (row["id"],),
+        ).fetchall()
+        return _user_json(row, identities)
+
+    @staticmethod
+    def _find_user_by_email(
+        conn: _Conn, email: str, *, lock: bool = False, exclude: uuid.UUID | None = None
+    ) -> DictRow | None:
+        query = (
+            f"select {_USER_COLUMNS} from auth.users where lower(email) = %s and aud = %s"
+            " and is_sso_user = false and deleted_at is null and id is distinct from %s"
+        )
+        return conn.execute(query + (" for update" if lock else ""), (email, AUDIENCE, exclude)).fetchone()
+
+    @staticmethod
+    def _insert_user(
+        conn: _Conn,
+        email: str,
+        hashed: str | None,
+        data: Mapping[str, Any],
+        now: datetime,
+        *,
+        user_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        user_id = user_id or uuid.uuid4()
+        conn.execute(
+            "insert into auth.users (instance_id, id, aud, role, email, encrypted_password,"
+            " confirmation_token, recovery_token, email_change_token_new, email_change, raw_app_meta_data,"
+            " raw_user_meta_data, created_at, updated_at, is_anonymous)"
+            " values (%s, %s, %s, %s, %s, %s, '', '', '', '', %s, %s, %s, %s, false)",
+            (
+                NIL_UUID,
+                user_id,
+                AUDIENCE,
+                DEFAULT_ROLE,
+                email,
+                hashed or "",
+                Jsonb({"provider": "email", "providers": ["email"]}),
+                Jsonb(dict(data)),
+                now,
+                now,
+            ),
+        )
+        return user_id
+
+    @staticmethod
+    def _insert_email_identity(
+        conn: _Conn, user_id: uuid.UUID, email: str, data: Mapping[str, Any], now: datetime
+    ) -> None:
+        """The user's `email` identity, its data shaped like GoTrue's provider.Claims."""
+        identity_data: dict[str, Any] = {
+            "sub": str(user_id),
+            "email": email,
+            "email_verified": False,
+            "phone_verified": False,
+        }
+        for key, value in data.items():
+            identity_data.setdefault(key, value)
+        conn.execute(
+            "insert into auth.identities"
+            " (provider_id, user_id, identity_data, provider, created_at, updated_at)"
+            " values (%s, %s, %s, 'email', %s, %s)",
+            (str(user_id), user_id, Jsonb(identity_data), now, now),
+        )
+
+    @staticmethod
+    def _confirm(conn: _Conn, user_id: uuid.UUID, now: datetime) -> None:
+        conn.execute(
+            "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, %s),"
+            " confirmation_token = '' where id = %s",
+            (now, user_id),
+        )
+        conn.execute(
+            "update auth.identities set identity_data = identity_data || '{\"email_verified\": true}'::jsonb"
+            " where user_id = %s and provider = 'email' and email = (select lower(email) from auth.users"
+            " where id = %s)",
+            (user_id, user_id),
+        )
+
+    def _check_frequency(self, sent_at: datetime | None, now: datetime) -> None:
+        """GoTrue's validateSentWithinFrequencyLimit ([auth.email] max_frequency)."""
+        if sent_at is None:
+            return
+        ready = sent_at + timedelta(seconds=self.config.max_frequency)
+        if ready > now:
+            left = int((ready - now).total_seconds())
+            raise _ApiError(
+                429,
+                "over_email_send_rate_limit",
+                f"For security purposes, you can only request this after {left} seconds.",
+            )
+
+    def _deliver(self, mails: Sequence[_Mail]) -> None:
+        # GoTrue counts mail against RATE_LIMIT_EMAIL_SENT only when confirmations are on.
+        if not self.config.mailer_autoconfirm and not self._email_budget.allow():
+            raise _ApiError(429, "over_email_send_rate_limit", "email rate limit exceeded")
+        for mail in mails:
+            try:
+                _deliver(self.config.inbox_url, mail)
+            except OSError as error:
+                _log.error("could not deliver %s mail: %s", mail.kind, error)
+                raise _ApiError(500, "unexpected_failure", "Error sending confirmation email") from None
+
+    def _link(self, token_hash: str, kind: str, redirect_to: str) -> str:
+        """GoTrue's confirmation URL: <issuer>/verify?token=…&type=…&redirect_to=…."""
+        return (
+            f"{self.config.issuer.rstrip('/')}/verify?token={quote_plus(token_hash)}"
+            f"&type={kind}&redirect_to={_encode_redirect(redirect_to)}"
+        )
+
+    def _send_confirmation(
+        self, conn: _Conn, user_id: uuid.UUID, kind: str, redirect_to: str, *, now: datetime
+    ) -> None:
+        """Send a sign-up (or invite) confirmation link and code; store its hash."""
+        user = self._find_user(conn, user_id)
+        if user is None:
+            raise _unexpected()
+        if kind == "signup":
+            self._check_frequency(user["confirmation_sent_at"], now)
+        code = _otp(self.config.otp_length)
+        token_hash = _token_hash(user["email"], code)
+        self._deliver([_Mail(user["email"], kind, self._link(token_hash, kind, redirect_to), code)])
+        conn.execute(
+            "update auth.users set confirmation_token = %s, confirmation_sent_at = %s where id = %s",
+            (token_hash, now, user_id),
+        )
+
+    def _send_link(
+        self, conn: _Conn, user: Mapping[str, Any], kind: str, redirect_to: str, *, now: datetime
+    ) -> None:
+        """Send a recovery or magic link (both use the recovery token, as in GoTrue)."""
+        self._check_frequency(user["recovery_sent_at"], now)
+        code = _otp(self.config.otp_length)
+        token_hash = _token_hash(user["email"], code)
+        self._deliver([_Mail(user["email"], kind, self._link(token_hash, kind, redirect_to), code)])
+        conn.execute(
+            "update auth.users set recovery_token = %s, recovery_sent_at = %s where id = %s",
+            (token_hash, now, user["id"]),
+        )
+
+    def _send_email_change(
+        self, conn: _Conn, user_id: uuid.UUID, new_email: str, redirect_to: str, *, now: datetime
+    ) -> None:
+        """Send the email-change link to the new address (and, with secure change, to the current one)."""
+        user = self._find_user(conn, user_id)
+        if user is None:
+            raise _unexpected()
+        self._check_frequency(user["email_change_sent_at"], now)
+        code_new = _otp(self.config.otp_length)
+        hash_new = _token_hash(new_email, code_new)
+        mails = [
+            _Mail(new_email, "email_change", self._link(hash_new, "email_change", redirect_to), code_new)
+        ]
+        hash_current = ""
+        if self.config.secure_email_change and user["email"]:
+            code_current = _otp(self.config.otp_length)
+            hash_current = _token_hash(user["email"], code_current)
+            link = self._link(hash_current, "email_change", redirect_to)
+            mails.append(_Mail(user["email"], "email_change", link, code_current))
+        self._deliver(mails)
+        conn.execute(
+            "update auth.users set email_change = %s, email_change_token_new = %s,"
+            " email_change_token_current = %s, email_change_sent_at = %s, email_change_confirm_status = 0"
+            " where id = %s",
+            (new_email, hash_new, hash_current, now, user_id),
+        )
+
+    # -- requests ----------------------------------------------------------------
+
+    def _current_user(self, request: _Request) -> tuple[DictRow, uuid.UUID | None]:
+        """GoTrue's requireAuthentication: the token's user and live session. Raises _ApiError."""
+        claims = self._authenticate(request)
+        user_id = self._subject(claims)
+        conn = self.connection(request)
+        user = self._find_user(conn, user_id)
+        if user is None:
+            raise _ApiError(403, "user_not_found", "User from sub claim in JWT does not exist")
+        session_id = self._session_claim(claims)
+        if session_id is not None:
+            found = conn.execute("select 1 from auth.sessions where id = %s", (session_id,)).fetchone()
+            if found is None:
+                raise _ApiError(
+                    403, "session_not_found", "Session from session_id claim in JWT does not exist"
+                )
+        return user, session_id
+
+    def _rate_limit(self, request: _Request, limiter: _TokenBuckets) -> None:
+        """GoTrue's performRateLimiting: keyed by Sb-Forwarded-For (secret-key callers) or X-Forwarded-For."""
+        key = self._rate_limit_key(request)
+        if key is not None and not limiter.allow(key):
+            raise _ApiError(429, "over_request_rate_limit", "Request rate limit reached")
+
+    def _rate_limit_key(self, request: _Request) -> str | None:
+        sbff = (request.header("Sb-Forwarded-For") or "").split(",")[0].strip()
+        if sbff and self._carries_secret_key(request):
+            try:
+                return str(ip_address(sbff))
+            except ValueError:
+                pass  # GoTrue logs an invalid value and falls back to the header below
+        # GOTRUE_RATE_LIMIT_HEADER=X-Forwarded-For: without it GoTrue does not limit at all.
+        forwarded = (request.header("X-Forwarded-For") or "").split(",")[0].strip()
+        return forwarded or None
+
+    def _carries_secret_key(self, request: _Request) -> bool:
+        # Supabase's gateway passes Sb-Forwarded-For on only with a secret (service_role) key.
+        apikey = request.header("apikey") or ""
+        if apikey.startswith("sb_secret_"):
+            return True
+        try:
+            return bool(apikey) and self.keys.verify(apikey).get("role") in ADMIN_ROLES
+        except _ApiError:
+            return False
+
+    def _referrer(self, request: _Request) -> str:
+        """GoTrue's GetReferrer: redirect_to (query, header) or Referer when allowed, else the site URL."""
+        candidates = [request.header("redirect_to"), request.param("redirect_to"), request.header("Referer")]
+        for candidate in candidates:
+            if candidate and self._redirect_allowed(candidate):
+                return candidate
+        return self.config.site_url
+
+    def _redirect_allowed(self, url: str) -> bool:
+        """GoTrue's IsRedirectURLValid: the site's origin, a loopback address, or an allow-list glob."""
+        try:
+            base, target = urlsplit(self.config.site_url), urlsplit(url)
+            target_port, base_port = target.port, base.port
+        except ValueError:
+            return False
+        host = target.hostname or ""
+        loopback = host == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ip_address(host).is_loopback
+        if host == base.hostname and target.scheme == base.scheme and (target_port == base_port or loopback):
+            return True
+        if loopback and target.scheme in ("http", "https"):
+            return True
+        without_fragment = url.split("#", maxsplit=1)[0]
+        return any(fnmatchcase(without_fragment, pattern) for pattern in self.config.additional_redirect_urls)
 
     # -- building blocks -------------------------------------------------------
 
@@ -1148,7 +2183,7 @@ class _AuthService:
         return conn.execute(f"select {_USER_COLUMNS} from auth.users where id = %s", (user_id,)).fetchone()
 
     def _issue_session(
-        self, conn: _Conn, request: _Request, user_id: uuid.UUID, now: datetime
+        self, conn: _Conn, request: _Request, user_id: uuid.UUID, now: datetime, method: str = "password"
     ) -> dict[str, Any]:
         """Create a session and its first refresh token; runs inside the caller's transaction."""
         session_id = uuid.uuid4()
@@ -1159,6 +2194,10 @@ class _AuthService:
         )
         refresh_token = self._new_refresh_token(conn, user_id, session_id, now, parent=None)
         conn.execute("update auth.users set last_sign_in_at = %s where id = %s", (now, user_id))
+        conn.execute(
+            "update auth.identities set last_sign_in_at = %s where user_id = %s and provider = 'email'",
+            (now, user_id),
+        )
         user = self._find_user(conn, user_id)
         if user is None:
             raise _unexpected()
@@ -1168,7 +2207,7 @@ class _AuthService:
             session_id=session_id,
             session_created_at=now,
             refresh_token=refresh_token,
-            method="password",
+            method=method,
         )
 
     @staticmethod
@@ -1196,6 +2235,7 @@ class _AuthService:
     ) -> dict[str, Any]:
         issued_at = int(time.time())
         expires_at = issued_at + self.config.access_token_ttl
+        amr_method = self._session_method(conn, session_id, method)
         claims: dict[str, Any] = {
             "iss": self.config.issuer,
             "sub": str(user["id"]),
@@ -1209,7 +2249,7 @@ class _AuthService:
             "role": user["role"] or "",
             "aal": "aal1",
             # GoTrue keeps the sign-in method and time for the session's lifetime.
-            "amr": [{"method": "password", "timestamp": int(session_created_at.timestamp())}],
+            "amr": [{"method": amr_method, "timestamp": int(session_created_at.timestamp())}],
             "session_id": str(session_id),
             "is_anonymous": bool(user["is_anonymous"]),
         }
@@ -1221,8 +2261,15 @@ class _AuthService:
             "expires_in": self.config.access_token_ttl,
             "expires_at": expires_at,
             "refresh_token": refresh_token,
-            "user": _user_json(user),
+            "user": self._user_payload(conn, user),
         }
+
+    def _session_method(self, conn: _Conn, session_id: uuid.UUID, method: str) -> str:
+        with self._lock:
+            if method != "token_refresh":
+                self._session_amr[session_id] = method
+                return method
+            return self._session_amr.get(session_id, "password")
 
     @staticmethod
     def _run_hook(
@@ -1307,7 +2354,7 @@ class _AuthService:
         try:
             user_id = uuid.UUID(raw_id)
         except ValueError:
-            raise _ApiError(400, "validation_failed", "user_id must be an UUID") from None
+            raise _ApiError(404, "validation_failed", "user_id must be an UUID") from None
         user = self._find_user(self.connection(request), user_id)
         if user is None:
             raise _ApiError(404, "user_not_found", "User not found")
@@ -1472,6 +2519,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         if response.status == 204:
+            self.end_headers()
+            return
+        if response.body is None:
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
         payload = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode()
