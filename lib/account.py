@@ -165,7 +165,8 @@ def _allowed_redirect(url: str | None) -> str | None:
     if parts is None or not usable or parts.hostname is None:
         raise ValidationFailed([FieldError("redirect_to", "redirect_not_allowed", "Must be an http(s) URL")])
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
     if not cors.is_allowed(origin, get_settings()):
         raise ValidationFailed(
             [FieldError("redirect_to", "redirect_not_allowed", "Must be a URL on an allowed origin")]
