@@ -38,6 +38,7 @@ def _ports(s: StackSettings) -> list[tuple[str, str, str]]:
         ("Postgres", f"127.0.0.1:{s.db_port}", "SUPABASE_DB_PORT"),
         ("PostgREST", f"http://127.0.0.1:{s.postgrest_port}", "POSTGREST_PORT"),
         ("Auth", f"http://127.0.0.1:{s.auth_port}", "AUTH_PORT"),
+        ("Inbox", s.inbox_url, "INBOX_PORT"),
     ]
 
 
@@ -57,6 +58,7 @@ def banner(stack: Stack) -> str:
         f"                   Auth     {s.supabase_url}/auth/v1",
         f"  PostgREST      http://127.0.0.1:{s.postgrest_port}   (direct, behind the gateway)",
         f"  Auth service   http://127.0.0.1:{s.auth_port}   (direct, behind the gateway)",
+        f"  Inbox          {s.inbox_url}   (every email Auth sent: confirmations, recovery, magic links)",
         f"  Postgres       postgresql://postgres:{s.db_password}@127.0.0.1:{s.db_port}/postgres",
         f"  Publishable    {s.publishable_key}",
         f"  Secret key     {s.secret_key}",

@@ -48,7 +48,9 @@ HOP_BY_HOP = {
     "content-length",
     "host",
 }
-PUBLIC_AUTH_PATHS = ("/auth/v1/.well-known/jwks.json", "/auth/v1/health")
+# Kong's open Auth routes: emailed links (auth-v1-open, /auth/v1/verify) are opened by a
+# browser that has no API key.
+PUBLIC_AUTH_PATHS = ("/auth/v1/.well-known/jwks.json", "/auth/v1/health", "/auth/v1/verify")
 API_KEY_PREFIXES = ("sb_publishable_", "sb_secret_")
 
 # Kong's cors plugin as Supabase configures it (no options: any origin, its

@@ -68,6 +68,7 @@ class StackSettings:
     app_port: int = 3000
     postgrest_port: int = 54331
     auth_port: int = 54332
+    inbox_port: int = 54324  # the local mail inbox, where the Supabase CLI serves Mailpit
     db_password: str = "postgres"
     authenticator_password: str = "authenticator-local-password"
     auth_admin_password: str = "auth-admin-local-password"
@@ -81,6 +82,9 @@ class StackSettings:
     # A private EC P-256 JWK (JSON; an array's first key signs): Auth then issues ES256
     # access tokens with its kid and publishes the public key at /auth/v1/.well-known/jwks.json.
     auth_signing_jwk: str | None = field(default=None, repr=False)
+    # Email confirmation for this stack's Auth: None follows supabase/config.toml
+    # ([auth.email] enable_confirmations); tests set True or False to run either mode.
+    auth_email_confirmations: bool | None = None
 
     @cached_property
     def anon_jwt(self) -> str:
@@ -116,6 +120,11 @@ class StackSettings:
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
+    def inbox_url(self) -> str:
+        """The local inbox (web page at /, Mailpit-style JSON API under /api/v1)."""
+        return f"http://127.0.0.1:{self.inbox_port}"
+
+    @property
     def api_url(self) -> str:
         """Base URL of the API dev server."""
         return f"http://127.0.0.1:{self.app_port}/api"
@@ -139,6 +148,7 @@ _OVERRIDABLE = (
     ("app_port", "API_PORT"),
     ("postgrest_port", "POSTGREST_PORT"),
     ("auth_port", "AUTH_PORT"),
+    ("inbox_port", "INBOX_PORT"),
     ("db_password", "SUPABASE_DB_PASSWORD"),
     ("authenticator_password", "AUTHENTICATOR_PASSWORD"),
     ("auth_admin_password", "AUTH_ADMIN_PASSWORD"),
@@ -191,7 +201,8 @@ def throwaway_settings(prefix: str = "stack-", **overrides: Any) -> StackSetting
     base = resolve_stack_settings(
         environ={k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
     )
-    ports = {name: free_port() for name in ("db_port", "api_port", "app_port", "postgrest_port", "auth_port")}
+    names = ("db_port", "api_port", "app_port", "postgrest_port", "auth_port", "inbox_port")
+    ports = {name: free_port() for name in names}
     fresh = {"data_dir": Path(tempfile.mkdtemp(prefix=prefix)), "durable": False, **ports}
     return replace(base, **{**fresh, **overrides})
 
@@ -266,6 +277,7 @@ class Stack:
             "API gateway": s.api_port,
             "PostgREST": s.postgrest_port,
             "Auth": s.auth_port,
+            "Inbox": s.inbox_port,
         }
         if self.serve_api:
             ports["API dev server"] = s.app_port
@@ -289,6 +301,7 @@ class Stack:
             self.postgres.start()
             self.prepare_database(seed=self.created_database)
             self.start_postgrest()
+            self._spawn_inbox()
             self._spawn_auth()
             self._spawn_gateway()
             if self.serve_api:
@@ -367,7 +380,10 @@ class Stack:
             "SUPABASE_JWT_SECRET": s.jwt_secret,
             "AUTH_ISSUER": f"{s.supabase_url}/auth/v1",
             "AUTH_CONFIG_TOML": str(s.root / "supabase" / "config.toml"),
+            "AUTH_INBOX_URL": s.inbox_url,
         }
+        if s.auth_email_confirmations is not None:
+            env["AUTH_EMAIL_CONFIRMATIONS"] = "true" if s.auth_email_confirmations else "false"
         if s.auth_signing_jwk is not None:
             env["AUTH_SIGNING_JWK"] = s.auth_signing_jwk
         self._spawn(
@@ -375,6 +391,15 @@ class Stack:
             ["-m", "devstack.auth_service", "--host", "127.0.0.1", "--port", str(s.auth_port)],
             env,
             f"http://127.0.0.1:{s.auth_port}/health",
+        )
+
+    def _spawn_inbox(self) -> None:
+        s = self.settings
+        self._spawn(
+            "inbox",
+            ["-m", "devstack.inbox", "--port", str(s.inbox_port)],
+            {},
+            f"{s.inbox_url}/api/v1/messages",
         )
 
     def _spawn_gateway(self) -> None:

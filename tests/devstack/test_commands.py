@@ -32,8 +32,22 @@ from devstack.stack import Stack, free_port, resolve_stack_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIND_CHROMIUM = ROOT / "devstack" / "bin" / "find-chromium"
-SERVICES = ("postgres", "postgrest", "devstack.auth_service", "devstack.gateway", "devstack.devserver")
-PORT_VARIABLES = ("SUPABASE_DB_PORT", "SUPABASE_API_PORT", "API_PORT", "POSTGREST_PORT", "AUTH_PORT")
+SERVICES = (
+    "postgres",
+    "postgrest",
+    "devstack.inbox",
+    "devstack.auth_service",
+    "devstack.gateway",
+    "devstack.devserver",
+)
+PORT_VARIABLES = (
+    "SUPABASE_DB_PORT",
+    "SUPABASE_API_PORT",
+    "API_PORT",
+    "POSTGREST_PORT",
+    "AUTH_PORT",
+    "INBOX_PORT",
+)
 
 
 def _clean_environ() -> dict[str, str]:
@@ -224,6 +238,7 @@ def test_make_dev_banner_prints_every_url_and_the_frontend_host() -> None:
         f"http://127.0.0.1:{gateway}/auth/v1",
         f"http://127.0.0.1:{ports['POSTGREST_PORT']}",
         f"http://127.0.0.1:{ports['AUTH_PORT']}",
+        f"http://127.0.0.1:{ports['INBOX_PORT']}",
         f"@127.0.0.1:{ports['SUPABASE_DB_PORT']}/postgres",
     ):
         assert url in text
