@@ -10,11 +10,16 @@ Supabase's gateway:
   and refuses (401) an `sb_…` key in `Authorization: Bearer` unless it equals
   the `apikey` header: an API key is not a JWT and never stands in for another.
 
-Tests get three hooks under `/__devstack/`: request counters (to count database
+Like Supabase's, it passes `Sb-Forwarded-For` (the client IP a server forwards
+for Auth's per-IP limits) only on requests made with the secret key, and drops
+it otherwise.
+
+Tests get four hooks under `/__devstack/`: request counters (to count database
 round trips per API request), refusals (every 401 the key rules gave, by reason,
-so a test can assert the API never sends a request Supabase would refuse) and
-fault injection (upstream down, slow, truncated or HTML answers, dropped
-connections).
+so a test can assert the API never sends a request Supabase would refuse), the
+`Sb-Forwarded-For` addresses passed on (`forwarded-for`), and fault injection
+(upstream down, slow, truncated or HTML answers, dropped connections, or any
+status and JSON body, such as Auth's 429).
 """
 
 from __future__ import annotations
@@ -106,7 +111,8 @@ class Fault:
     mode: `down` (answer as if the upstream were unreachable), `delay`
     (wait `seconds` before forwarding), `truncate` (cut the upstream's body in
     half), `html` (answer 502 with an HTML page), `drop` (forward, then close
-    the client connection without answering). `remaining` counts requests left
+    the client connection without answering), `status` (answer `status` with
+    the JSON `body` instead of the upstream). `remaining` counts requests left
     (None: until cleared).
     """
 
@@ -114,6 +120,8 @@ class Fault:
     seconds: float = 0.0
     remaining: int | None = None
     match: str | None = None  # only requests whose path contains this
+    status: int = 503
+    body: Any = None
 
 
 @dataclass
@@ -122,6 +130,7 @@ class GatewayState:
 
     counts: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
+    forwarded_for: Counter[str] = field(default_factory=Counter)  # "<prefix> <address>" -> requests
     faults: dict[str, Fault] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -226,23 +235,17 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def _control(self, body: bytes) -> None:
         state = self.state
-        if self.path == "/__devstack/stats" and self.command == "GET":
+        counters = {
+            "/__devstack/stats": state.counts,
+            "/__devstack/refusals": state.refusals,
+            "/__devstack/forwarded-for": state.forwarded_for,
+        }
+        counter = counters.get(self.path)
+        if counter is not None and self.command in ("GET", "DELETE"):
             with state.lock:
-                self._send_json(200, dict(state.counts))
-            return
-        if self.path == "/__devstack/stats" and self.command == "DELETE":
-            with state.lock:
-                state.counts.clear()
-            self._send_json(200, {})
-            return
-        if self.path == "/__devstack/refusals" and self.command == "GET":
-            with state.lock:
-                self._send_json(200, dict(state.refusals))
-            return
-        if self.path == "/__devstack/refusals" and self.command == "DELETE":
-            with state.lock:
-                state.refusals.clear()
-            self._send_json(200, {})
+                if self.command == "DELETE":
+                    counter.clear()
+                self._send_json(200, dict(counter))
             return
         if self.path == "/__devstack/faults" and self.command == "PUT":
             spec = json.loads(body or b"{}")
@@ -299,6 +302,15 @@ class GatewayHandler(BaseHTTPRequestHandler):
             )
             return False
         headers["apikey"] = key
+        forwarded = headers.pop("sb-forwarded-for", None)
+        if forwarded is not None and key == self.keys.secret_key:
+            # Supabase honours it only next to a secret key: the publishable key is public,
+            # and anyone could otherwise choose the address Auth limits them by.
+            headers["sb-forwarded-for"] = forwarded
+            upstream = self._route()
+            prefix = upstream[0].prefix if upstream is not None else ""
+            with self.state.lock:
+                self.state.forwarded_for[f"{prefix} {forwarded}"] += 1
         authorization = headers.get("authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
         if bearer.startswith(API_KEY_PREFIXES) and bearer != key:
@@ -368,6 +380,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(page)))
             self.end_headers()
             self.wfile.write(page)
+            return True
+        if fault.mode == "status":
+            self._send_json(fault.status, fault.body if fault.body is not None else {})
             return True
         if fault.mode == "delay":
             time.sleep(fault.seconds)

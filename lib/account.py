@@ -1,19 +1,23 @@
-"""The caller's account: /api/me and the auth routes (sign-up, login, refresh, logout).
+"""The caller's account: /api/me, its password, and the auth routes.
 
 The API is a backend-for-frontend over Supabase Auth: it calls Auth through
-supabase-py's auth client, answers with the contract's Session shape and, for
-browsers, keeps tokens in HttpOnly cookies.
+supabase-py's auth client (with the caller's IP in Sb-Forwarded-For, see
+lib.clients.auth_headers), answers with the contract's Session shape and, for
+browsers, keeps tokens in HttpOnly cookies. Auth's own refusals keep their
+meaning: its 429 is our 429, its outages our 503/504.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
-from lib import cookies
+from lib import cookies, cors
 from lib.auth import (
     ACCESS_COOKIE,
     caller_of,
@@ -24,19 +28,29 @@ from lib.auth import (
 )
 from lib.clients import auth_client
 from lib.config import get_settings
+from lib.log import log_event
 from lib.problems import (
     ApiError,
     BadGateway,
     Conflict,
     FieldError,
+    Forbidden,
     GatewayTimeout,
+    RateLimited,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
 )
 from lib.request import Request
 from lib.response import Response, empty_response, json_response
-from lib.schemas import Credentials, LoginCredentials, RefreshRequest
+from lib.schemas import (
+    Credentials,
+    LoginCredentials,
+    PasswordChange,
+    RecoverRequest,
+    RefreshRequest,
+    VerifyRequest,
+)
 
 if TYPE_CHECKING:
     from supabase_auth.types import Session as AuthSession
@@ -74,18 +88,38 @@ def me(request: Request) -> Response:
     )
 
 
+# Auth's 429 carries no Retry-After; its buckets refill within about a minute (sign-ins,
+# verifications: token buckets refilled every few seconds; a repeated email: 60 s by default).
+AUTH_RETRY_AFTER = 60
+UPSTREAM_TIMEOUTS = (504, 524)  # a gateway's "the upstream was too slow": Supabase's, Cloudflare's
+
+
+class _EmailSendLimited(RateLimited):
+    """Auth refused to send one more email to this address (or the project's email budget is spent)."""
+
+
 def _transport_problem(error: Exception) -> ApiError:
     cause = error.__cause__
     if isinstance(cause, httpx.TimeoutException) and not isinstance(cause, httpx.ConnectTimeout):
         return GatewayTimeout("The authentication service did not answer in time")
     status = getattr(error, "status", 0)
+    if status in UPSTREAM_TIMEOUTS:
+        return GatewayTimeout("The authentication service did not answer in time")
     if status in (502, 520):
         return BadGateway("The authentication service answered with an invalid response")
     return ServiceUnavailable("The authentication service is unavailable")
 
 
+def _rate_limited(error: Any) -> RateLimited:
+    """Auth's own 429, never disguised as a 401 or 422 (the caller is to wait, not to retype)."""
+    if error.code == "over_email_send_rate_limit":
+        return _EmailSendLimited(AUTH_RETRY_AFTER)
+    return RateLimited(AUTH_RETRY_AFTER)
+
+
 @contextmanager
 def _auth_errors(on_api_error: Callable[[Any], ApiError]) -> Iterator[None]:
+    """Map what Auth raises: 429 and outages as themselves, other 4xx answers by `on_api_error`."""
     from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError, AuthWeakPasswordError
 
     try:
@@ -97,12 +131,47 @@ def _auth_errors(on_api_error: Callable[[Any], ApiError]) -> Iterator[None]:
     except AuthRetryableError as error:
         raise _transport_problem(error) from None
     except AuthApiError as error:
+        if error.status == 429:
+            raise _rate_limited(error) from None
         if error.status >= 500:
             raise BadGateway("The authentication service failed") from None
         raise on_api_error(error) from None
     except (AuthError, httpx.HTTPError, ValueError) as error:
         # AuthUnknownError, unparseable answers (pydantic ValueError), stray transport errors.
         raise BadGateway("The authentication service answered with an invalid response") from error
+
+
+def _allowed_redirect(url: str | None) -> str | None:
+    """`url` when it is an http(s) URL on an allowed origin (contract section 5); else 422.
+
+    Auth checks its own Redirect URLs list too, but falls back to the Site URL without a word
+    when one does not match: refusing here tells the frontend at once.
+    """
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    usable = (
+        parts is not None
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and parts.password is None
+        and not any(character.isspace() or character == "\\" for character in url)
+    )
+    if parts is None or not usable or parts.hostname is None:
+        raise ValidationFailed([FieldError("redirect_to", "redirect_not_allowed", "Must be an http(s) URL")])
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+    if not cors.is_allowed(origin, get_settings()):
+        raise ValidationFailed(
+            [FieldError("redirect_to", "redirect_not_allowed", "Must be a URL on an allowed origin")]
+        )
+    return url
 
 
 def _session_body(session: AuthSession) -> tuple[dict[str, Any], str]:
@@ -151,8 +220,14 @@ def _set_cookies(
 
 
 def signup(request: Request) -> Response:
-    """POST /api/auth/signup: 201 with the user and, when Auth signs them in at once, a session."""
+    """POST /api/auth/signup: 201 with the user, and a session unless the email awaits confirmation.
+
+    Under email confirmation (the hosted default) Auth answers an address that is already
+    registered with an obfuscated user and sends nothing, so the answer is the same 201 whoever
+    owns the address. With confirmation off it refuses the address: 409.
+    """
     credentials = request.body(Credentials)
+    redirect = _allowed_redirect(credentials.redirect_to)
 
     def failed(error: Any) -> ApiError:
         if error.code in ("user_already_exists", "email_exists"):
@@ -160,13 +235,20 @@ def signup(request: Request) -> Response:
         return ValidationFailed([FieldError("email", "rejected", "This email cannot be used to sign up")])
 
     with _auth_errors(failed):
-        result = auth_client().sign_up({"email": credentials.email, "password": credentials.password})
+        result = auth_client(request.client_ip).sign_up(
+            {
+                "email": credentials.email,
+                "password": credentials.password,
+                "options": {"email_redirect_to": redirect} if redirect is not None else {},
+            }
+        )
     if result.user is None:
         raise BadGateway("The authentication service answered with an invalid response")
     issued = _session_body(result.session) if result.session is not None else None
     body = {
         "user": {"id": result.user.id, "email": result.user.email or credentials.email},
         "session": issued[0] if issued is not None else None,
+        "confirmation_sent": issued is None,
     }
     response = json_response(body, 201)
     if result.session is not None and issued is not None:
@@ -174,18 +256,29 @@ def signup(request: Request) -> Response:
     return response
 
 
+def _login_refused(error: Any) -> ApiError:
+    # Auth says so only once the password matched (GoTrue checks it first): no enumeration.
+    if error.code == "email_not_confirmed":
+        return Forbidden(
+            "Confirm your email address first: follow the link in the confirmation email",
+            code="email_not_confirmed",
+        )
+    return Unauthorized(LOGIN_FAILED)
+
+
 def login(request: Request) -> Response:
     """POST /api/auth/login: a Session and the session cookies; one generic 401 otherwise.
 
     Whatever the pair's shape, a wrong one is that 401: Auth answers a malformed address with a
     4xx, mapped to the 401 below. An address no account can have is not sent at all: a blank one
-    (the auth client refuses it itself) or one holding NUL (Postgres text cannot store it).
+    (the auth client refuses it itself) or one holding NUL (Postgres text cannot store it). The
+    right password of an account whose email is not confirmed yet is 403 email_not_confirmed.
     """
     credentials = request.body(LoginCredentials)
     if not credentials.email or "\x00" in credentials.email:
         raise Unauthorized(LOGIN_FAILED)
-    with _auth_errors(lambda error: Unauthorized(LOGIN_FAILED)):
-        result = auth_client().sign_in_with_password(
+    with _auth_errors(_login_refused):
+        result = auth_client(request.client_ip).sign_in_with_password(
             {"email": credentials.email, "password": credentials.password}
         )
     if result.session is None:
@@ -193,17 +286,58 @@ def login(request: Request) -> Response:
     return _session_response(request, result.session)
 
 
+def recover(request: Request) -> Response:
+    """POST /api/auth/recover: 202 {} whether or not the address is registered; Auth sends the email.
+
+    Auth's per-address email limit (one email a minute by default, and the project's hourly
+    budget) would tell a registered address from an unknown one, which Auth answers without
+    sending anything: that refusal is logged and answered 202 like the rest. Its per-IP limit,
+    the same for every address, is a 429.
+    """
+    body = request.body(RecoverRequest)
+    redirect = _allowed_redirect(body.redirect_to)
+    try:
+        with _auth_errors(
+            lambda error: ValidationFailed([FieldError("email", "rejected", "This email cannot be used")])
+        ):
+            auth_client(request.client_ip).reset_password_for_email(
+                body.email, {"redirect_to": redirect} if redirect is not None else {}
+            )
+    except _EmailSendLimited:
+        log_event("recover_email_limited", level="info", request_id=request.request_id)
+    return json_response({}, 202)
+
+
+VERIFY_FAILED = "The link is invalid, already used or expired"
+
+
+def verify(request: Request) -> Response:
+    """POST /api/auth/verify: the token hash of an email link for a Session and the session cookies.
+
+    Raises Unauthorized for an invalid, used or expired token. Under Auth's secure email change
+    the first of the two links only confirms its half (no session yet): 202 {}.
+    """
+    body = request.body(VerifyRequest)
+    with _auth_errors(lambda error: Unauthorized(VERIFY_FAILED)):
+        result = auth_client(request.client_ip).verify_otp({"token_hash": body.token_hash, "type": body.type})
+    if result.session is None:
+        if body.type == "email_change" and result.user is None:
+            return json_response({}, 202)
+        raise Unauthorized(VERIFY_FAILED)
+    return _session_response(request, result.session)
+
+
 REFRESH_FAILED = "The refresh token is invalid, expired or revoked"
 
 
-def _refreshed(token: str) -> AuthSession:
+def _refreshed(request: Request, token: str) -> AuthSession:
     """A new session for a refresh token. Raises Unauthorized when Auth refuses the token."""
     if not (token.isascii() and token.isprintable()):
         # Auth issues printable ASCII tokens; anything else cannot be one (and a NUL would only
         # make Auth's database refuse the lookup, a 500 upstream).
         raise Unauthorized(REFRESH_FAILED)
     with _auth_errors(lambda error: Unauthorized(REFRESH_FAILED)):
-        result = auth_client().refresh_session(token)
+        result = auth_client(request.client_ip).refresh_session(token)
     if result.session is None:
         raise Unauthorized(REFRESH_FAILED)
     return result.session
@@ -226,9 +360,9 @@ def refresh(request: Request) -> Response:
     """POST /api/auth/refresh: rotate a refresh token from the body or (with CSRF) the cookie."""
     from_body = request.body(RefreshRequest).refresh_token
     if from_body is not None:
-        body, _ = _session_body(_refreshed(from_body))
+        body, _ = _session_body(_refreshed(request, from_body))
         return json_response(body)
-    return _session_response(request, _refreshed(_cookie_refresh_token(request)))
+    return _session_response(request, _refreshed(request, _cookie_refresh_token(request)))
 
 
 class _SessionGone(Unauthorized):
@@ -262,7 +396,7 @@ def _logout_token(request: Request) -> str | None:
         raise Unauthorized("Sign in to sign out: send an access token or the session cookies")
     token = _cookie_refresh_token(request)
     try:
-        return _refreshed(token).access_token
+        return _refreshed(request, token).access_token
     except Unauthorized:
         return None
 
@@ -271,11 +405,109 @@ def logout(request: Request) -> Response:
     """POST /api/auth/logout: revoke this session upstream and clear the three cookies."""
     token = _logout_token(request)
     if token is not None:
-        try:
-            with _auth_errors(lambda error: _SessionGone()):
-                auth_client().admin.sign_out(token, "local")
-        except _SessionGone:
-            pass
+        _sign_out(request, token, "local")
     response = empty_response(204)
     response.cookies = cookies.cleared_cookies(request)
     return response
+
+
+def _sign_out(request: Request, token: str, scope: Any) -> None:
+    """Auth's /logout for the session of `token` (`local`) or the user's other ones (`others`).
+
+    A session Auth no longer knows has nothing left to revoke: not an error.
+    """
+    try:
+        with _auth_errors(lambda error: _SessionGone()):
+            auth_client(request.client_ip).admin.sign_out(token, scope)
+    except _SessionGone:
+        pass
+
+
+# --- PUT /api/me/password ------------------------------------------------------------------
+
+RECOVERY_WINDOW = 600  # seconds after the verify during which no current password is asked
+# The sign-in methods that proved control of the mailbox, as GoTrue records them in the token's
+# `amr` (Session.IsRecovery: otp, magiclink, recovery). POST /verify records "otp" whatever the
+# link's type; the redirect flow records the type. The entry's timestamp is when it happened,
+# kept through refreshes, and Auth signed it: neither the caller nor a refresh can move it.
+RECOVERY_METHODS = frozenset({"otp", "magiclink", "recovery"})
+NO_RECOVERY_HINT = (
+    "Send your current password as current_password (it may be left out only within 10 minutes"
+    " of verifying a password-recovery link)"
+)
+
+
+def recovered_recently(claims: Mapping[str, Any], now: float) -> bool:
+    """True when the token's session began with an email link (recovery) at most 10 minutes ago."""
+    amr = claims.get("amr")
+    if not isinstance(amr, list):
+        return False
+    for entry in amr:
+        if not isinstance(entry, dict) or entry.get("method") not in RECOVERY_METHODS:
+            continue
+        stamp = entry.get("timestamp")
+        if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 <= now - stamp <= RECOVERY_WINDOW:
+            return True
+    return False
+
+
+class _WrongPasswordProblem(Forbidden):
+    """Auth refused the password grant that checks the current password."""
+
+    def __init__(self) -> None:
+        super().__init__("The current password is wrong", code="current_password_invalid")
+
+
+def _check_current_password(request: Request, email: str | None, password: str) -> None:
+    """Auth's password grant for the caller's address; the session it opens is closed at once.
+
+    Raises Forbidden(current_password_invalid) when Auth refuses the pair.
+    """
+    if not email:
+        raise _WrongPasswordProblem()
+    with _auth_errors(lambda error: _WrongPasswordProblem()):
+        result = auth_client(request.client_ip).sign_in_with_password({"email": email, "password": password})
+    if result.session is None:
+        raise _WrongPasswordProblem()
+    _sign_out(request, result.session.access_token, "local")
+
+
+def _update_refused(error: Any) -> ApiError:
+    if error.code == "same_password":
+        return ValidationFailed(
+            [FieldError("password", "same_password", "Choose a password other than the current one")]
+        )
+    if error.code in ("current_password_mismatch", "current_password_required"):
+        return Forbidden("The current password is wrong", code="current_password_invalid")
+    if error.code == "reauthentication_needed":
+        return Forbidden("Sign in again, then change the password")
+    if error.status in (401, 403, 404):
+        return Unauthorized("The session has ended; sign in again")
+    return ValidationFailed([FieldError("password", "rejected", "This password cannot be used")])
+
+
+def change_password(request: Request) -> Response:
+    """PUT /api/me/password: 204; the user's other sessions are revoked, the caller's stays.
+
+    The current password is required unless the caller's session began with a recovery link at
+    most 10 minutes ago (recovered_recently). Raises Forbidden(current_password_invalid) when it
+    is wrong or missing, ValidationFailed for a password Auth refuses.
+    """
+    caller = caller_of(request)
+    body = request.body(PasswordChange)
+    if body.current_password is not None:
+        _check_current_password(request, caller.email, body.current_password)
+    elif not recovered_recently(verified_claims(caller.access_token, get_settings()).raw, time.time()):
+        raise Forbidden(NO_RECOVERY_HINT, code="current_password_invalid")
+    attributes: dict[str, str] = {"password": body.password}
+    if body.current_password is not None:
+        # For a project with "require current password" on: Auth checks it again itself.
+        attributes["current_password"] = body.current_password
+    with _auth_errors(_update_refused):
+        # PUT /user as the caller: supabase-py's update_user wants a stored session, which a
+        # stateless function does not keep; its request helper takes the token per call.
+        auth_client(request.client_ip)._request("PUT", "user", body=attributes, jwt=caller.access_token)
+    # Auth ends the other sessions itself on a password change (GoTrue's UpdatePassword); asked
+    # once more so that the contract holds whatever the Auth version does.
+    _sign_out(request, caller.access_token, "others")
+    return empty_response(204)

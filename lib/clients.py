@@ -162,15 +162,35 @@ def admin_client() -> SyncPostgrestClient:
     return _postgrest(upstream_headers(get_settings().secret_key))
 
 
-def auth_client() -> SyncGoTrueClient:
-    """A Supabase Auth client with no session storage and no background refresh."""
+FORWARDED_FOR = "Sb-Forwarded-For"
+
+
+def auth_headers(client_ip: str | None) -> dict[str, str]:
+    """Headers of every Auth call: the secret key as `apikey`, and the caller's IP as `Sb-Forwarded-For`.
+
+    Every Auth call leaves from the function's egress address, so Auth's per-IP limits
+    (sign-ins, verifications, emails) would bind all callers together. Supabase then takes
+    the first address of `Sb-Forwarded-For` as the client's, but only on a request whose
+    `apikey` is a secret key (`sb_secret_…`) and with IP Address Forwarding on: the
+    publishable key is public, and a header anyone could send would let anyone pick their
+    rate-limit bucket. The key goes in `apikey` only, never as a Bearer token (see
+    upstream_headers); calls made for a user add their access token per call.
+    """
+    headers = {"apikey": get_settings().secret_key}
+    if client_ip:
+        headers[FORWARDED_FOR] = client_ip
+    return headers
+
+
+def auth_client(client_ip: str | None = None) -> SyncGoTrueClient:
+    """A Supabase Auth client for one caller (their IP forwarded); no session storage or refresh."""
     from supabase_auth import SyncGoTrueClient
 
     settings = get_settings()
     return SyncGoTrueClient(
         url=f"{settings.supabase_url}/auth/v1",
         # No Authorization: the Auth calls that act for a user pass their token per call.
-        headers={"apikey": settings.publishable_key},
+        headers=auth_headers(client_ip),
         auto_refresh_token=False,
         persist_session=False,
         http_client=http_pool(),

@@ -51,8 +51,16 @@ Refs = Mapping[tuple[object, str], Any]
 _SELF_CONDITIONAL = frozenset({"lib.openapi:serve_document", "lib.openapi:serve_docs"})
 # Handlers that set or clear the session cookies (lib.account).
 _SETS_COOKIES = frozenset(
-    {"lib.account:signup", "lib.account:login", "lib.account:refresh", "lib.account:logout"}
+    {
+        "lib.account:signup",
+        "lib.account:login",
+        "lib.account:refresh",
+        "lib.account:logout",
+        "lib.account:verify",
+    }
 )
+# Unauthenticated routes that read the session cookies, and so need X-CSRF-Token with them.
+_COOKIE_READERS = frozenset({"lib.account:refresh", "lib.account:logout"})
 # Handlers that authenticate the caller themselves (auth="none" in the route table): logout
 # accepts a Bearer token or the session cookies, down to the refresh cookie alone.
 _SELF_AUTHENTICATED = frozenset({"lib.account:logout"})
@@ -210,7 +218,7 @@ def _header_parameters(method: str, operation: Operation) -> list[dict[str, Any]
     documented = dict(operation.headers)
     if _is_conditional(operation) and "If-None-Match" not in documented:
         documented["If-None-Match"] = "ETag of a previous response: 304 when unchanged"
-    if method in UNSAFE_METHODS and (operation.auth == "required" or 403 in operation.errors):
+    if method in UNSAFE_METHODS and (operation.auth == "required" or operation.handler in _COOKIE_READERS):
         documented.setdefault(
             CSRF_HEADER,
             f"Required with cookie authentication: the session's CSRF token (the `{CSRF_COOKIE}` cookie, "

@@ -16,6 +16,8 @@ CATALOG: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "Authentication required"),
     "forbidden": (403, "Forbidden"),
     "csrf_failed": (403, "CSRF token missing or invalid"),
+    "email_not_confirmed": (403, "Email address not confirmed"),
+    "current_password_invalid": (403, "Current password missing or wrong"),
     "quota_exceeded": (403, "Storage quota exceeded"),
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),

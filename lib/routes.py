@@ -3,12 +3,13 @@
 Each entry names the `api/` file that serves it (`vercel_file`). A file may
 serve several entries, listed in its `routes = (...)`: a vercel.json rewrite
 sends each path that is not the file's own URL to it. The maintenance function
-serves the list and the single record, `api/auth.py` the four auth paths and
-`api/admin.py` the three admin paths: 10 functions, under the 12 the Hobby plan
-allows per deployment (tests/test_openapi.py fails past 12), so a new route
-joins an existing function this way rather than adding an `api/` file. The
-OpenAPI document is generated from the same entries, so a route cannot exist
-without being documented. Models are named, not imported (lib.routing.ModelField):
+serves the list and the single record, `api/auth.py` the six auth paths,
+`api/me.py` /api/me and /api/me/password, and `api/admin.py` the three admin
+paths: 10 functions, under the 12 the Hobby plan allows per deployment
+(tests/test_openapi.py fails past 12), so a new route joins an existing
+function this way rather than adding an `api/` file. The OpenAPI document
+is generated from the same entries, so a route cannot exist without being
+documented. Models are named, not imported (lib.routing.ModelField):
 a function that never validates input never loads pydantic or lib.schemas.
 """
 
@@ -193,6 +194,30 @@ ME = Route(
     vercel_file="api/me.py",
 )
 
+ME_PASSWORD = Route(
+    "/api/me/password",
+    {
+        "PUT": Operation(
+            "lib.account:change_password",
+            "Change my password",
+            rate_limit="write",
+            body="PasswordChange",
+            success=204,
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, *SIGNED_IN, 403, *UPSTREAM),
+            tags=("auth",),
+            description=(
+                "`current_password` is required (wrong or missing: 403 current_password_invalid),"
+                " except within 10 minutes of a `POST /api/auth/verify` of a recovery link that"
+                " started this session. Every other session of the user is revoked; the caller's"
+                " stays. With cookies, send X-CSRF-Token."
+            ),
+        )
+    },
+    # Served by the /api/me function: vercel.json rewrites this path to it.
+    vercel_file="api/me.py",
+)
+
 SIGNUP = Route(
     "/api/auth/signup",
     {
@@ -207,9 +232,16 @@ SIGNUP = Route(
             cache_control=NO_STORE,
             errors=(*WITH_BODY, 409, 429, *UPSTREAM),
             tags=("auth",),
+            description=(
+                "With email confirmation on (the hosted default) `session` is null and"
+                " `confirmation_sent` true, also for an address that is already registered (the same"
+                " answer, and no email reveals it). With confirmation off, a session and its cookies,"
+                " and 409 for a registered address. `redirect_to` (an allowed origin's URL, else 422)"
+                " is where the confirmation link leads."
+            ),
         )
     },
-    # The four auth routes are one function: vercel.json rewrites each path to /api/auth.
+    # The six auth routes are one function: vercel.json rewrites each path to /api/auth.
     vercel_file="api/auth.py",
 )
 
@@ -224,11 +256,13 @@ LOGIN = Route(
             body="LoginCredentials",
             response="Session",
             cache_control=NO_STORE,
-            errors=(*WITH_BODY, 401, 429, *UPSTREAM),
+            errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
             tags=("auth",),
             description=(
                 "Sets the sb-access-token, sb-refresh-token and csrf-token cookies. The Session's "
-                "csrf_token is the session's CSRF token (also the csrf-token cookie's value)."
+                "csrf_token is the session's CSRF token (also the csrf-token cookie's value). A wrong "
+                "pair is one generic 401; the right password of an account whose email is not "
+                "confirmed yet is 403 email_not_confirmed."
             ),
         )
     },
@@ -273,6 +307,55 @@ LOGOUT = Route(
                 "Revokes the session upstream and clears the sb-access-token, sb-refresh-token and "
                 "csrf-token cookies. Send the access token as a Bearer token, or the session cookies: the "
                 "access cookie, or the refresh cookie alone, either with X-CSRF-Token."
+            ),
+        )
+    },
+    vercel_file="api/auth.py",
+)
+
+RECOVER = Route(
+    "/api/auth/recover",
+    {
+        "POST": Operation(
+            "lib.account:recover",
+            "Send a password-recovery email",
+            auth="none",
+            rate_limit="recover",
+            body="RecoverRequest",
+            response="Accepted",
+            success=202,
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, 429, *UPSTREAM),
+            tags=("auth",),
+            description=(
+                "202 `{}` whether or not the address is registered. Supabase Auth emails a recovery"
+                " link; its token hash goes to `POST /api/auth/verify` with `type` recovery."
+                " `redirect_to` (an allowed origin's URL, else 422) is where the link leads."
+            ),
+        )
+    },
+    vercel_file="api/auth.py",
+)
+
+VERIFY = Route(
+    "/api/auth/verify",
+    {
+        "POST": Operation(
+            "lib.account:verify",
+            "Exchange an email link's token hash for a session",
+            auth="none",
+            rate_limit="auth",
+            body="VerifyRequest",
+            response="Session",
+            cache_control=NO_STORE,
+            errors=(*WITH_BODY, 401, 429, *UPSTREAM),
+            tags=("auth",),
+            description=(
+                "The `token_hash` and `type` of a Supabase Auth email link (signup confirmation,"
+                " recovery, magic link, email change, invite): a Session and the session cookies, as"
+                " login. Invalid, used or expired: 401. After `recovery`, `PUT /api/me/password`"
+                " takes no `current_password` for 10 minutes. Under secure email change the first of"
+                " the two links answers 202 `{}`."
             ),
         )
     },
@@ -372,10 +455,13 @@ ALL_ROUTES: tuple[Route, ...] = (
     MAINTENANCE,
     MAINTENANCE_RECORD,
     ME,
+    ME_PASSWORD,
     SIGNUP,
     LOGIN,
     REFRESH,
     LOGOUT,
+    RECOVER,
+    VERIFY,
     ADMIN_USERS,
     ADMIN_USER_ROLE,
     ADMIN_AUDIT,

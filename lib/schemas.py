@@ -322,40 +322,63 @@ class MaintenanceCreate(Input):
         return _default_if_null(cls, value, info)
 
 
+def _signup_email(value: str) -> str:
+    # The address rule Supabase Auth applies, checked here so that its refusal is never a surprise.
+    address = _trim(value)
+    if _EMAIL.match(address) is None:
+        raise PydanticCustomError("email_format", "Must be an email address")
+    return str(address).lower()
+
+
+def _new_password(value: str) -> str:
+    if len(value.encode()) > BCRYPT_MAX_BYTES:
+        raise PydanticCustomError("too_long", "At most 72 bytes in UTF-8")
+    return value
+
+
+Email = Annotated[
+    StrictStr,
+    Field(max_length=254, json_schema_extra={"pattern": trimmed_pattern(EMAIL_PATTERN)}),
+    AfterValidator(_signup_email),
+]
+NewPassword = Annotated[
+    StrictStr,
+    Field(
+        min_length=8,
+        max_length=72,
+        json_schema_extra={
+            "format": "password",
+            "description": "8-72 characters, at most 72 bytes in UTF-8 (bcrypt's limit).",
+        },
+    ),
+    AfterValidator(_new_password),
+]
+# Where the email's link leads: checked against the allowed origins by lib.account (the
+# settings decide them), passed to Auth as its redirect_to.
+RedirectTo = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=2048,
+        json_schema_extra={
+            "format": "uri",
+            "description": (
+                "An http(s) URL on an allowed origin (ALLOWED_ORIGINS and the deployment's own"
+                " URLs): where the email's link leads. Any other origin is 422."
+            ),
+        },
+    ),
+    AfterValidator(_no_control_characters),
+]
+VerifyType = Literal["signup", "recovery", "magiclink", "email_change", "invite"]
+
+
 class Credentials(Input):
     """Body of POST /api/auth/signup."""
 
-    email: Annotated[
-        StrictStr,
-        Field(max_length=254, json_schema_extra={"pattern": trimmed_pattern(EMAIL_PATTERN)}),
-    ]
-    password: Annotated[
-        StrictStr,
-        Field(
-            min_length=8,
-            max_length=72,
-            json_schema_extra={
-                "format": "password",
-                "description": "8-72 characters, at most 72 bytes in UTF-8 (bcrypt's limit).",
-            },
-        ),
-    ]
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        # The address rule Supabase Auth applies, checked here so that its refusal is never a surprise.
-        address = _trim(value)
-        if _EMAIL.match(address) is None:
-            raise PydanticCustomError("email_format", "Must be an email address")
-        return str(address).lower()
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        if len(value.encode()) > BCRYPT_MAX_BYTES:
-            raise PydanticCustomError("too_long", "At most 72 bytes in UTF-8")
-        return value
+    email: Email
+    password: NewPassword
+    redirect_to: RedirectTo | None = None
 
 
 class LoginCredentials(Input):
@@ -383,6 +406,46 @@ class RefreshRequest(Input):
 
 class EmptyBody(Input):
     """A body with no fields (logout)."""
+
+
+class RecoverRequest(Input):
+    """Body of POST /api/auth/recover."""
+
+    email: Email
+    redirect_to: RedirectTo | None = None
+
+
+class VerifyRequest(Input):
+    """Body of POST /api/auth/verify: the token hash of an email link and the link's type."""
+
+    token_hash: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=1024, pattern=r"^[\x21-\x7e]+$"),
+    ]
+    type: VerifyType
+
+
+class PasswordChange(Input):
+    """Body of PUT /api/me/password."""
+
+    current_password: (
+        Annotated[
+            StrictStr,
+            Field(
+                min_length=1,
+                max_length=MAX_LOGIN_PASSWORD,
+                json_schema_extra={
+                    "format": "password",
+                    "description": (
+                        "Required, except within 10 minutes of a POST /api/auth/verify (recovery) that"
+                        " started this session."
+                    ),
+                },
+            ),
+        ]
+        | None
+    ) = None
+    password: NewPassword
 
 
 class RoleChange(Input):
@@ -587,7 +650,19 @@ class SignupResult(Output):
     """POST /api/auth/signup."""
 
     user: SignupUser
-    session: Session | None
+    session: Session | None = Field(
+        description="null while the email awaits confirmation (the hosted default): sign in after it"
+    )
+    confirmation_sent: bool = Field(
+        description=(
+            "true when Auth emailed a confirmation link (the account works once it is followed);"
+            " the same answer for an address that is already registered"
+        )
+    )
+
+
+class Accepted(Output):
+    """An empty object: the request was taken (POST /api/auth/recover)."""
 
 
 class UserSummary(Output):

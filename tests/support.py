@@ -146,10 +146,22 @@ class Gateway:
         seconds: float = 0.0,
         remaining: int | None = None,
         match: str | None = None,
+        status: int = 503,
+        body: Any = None,
     ) -> None:
-        """Inject a fault in front of `/rest/v1` or `/auth/v1` (only paths containing `match`, if given)."""
-        spec = {prefix: {"mode": mode, "seconds": seconds, "remaining": remaining, "match": match}}
+        """Inject a fault in front of `/rest/v1` or `/auth/v1` (only paths containing `match`, if given).
+
+        Mode `status` answers `status` with the JSON `body` instead of the upstream.
+        """
+        fault = {"mode": mode, "seconds": seconds, "remaining": remaining, "match": match}
+        spec = {prefix: {**fault, "status": status, "body": body}}
         requests.put(f"{self.base}/__devstack/faults", json=spec, timeout=5).raise_for_status()
+
+    def forwarded_for(self) -> dict[str, int]:
+        """`Sb-Forwarded-For` values passed on (with the secret key), as "<prefix> <address>" -> count."""
+        response = requests.get(f"{self.base}/__devstack/forwarded-for", timeout=5)
+        response.raise_for_status()
+        return dict(response.json())
 
     def clear_faults(self) -> None:
         """Remove every fault."""

@@ -98,7 +98,16 @@ def test_the_user_client_sends_the_publishable_key_and_the_users_token(settings:
 
 def test_the_auth_client_sends_no_authorization_of_its_own(settings: Settings) -> None:
     headers = _sent_headers(clients.auth_client())
-    assert headers["apikey"] == settings.publishable_key
+    # The secret key: Supabase honours Sb-Forwarded-For only next to one.
+    assert headers["apikey"] == settings.secret_key
+    assert "authorization" not in headers
+    assert "sb-forwarded-for" not in headers
+
+
+def test_the_auth_client_forwards_the_callers_ip(settings: Settings) -> None:
+    headers = _sent_headers(clients.auth_client("203.0.113.7"))
+    assert headers["sb-forwarded-for"] == "203.0.113.7"
+    assert headers["apikey"] == settings.secret_key
     assert "authorization" not in headers
 
 

@@ -100,7 +100,8 @@ def public_urls(file: Path) -> set[str]:
 
     A rewrite from a fixed path renames the function: its own URL is then no public
     path (api/openapi.py is /api/openapi.json; api/auth.py serves /api/auth/login and
-    the other auth paths, while /api/auth itself is a 404).
+    the other auth paths, while /api/auth itself is a 404), unless a rewrite to itself
+    keeps it (api/me.py serves /api/me and /api/me/password).
     """
     url = file_url(file)
     sources = {source for source, dest in rewrites() if dest == url}
@@ -131,7 +132,11 @@ def test_api_files_found() -> None:
         "/api/auth/login",
         "/api/auth/refresh",
         "/api/auth/logout",
+        "/api/auth/recover",
+        "/api/auth/verify",
     }
+    # Its own URL stays public next to a rewritten one: vercel.json says so with a rewrite to itself.
+    assert public_urls(API_DIR / "me.py") == {"/api/me", "/api/me/password"}
     assert public_urls(API_DIR / "admin.py") == {
         "/api/admin/users",
         "/api/admin/users/{id}/role",
@@ -190,7 +195,10 @@ def test_a_function_serves_several_routes_only_through_rewrites() -> None:
         "/api/auth/login",
         "/api/auth/refresh",
         "/api/auth/logout",
+        "/api/auth/recover",
+        "/api/auth/verify",
     ]
+    assert by_file["api/me.py"] == ["/api/me", "/api/me/password"]
     assert by_file["api/admin.py"] == ["/api/admin/users", "/api/admin/users/{id}/role", "/api/admin/audit"]
     for file, paths in by_file.items():
         own = file_url(ROOT / file)

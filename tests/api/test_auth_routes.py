@@ -65,6 +65,8 @@ def test_signup_creates_a_member_with_a_session(api: ApiClient) -> None:
     body = response.json()
     assert body["user"]["email"] == email
     session = body["session"]
+    # This stack confirms addresses at once (confirmation off): no email, a session now.
+    assert body["confirmation_sent"] is False
     assert session["token_type"] == "bearer"
     assert session["user"] == {"id": body["user"]["id"], "email": email, "role": "member"}
     assert response.headers["Cache-Control"] == "no-store"
@@ -452,3 +454,220 @@ def test_logout_with_the_refresh_cookie_alone(api: ApiClient) -> None:
     again = api.post("auth/logout", cookies=alone, headers={"X-CSRF-Token": session["csrf_token"]})
     assert again.status_code == 204
     assert_problem(api.post("auth/logout"), 401, "unauthorized")
+
+
+# --------------------------------------------------------------------------- Auth's own refusals
+
+AUTH_TOO_MANY = {"code": 429, "error_code": "over_request_rate_limit", "msg": "Request rate limit reached"}
+EMAIL_TOO_MANY = {
+    "code": 429,
+    "error_code": "over_email_send_rate_limit",
+    "msg": "For security purposes, you can only request this after 42 seconds.",
+}
+
+
+def signed_in(api: ApiClient) -> dict[str, Any]:
+    """A new account's Session (and its email, under "email")."""
+    email = fresh_email()
+    assert signup(api, email).status_code == 201
+    answer = login(api, email)
+    assert answer.status_code == 200, answer.text
+    return {**answer.json(), "email": email}
+
+
+def auth_calls(api: ApiClient) -> dict[str, tuple[str, Any]]:
+    """Each auth route's request, with the Auth path its first Auth call takes (for a fault's match)."""
+    session = signed_in(api)
+    bearer = {"Authorization": f"Bearer {session['access_token']}"}
+    return {
+        "signup": ("/signup", lambda: signup(api, fresh_email())),
+        "login": ("/token", lambda: login(api, session["email"])),
+        "refresh": (
+            "/token",
+            lambda: api.post("auth/refresh", json={"refresh_token": session["refresh_token"]}),
+        ),
+        "logout": ("/logout", lambda: api.post("auth/logout", headers=bearer)),
+        "recover": ("/recover", lambda: api.post("auth/recover", json={"email": session["email"]})),
+        "verify": (
+            "/verify",
+            lambda: api.post("auth/verify", json={"token_hash": "pkce_" + "0" * 40, "type": "recovery"}),
+        ),
+        "password": (
+            "/token",
+            lambda: api.put(
+                "me/password",
+                json={"current_password": PASSWORD, "password": "another-long-password"},
+                headers=bearer,
+            ),
+        ),
+    }
+
+
+@pytest.mark.parametrize("route", ["signup", "login", "refresh", "logout", "recover", "verify", "password"])
+def test_an_auth_429_is_rate_limited_on_every_auth_route(
+    api: ApiClient, gateway: Gateway, route: str
+) -> None:
+    # Auth's 429 is a "wait", never a 401 (wrong password) or 422 (bad input) that sends a user
+    # retyping what was right.
+    match, call = auth_calls(api)[route]
+    gateway.fault("/auth/v1", "status", status=429, body=AUTH_TOO_MANY, match=match)
+    response = call()
+    assert_problem(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_auths_email_limit_on_recover_is_not_told_apart(api: ApiClient, gateway: Gateway) -> None:
+    # Auth answers an unknown address without sending anything, so its per-address email limit
+    # only ever binds a registered one: answering it would tell the two apart.
+    gateway.fault("/auth/v1", "status", status=429, body=EMAIL_TOO_MANY, match="/recover")
+    response = api.post("auth/recover", json={"email": signed_in(api)["email"]})
+    assert response.status_code == 202, response.text
+    assert response.json() == {}
+
+
+def test_auths_email_limit_on_signup_is_rate_limited(api: ApiClient, gateway: Gateway) -> None:
+    gateway.fault("/auth/v1", "status", status=429, body=EMAIL_TOO_MANY, match="/signup")
+    response = signup(api, fresh_email())
+    assert_problem(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(("status", "code"), [(503, "service_unavailable"), (504, "gateway_timeout")])
+def test_auth_outages_are_503_and_504(api: ApiClient, gateway: Gateway, status: int, code: str) -> None:
+    gateway.fault("/auth/v1", "status", status=status, body={"message": "upstream"}, match="/token")
+    response = login(api, fresh_email())
+    assert_problem(response, status, code)
+
+
+def test_an_unconfirmed_email_is_403_email_not_confirmed(api: ApiClient, gateway: Gateway) -> None:
+    # GoTrue says so (400 email_not_confirmed) only once the password matched.
+    gateway.fault(
+        "/auth/v1",
+        "status",
+        status=400,
+        body={"code": 400, "error_code": "email_not_confirmed", "msg": "Email not confirmed"},
+        match="/token",
+    )
+    assert_problem(login(api, fresh_email()), 403, "email_not_confirmed")
+
+
+# --------------------------------------------------------------------------- Sb-Forwarded-For
+
+
+def test_auth_sees_the_callers_ip(api: ApiClient, gateway: Gateway) -> None:
+    # Every Auth call leaves from the API's address: Auth limits per caller only when told
+    # whose request it is (Sb-Forwarded-For, with the secret key).
+    ip = api.headers["X-Forwarded-For"]
+    session = signed_in(api)
+    before = gateway.forwarded_for().get(f"/auth/v1 {ip}", 0)
+    assert before >= 2  # sign-up and login
+    api.post("auth/refresh", json={"refresh_token": session["refresh_token"]})
+    api.post("auth/logout", headers={"Authorization": f"Bearer {session['access_token']}"})
+    assert gateway.forwarded_for()[f"/auth/v1 {ip}"] == before + 2
+    other = ApiClient(api.base_url, {"X-Forwarded-For": random_ip()})
+    assert login(other, session["email"]).status_code == 200
+    assert gateway.forwarded_for()[f"/auth/v1 {other.headers['X-Forwarded-For']}"] == 1
+
+
+def test_the_gateway_passes_sb_forwarded_for_only_with_the_secret_key(
+    stack_settings: StackSettings, gateway: Gateway
+) -> None:
+    ip = random_ip()
+    for key in (stack_settings.publishable_key, stack_settings.secret_key):
+        requests.get(
+            f"{stack_settings.supabase_url}/auth/v1/settings",
+            headers={"apikey": key, "Sb-Forwarded-For": ip},
+            timeout=10,
+        )
+    assert gateway.forwarded_for()[f"/auth/v1 {ip}"] == 1
+
+
+# --------------------------------------------------------------------------- redirect_to
+
+
+@pytest.mark.parametrize(
+    "redirect",
+    [
+        "https://evil.example/welcome",
+        "javascript:alert(1)",
+        "http://localhost.evil.example/",
+        "http://user@localhost:5173/",
+        "//localhost:5173/",
+        "not a url",
+    ],
+)
+def test_a_redirect_off_the_allowed_origins_is_422(api: ApiClient, gateway: Gateway, redirect: str) -> None:
+    gateway.reset_counts()
+    email = fresh_email()
+    for path in ("auth/signup", "auth/recover"):
+        body: dict[str, Any] = {"email": email, "redirect_to": redirect}
+        if path == "auth/signup":
+            body["password"] = PASSWORD
+        problem = assert_problem(api.post(path, json=body), 422, "validation_error")
+        assert problem["errors"][0]["field"] == "redirect_to"
+    assert gateway.counts().get("/auth/v1", 0) == 0  # refused before Auth is asked
+
+
+def test_a_redirect_on_an_allowed_origin_is_taken(api: ApiClient) -> None:
+    # Development allows any http://localhost:<port> (contract section 5).
+    response = api.post(
+        "auth/signup",
+        json={"email": fresh_email(), "password": PASSWORD, "redirect_to": "http://localhost:5173/welcome"},
+    )
+    assert response.status_code == 201, response.text
+
+
+# --------------------------------------------------------------------------- PUT /api/me/password
+
+
+def test_a_wrong_current_password_is_403(api: ApiClient) -> None:
+    session = signed_in(api)
+    bearer = {"Authorization": f"Bearer {session['access_token']}"}
+    response = api.put(
+        "me/password",
+        json={"current_password": "not-the-password", "password": "a-new-long-password"},
+        headers=bearer,
+    )
+    assert_problem(response, 403, "current_password_invalid")
+    # Without it, outside a recovery window: the same refusal.
+    missing = api.put("me/password", json={"password": "a-new-long-password"}, headers=bearer)
+    assert_problem(missing, 403, "current_password_invalid")
+    # The old password still signs in.
+    assert login(api, session["email"]).status_code == 200
+
+
+def test_a_password_change_validates_the_body(api: ApiClient) -> None:
+    session = signed_in(api)
+    bearer = {"Authorization": f"Bearer {session['access_token']}"}
+    for password in ("short", "x" * 73, "é" * 37):
+        problem = assert_problem(
+            api.put("me/password", json={"current_password": PASSWORD, "password": password}, headers=bearer),
+            422,
+            "validation_error",
+        )
+        assert problem["errors"][0]["field"] == "password"
+    assert_problem(api.put("me/password", json={"password": "a-new-long-password"}), 401, "unauthorized")
+
+
+def test_a_password_change_by_cookie_needs_csrf(api: ApiClient) -> None:
+    answer = login(api, signed_in(api)["email"])
+    jar = cookie_values(answer)
+    body = {"current_password": "not-the-password", "password": "a-new-long-password"}
+    assert_problem(api.put("me/password", json=body, cookies=jar), 403, "csrf_failed")
+    with_token = {"X-CSRF-Token": answer.json()["csrf_token"]}
+    assert_problem(
+        api.put("me/password", json=body, cookies=jar, headers=with_token), 403, "current_password_invalid"
+    )
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_takes_only_the_documented_types(api: ApiClient) -> None:
+    for body in (
+        {"token_hash": "abc", "type": "sms"},
+        {"token_hash": "", "type": "recovery"},
+        {"token_hash": "abc"},
+        {"token_hash": "abc", "type": "recovery", "email": "x@example.test"},
+    ):
+        assert_problem(api.post("auth/verify", json=body), 422, "validation_error")
