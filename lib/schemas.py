@@ -368,7 +368,7 @@ RedirectTo = Annotated[
             ),
         },
     ),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_no_forbidden_characters),
 ]
 VerifyType = Literal["signup", "recovery", "magiclink", "email_change", "invite"]
 
