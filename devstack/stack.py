@@ -203,7 +203,14 @@ def throwaway_settings(prefix: str = "stack-", **overrides: Any) -> StackSetting
     )
     names = ("db_port", "api_port", "app_port", "postgrest_port", "auth_port", "inbox_port")
     ports = {name: free_port() for name in names}
-    fresh = {"data_dir": Path(tempfile.mkdtemp(prefix=prefix)), "durable": False, **ports}
+    # Sign-ups sign in at once on disposable stacks (tests and benchmarks create users by the
+    # hundred); tests of the confirmation flow pass auth_email_confirmations=True.
+    fresh = {
+        "data_dir": Path(tempfile.mkdtemp(prefix=prefix)),
+        "durable": False,
+        "auth_email_confirmations": False,
+        **ports,
+    }
     return replace(base, **{**fresh, **overrides})
 
 

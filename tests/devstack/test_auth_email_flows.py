@@ -81,7 +81,7 @@ def confirm(postgres: PostgresServer, mailbox: str) -> Iterator[str]:  # noqa: F
 
 @pytest.fixture(scope="module")
 def auto(postgres: PostgresServer, mailbox: str) -> Iterator[str]:  # noqa: F811
-    """A service with confirmations off (autoconfirm), as supabase/config.toml has today."""
+    """A service with confirmations off (autoconfirm), as disposable test stacks run."""
     with _serve(_service(postgres, mailbox)) as url:
         yield url
 
