@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,11 +276,18 @@ def test_db_reset_while_make_dev_runs_reseeds_and_ctrl_c_stops_everything(make_d
         row = conn.execute("select count(*) from public.vehicles").fetchone()
     assert row is not None
     assert row[0] > 0
-    login = requests.post(
-        f"{api}/auth/login",
-        json={"email": "member@example.com", "password": "demo-password-123"},
-        timeout=10,
-    )
+    # PostgREST reloads its schema cache for the new database asynchronously (NOTIFY): until
+    # it has, the API answers a passing 503 "try again shortly". Wait for it, within bounds.
+    deadline = time.monotonic() + 15
+    while True:
+        login = requests.post(
+            f"{api}/auth/login",
+            json={"email": "member@example.com", "password": "demo-password-123"},
+            timeout=10,
+        )
+        if login.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert login.status_code == 200, login.text
     assert requests.get(f"{api}/health", timeout=10).status_code == 200
 
