@@ -103,6 +103,18 @@ _USER_COLUMNS = (
     "email_change_sent_at, email_change_token_new, email_change_token_current, email_change_confirm_status"
 )
 
+# Columns Supabase Auth reads into Go strings: a NULL in any of them fails every lookup of
+# that user ("Database error querying schema", 500). Seeds that insert users by hand must
+# write '' (as supabase/seed.sql does); the local service refuses NULL the same way.
+_STRING_COLUMNS = ("confirmation_token", "recovery_token", "email_change_token_new", "email_change")
+
+
+def _require_scannable(user: Mapping[str, Any] | None) -> None:
+    """Raise GoTrue's 500 for a user row it could not read."""
+    if user is not None and any(user[column] is None for column in _STRING_COLUMNS):
+        raise _ApiError(500, "unexpected_failure", "Database error querying schema")
+
+
 # GoTrue's MinimumViableTokenSchema: what a hook's output claims must satisfy.
 _REQUIRED_CLAIMS = (
     "aud",
@@ -1122,6 +1134,7 @@ class _AuthService:
             " where lower(email) = %s and aud = %s and is_sso_user = false and deleted_at is null",
             (email, AUDIENCE),
         ).fetchone()
+        _require_scannable(user)
         now = datetime.now(UTC)
         if user is None or not user["encrypted_password"]:
             _password_matches(password, self._dummy_hash)

@@ -151,3 +151,30 @@ def test_badly_named_migration_is_rejected(tmp_path: Path) -> None:
 def test_migration_file_names_follow_the_convention(repo_root: Path) -> None:
     files = migrate.migration_files(repo_root / "supabase" / "migrations")
     assert files, "no migrations found"
+
+
+def test_a_migration_may_do_what_only_the_database_owner_may(
+    stack: Stack, scratch_db: psycopg.Connection[tuple[object, ...]], tmp_path: Path, repo_root: Path
+) -> None:
+    # private.is_privileged() asks current_user, not session_user: under `supabase db push`
+    # the login role is cli_login_postgres, acting as postgres. A data migration that moves a
+    # vehicle to another owner (only an admin or the owner of the database may) must go through.
+    push(stack, scratch_db, repo_root, repo_root)
+    owners = [str(uuid.uuid4()), str(uuid.uuid4())]
+    for owner in owners:
+        scratch_db.execute(
+            "insert into auth.users (id, email, created_at) values (%s, %s, now())",
+            (owner, f"{owner}@x.test"),
+        )
+    scratch_db.execute(
+        "insert into public.vehicles (vin, make, model, model_year, owner_id)"
+        " values ('WBAZZZL4E116TAHUY', 'BMW', '320i', 2011, %s)",
+        (owners[0],),
+    )
+    migrations = {p.name: p.read_text() for p in (repo_root / "supabase" / "migrations").glob("*.sql")}
+    migrations["29990101000000_move_vehicle.sql"] = (
+        f"update public.vehicles set owner_id = '{owners[1]}' where vin = 'WBAZZZL4E116TAHUY';"
+    )
+    assert push(stack, scratch_db, workdir_with(tmp_path, migrations), repo_root) == ["29990101000000"]
+    moved = scratch_db.execute("select owner_id::text from public.vehicles where vin = 'WBAZZZL4E116TAHUY'")
+    assert moved.fetchone() == (owners[1],)
