@@ -54,6 +54,10 @@ def create_actors(stack: Stack, other_owners: int = 20) -> Actors:
         fleet = create_user(db, stack.settings, "member")
         admin = create_user(db, stack.settings, "admin")
         others = [create_user(db, stack.settings, "member") for _ in range(other_owners)]
+        # The fleet member owns 25,000 vehicles at 1M rows, beyond the default per-user quota
+        # (10,000): lift it, as an operator would for such a customer. Enforcing it stays one
+        # counter upsert per insert, whatever the quota.
+        db.execute("update private.quotas set max_rows = 100000000")
     return Actors(fleet, admin, others)
 
 

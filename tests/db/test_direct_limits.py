@@ -120,3 +120,30 @@ def test_maintenance_quota_binds_direct_inserts(
     refused = client.insert("maintenance_records", new_record(vehicle, created_by=member.id))
     assert_error(refused, 403, "VQ403")
     assert count(db, "maintenance_records", "created_by", member) == 1
+
+
+def test_deleting_frees_quota_and_a_new_owner_is_counted(
+    db: Db,
+    make_user: Callable[..., User],
+    rest: Callable[[User | str], Rest],
+    quotas: Callable[[str, int], None],
+) -> None:
+    member, other = make_user("member"), make_user("member")
+    client = rest(member)
+    quotas("vehicles", 1)
+    first = rows(client.insert("vehicles", new_vehicle()), 201)[0]
+    assert_error(client.insert("vehicles", new_vehicle()), 403, "VQ403")
+    rows(client.delete("vehicles", {"id": f"eq.{first['id']}"}))
+    kept = rows(client.insert("vehicles", new_vehicle()), 201)[0]
+    # An admin gives the member's vehicle to another user: the quota follows the vehicle.
+    rows(rest(make_user("admin")).update("vehicles", {"owner_id": other.id}, {"id": f"eq.{kept['id']}"}))
+    rows(client.insert("vehicles", new_vehicle()), 201)
+    assert_error(rest(other).insert("vehicles", new_vehicle()), 403, "VQ403")
+    used = dict(
+        db.execute(
+            "select user_id::text, used from private.usage"
+            " where kind = 'vehicles' and user_id = any(%s::uuid[])",
+            ([member.id, other.id],),
+        ).fetchall()
+    )
+    assert used == {member.id: 1, other.id: 1}
