@@ -502,7 +502,7 @@
     }
     const confirmed = fragment.get('type') === 'signup'
       ? 'Your email address is confirmed. Log in to continue.'
-      : 'That link opened a session this app cannot use: log in, or ask for a new link (the email templates should link to /auth/confirm; see the README).';
+      : 'That link opened a session outside this app, which keeps its own in the API\'s cookies: log in here (email templates should link to /auth/confirm).';
     return { notice: confirmed };
   }
 

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import requests
 
 from devstack import inbox
 from devstack.stack import StackSettings, running_stack, throwaway_settings
@@ -487,3 +488,33 @@ def test_the_journey_same_origin(frontend: Frontend, tmp_path: Path) -> None:
 def test_the_journey_from_another_origin_of_the_same_site(frontend: Frontend, tmp_path: Path) -> None:
     assert urlsplit(frontend.other_origin).hostname == urlsplit(frontend.same_origin).hostname
     journey(frontend, frontend.other_origin, "other-origin", tmp_path)
+
+
+def test_a_default_template_link_confirms_and_the_app_says_so(frontend: Frontend, tmp_path: Path) -> None:
+    # The local Auth's own link (GoTrue's default template) goes through /auth/v1/verify,
+    # which confirms the address and redirects to the app with a session in the fragment
+    # that the app cannot turn into its cookies: it says so and drops the tokens.
+    settings = frontend.settings
+    email = f"default-link-{uuid.uuid4().hex[:10]}@example.test"
+    signed_up = requests.post(
+        f"{settings.api_url}/auth/signup",
+        json={"email": email, "password": "default-link-1", "redirect_to": frontend.same_origin},
+        timeout=TIMEOUT,
+    )
+    assert signed_up.status_code == 201, signed_up.text
+    message = inbox.latest_message(settings.inbox_url, email)
+    assert message is not None
+    link = inbox.message_link(message)
+    assert link is not None
+    with chromium(tmp_path) as browser:
+        tab = Tab(browser, tmp_path)
+        tab.goto(link)
+        tab.wait(
+            tab.shown("#notice", "confirmed. Log in") + " && " + tab.visible("#screen-login"), "the notice"
+        )
+        assert tab.js("location.href") == frontend.same_origin + "/"
+        # The same link again: Auth's error arrives in the fragment and is shown as a problem.
+        tab.goto(link)
+        tab.wait(tab.shown("#problem", "invalid or has expired"), "the refused link")
+        assert tab.js("location.hash") == ""
+        assert tab.page_errors() == []
