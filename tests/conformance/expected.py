@@ -31,6 +31,8 @@ REFRESH_TOKEN_ALREADY_USED = AuthAnswer("AuthApiError", "refresh_token_already_u
 REFRESH_TOKEN_NOT_FOUND = AuthAnswer("AuthApiError", "refresh_token_not_found", 400)
 # auth.go: an access token whose session_id names a session that is gone.
 SESSION_NOT_FOUND = AuthAnswer("AuthApiError", "session_not_found", 403)
+# auth.go parseJWTClaims: an access token that does not parse or verify.
+BAD_JWT = AuthAnswer("AuthApiError", "bad_jwt", 403)
 # verify.go: a token hash already used (or never issued).
 OTP_EXPIRED = AuthAnswer("AuthApiError", "otp_expired", 403)
 EMAIL_EXISTS = AuthAnswer("AuthApiError", "email_exists", 422)
