@@ -627,6 +627,9 @@ class _Keys:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token signed by our key or the JWT secret. Raises _ApiError (bad_jwt)."""
+        if token.count(".") != 2:
+            # golang-jwt v5 checks the segment count before decoding anything.
+            raise _bad_jwt("token is malformed: token contains an invalid number of segments")
         try:
             header = jwt.get_unverified_header(token)
         except JWTError:
