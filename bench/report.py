@@ -186,8 +186,9 @@ class Report:
             f"at {small}) "
             f"| {_verdict(deep <= SCALE_TARGET)} | the cursor seeks; depth costs nothing |",
             f"| database round trips per request: reads 1 | GET {reads[0]:.3f}, list {reads[1]:.3f}, "
-            f"deep list {reads[2]:.3f} | {_verdict(all(r <= 1.01 for r in reads))} "
-            "| counted by the gateway in this run, and asserted by `tests/api/test_round_trips.py` |",
+            f"deep list {reads[2]:.3f} | {_verdict(all(r <= 1.05 for r in reads))} "
+            "| counted by the gateway in this run, and asserted by `tests/api/test_round_trips.py`; "
+            "above 1.000 only by the read limiter's batch refills (4 units, doubling), amortised |",
             f"| database round trips per request: writes 1 | POST {writes[0]:.3f}, PATCH {writes[1]:.3f} "
             f"| {_verdict(all(w <= 1.01 for w in writes))} | the write takes its rate-limit unit in its own "
             "transaction (PostgREST's db-pre-request), the same counter direct `/rest/v1` writes use |",
@@ -196,9 +197,10 @@ class Report:
             f"| {_verdict(max(write_ratios) <= WRITE_TARGET)} "
             "| one more HTTP hop and the API's Python CPU, as for reads; direct PostgREST pays the same "
             "pre-request (session check and write unit) |",
-            f"| rate limiting adds no round trip | writes +{max(limiter_writes):.3f}, reads "
+            f"| rate limiting adds no round trip to writes, amortised refills to reads "
+            f"| writes +{max(limiter_writes):.3f}, reads "
             f"+{max(limiter_reads, 0):.4f} "
-            f"| {_verdict(max(limiter_writes) <= 0.01 and limiter_reads <= 0.01)} "
+            f"| {_verdict(max(limiter_writes) <= 0.01 and limiter_reads <= 0.05)} "
             f"| a separate limiter call would cost {_ms(limiter_ms)} ms p50 "
             f"(of a {_ms(create_p50)} ms POST); reads spend a locally reserved batch |",
             *self.coldstart_targets(),

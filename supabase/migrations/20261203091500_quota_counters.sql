@@ -4,8 +4,11 @@
 -- The counter row's lock also serialises one user's concurrent inserts, as the
 -- advisory lock did.
 
+-- No foreign key to auth.users: the counter is taken before the row's own foreign keys
+-- are checked, so an unknown owner must still fail on the row's constraint (a 422 that
+-- names owner_id), not on this table's. A deleted user's rows cascade to zero.
 create table private.usage (
-  user_id uuid not null references auth.users (id) on delete cascade,
+  user_id uuid not null,
   kind text not null,
   used integer not null default 0 check (used >= 0),
   primary key (user_id, kind)

@@ -494,8 +494,9 @@ def test_config_toml_and_environment_decide_confirmation_and_limits(tmp_path: Pa
     assert config_from_env({**base, "AUTH_EMAIL_CONFIRMATIONS": "false"}).mailer_autoconfirm is True
     with pytest.raises(ValueError, match="AUTH_EMAIL_CONFIRMATIONS"):
         config_from_env({**base, "AUTH_EMAIL_CONFIRMATIONS": "maybe"})
+    # The repository's config confirms emails, as a new hosted project does (make dev).
     repo_toml = Path(__file__).resolve().parents[2] / "supabase" / "config.toml"
-    assert config_from_env({**base, "AUTH_CONFIG_TOML": str(repo_toml)}).mailer_autoconfirm is True
+    assert config_from_env({**base, "AUTH_CONFIG_TOML": str(repo_toml)}).mailer_autoconfirm is False
 
 
 # --------------------------------------------------------------------------- supabase-py
