@@ -87,14 +87,17 @@ class ApiClient:
         return self.request("DELETE", path, **kwargs)
 
 
-def in_one_rate_window(db: psycopg.Connection[Any], attempt: Callable[[], T], window: int = 60) -> T:
+def in_one_rate_window(
+    db: psycopg.Connection[Any], attempt: Callable[[], T], window: int = 60, margin: float = 0.0
+) -> T:
     """What `attempt()` returns from a run that began and ended in one rate-limit window.
 
     The limiter counts in fixed windows of the database clock, so a run that straddles
-    a boundary is counted in two; and an instance gives up its reserved read units a second
-    before its window ends, so a run that ends in that last stretch may be refused early.
-    Such a run is run again, and `attempt` must therefore use fresh keys (user, IP, email)
-    each time. Raises AssertionError if three runs in a row were so placed.
+    a boundary is counted in two. With `margin`, a run must also end at least that many
+    seconds before its window does (an instance gives up its reserved read units a second
+    before the window ends, so a flood ending then may be refused early). Such a run is run
+    again, and `attempt` must therefore use fresh keys (user, IP, email) each time. Raises
+    AssertionError if three runs in a row were so placed.
     """
 
     def current() -> tuple[int, float]:
@@ -110,7 +113,7 @@ def in_one_rate_window(db: psycopg.Connection[Any], attempt: Callable[[], T], wi
         began, _ = current()
         result = attempt()
         ended, left = current()
-        if ended == began and left > 2:
+        if ended == began and (margin <= 0 or left > margin):
             return result
     raise AssertionError("three runs in a row ended outside their rate-limit window's safe part")
 
