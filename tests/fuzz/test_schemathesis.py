@@ -176,6 +176,11 @@ def issue_server_state(case: Any, world: World, target: dict[str, Any] | None) -
         _set_header(case, "If-Match", f'"v{target["version"]}"')
     if "idempotency-key" in headers:
         _set_header(case, "Idempotency-Key", f"{headers['idempotency-key'][:222]}.{uuid.uuid4().hex}")
+    # The document says redirect_to must be on an allowed origin, which no schema can spell:
+    # a client following it names its own frontend (in development any 127.0.0.1 port).
+    if isinstance(case.body, dict) and isinstance(case.body.get("redirect_to"), str):
+        origin = world.base_url.removesuffix("/api")
+        case.body = {**case.body, "redirect_to": f"{origin}/auth/confirm"}
     query = dict(case.query or {})
     if "cursor" in query and case.method in ("GET", "HEAD"):
         del query["cursor"]
