@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +25,7 @@ from jose import jwt
 from devstack import migrate
 from devstack.postgres import PostgresServer
 from devstack.postgrest import PostgrestServer
-from devstack.processes import terminate
+from devstack.processes import die_with_parent, terminate
 from lib.config import lookup, resolve_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,12 +224,6 @@ def running_stack(settings: StackSettings) -> Iterator[Stack]:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
 
 
-def _die_with_parent() -> None:
-    # Linux: children get SIGTERM if the supervisor dies, so nothing is orphaned.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-
-
 def _wait_http(
     url: str, process: subprocess.Popen[bytes], name: str, log: Path, timeout: float = 30.0
 ) -> None:
@@ -384,7 +376,7 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads yet at spawn time)
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 (no threads yet at spawn time)
             )
         self.children[name] = process
         _wait_http(ready_url, process, name, log)

@@ -91,9 +91,30 @@ alter table private.quotas enable row level security;
 revoke all on private.quotas from public, anon, authenticated;
 insert into private.quotas (name, max_rows) values ('vehicles', 10000), ('maintenance_records', 100000);
 
--- Security definer so the count sees every row of the user, whatever RLS shows
--- the writer (a manager creating for an owner is counted against the owner).
--- The advisory lock keeps two concurrent inserts from both taking the last slot.
+-- Each user's stored rows are kept in a counter, so an insert costs one
+-- primary-key upsert instead of counting up to the quota; the counter row's lock
+-- serialises one user's concurrent inserts.
+-- No foreign key to auth.users: the counter is taken before the row's own foreign keys
+-- are checked, so an unknown owner must still fail on the row's constraint (a 422 that
+-- names owner_id), not on this table's. A deleted user's rows cascade to zero.
+create table private.usage (
+  user_id uuid not null,
+  kind text not null,
+  used integer not null default 0 check (used >= 0),
+  primary key (user_id, kind)
+);
+comment on table private.usage is
+  'Rows each user stores, per quota (private.quotas); kept by triggers on the counted tables.';
+alter table private.usage enable row level security;
+revoke all on private.usage from public, anon, authenticated, service_role;
+
+insert into private.usage (user_id, kind, used)
+select owner_id, 'vehicles', count(*) from public.vehicles group by owner_id;
+insert into private.usage (user_id, kind, used)
+select created_by, 'maintenance_records', count(*) from public.maintenance_records group by created_by;
+
+-- Counts every insert, whoever makes it; refuses past the quota for signed-in callers only
+-- (the service role and migrations are operators).
 create or replace function private.enforce_quota()
 returns trigger
 language plpgsql
@@ -101,33 +122,27 @@ security definer
 set search_path = ''
 as $$
 declare
-  user_id uuid;
+  owner uuid;
   allowed integer;
-  used integer;
+  now_used integer;
 begin
+  -- One statement per table: plpgsql resolves a record's fields when a statement runs.
+  if tg_table_name = 'vehicles' then
+    owner := new.owner_id;
+  else
+    owner := new.created_by;
+  end if;
+  if owner is null then
+    return new;
+  end if;
+  insert into private.usage as u (user_id, kind, used) values (owner, tg_table_name, 1)
+  on conflict (user_id, kind) do update set used = u.used + 1
+  returning u.used into now_used;
   if coalesce(auth.jwt() ->> 'role', '') <> 'authenticated' then
     return new;
   end if;
-  if tg_table_name = 'vehicles' then
-    user_id := new.owner_id;
-  else
-    user_id := new.created_by;
-  end if;
   select q.max_rows into allowed from private.quotas q where q.name = tg_table_name;
-  if allowed is null or user_id is null then
-    return new;
-  end if;
-  perform pg_advisory_xact_lock(hashtextextended('quota:' || tg_table_name || ':' || user_id::text, 0));
-  if tg_table_name = 'vehicles' then
-    select count(*) into used from (
-      select 1 from public.vehicles v where v.owner_id = user_id limit allowed
-    ) counted;
-  else
-    select count(*) into used from (
-      select 1 from public.maintenance_records m where m.created_by = user_id limit allowed
-    ) counted;
-  end if;
-  if used >= allowed then
+  if allowed is not null and now_used > allowed then
     raise sqlstate 'PGRST' using
       message = json_build_object(
         'code', 'VQ403', 'message', 'Storage quota exceeded', 'details', null, 'hint', tg_table_name
@@ -143,3 +158,36 @@ create trigger enforce_quota before insert on public.vehicles
   for each row execute function private.enforce_quota();
 create trigger enforce_quota before insert on public.maintenance_records
   for each row execute function private.enforce_quota();
+
+-- Deletes (cascades included) and an admin's change of owner move the counts.
+create or replace function private.release_quota()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  previous uuid;
+begin
+  if tg_table_name = 'vehicles' then
+    previous := old.owner_id;
+  else
+    previous := old.created_by;
+  end if;
+  update private.usage set used = greatest(used - 1, 0) where user_id = previous and kind = tg_table_name;
+  if tg_op = 'UPDATE' then  -- only vehicles' owner_id moves (a record's author is pinned)
+    insert into private.usage as u (user_id, kind, used) values (new.owner_id, tg_table_name, 1)
+    on conflict (user_id, kind) do update set used = u.used + 1;
+  end if;
+  return null;
+end;
+$$;
+revoke execute on function private.release_quota() from public, anon, authenticated;
+
+create trigger release_quota after delete on public.vehicles
+  for each row execute function private.release_quota();
+create trigger release_quota after delete on public.maintenance_records
+  for each row execute function private.release_quota();
+create trigger move_quota after update of owner_id on public.vehicles
+  for each row when (old.owner_id is distinct from new.owner_id)
+  execute function private.release_quota();
