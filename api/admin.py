@@ -5,8 +5,8 @@ One function for the three (Hobby's function limit): vercel.json rewrites each p
 matches ({id} from the path). /api/admin itself matches none of them: 404.
 """
 
-from lib.endpoint import Endpoint
-from lib.routes import ADMIN_AUDIT, ADMIN_USER_ROLE, ADMIN_USERS
+from lib.contract.routes import ADMIN_AUDIT, ADMIN_USER_ROLE, ADMIN_USERS
+from lib.http.endpoint import Endpoint
 
 
 class handler(Endpoint):

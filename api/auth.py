@@ -5,8 +5,8 @@ One function for the six (Hobby's function limit): vercel.json rewrites each pat
 matches. /api/auth itself matches none of them: 404.
 """
 
-from lib.endpoint import Endpoint
-from lib.routes import LOGIN, LOGOUT, RECOVER, REFRESH, SIGNUP, VERIFY
+from lib.contract.routes import LOGIN, LOGOUT, RECOVER, REFRESH, SIGNUP, VERIFY
+from lib.http.endpoint import Endpoint
 
 
 class handler(Endpoint):

@@ -1,7 +1,7 @@
 """GET /api/me and PUT /api/me/password (vercel.json rewrites the second path here)."""
 
-from lib import routes
-from lib.endpoint import Endpoint
+from lib.contract import routes
+from lib.http.endpoint import Endpoint
 
 
 class handler(Endpoint):

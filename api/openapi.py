@@ -1,7 +1,7 @@
 """GET /api/openapi.json."""
 
-from lib import routes
-from lib.endpoint import Endpoint
+from lib.contract import routes
+from lib.http.endpoint import Endpoint
 
 
 class handler(Endpoint):

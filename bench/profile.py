@@ -28,7 +28,8 @@ def api_environment(environment: dict[str, str]) -> Iterator[None]:
 
     The API's one-line logs go to /dev/null meanwhile (still written, as to Vercel's pipe).
     """
-    from lib import config, cursor
+    from lib import config
+    from lib.supabase import cursor
 
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
@@ -141,7 +142,7 @@ CATEGORIES = (
     ("/site-packages/h11/", "httpx/httpcore/h11 (HTTP client)"),
     ("/site-packages/jose/", "python-jose (JWT signature)"),
     ("/site-packages/pydantic", "pydantic (validation)"),
-    (f"{ROOT}/lib/tokens.py", "lib/tokens.py (JWT checks)"),
+    (f"{ROOT}/lib/tokens.py", "lib/supabase/tokens.py (JWT checks)"),
     (f"{ROOT}/lib/", "lib/ (pipeline, response, log)"),
     ("/http/server.py", "http.server (request line, headers)"),
     (f"{ROOT}/bench/", "bench harness (socket setup)"),

@@ -397,7 +397,9 @@ class Report:
         client_stack = shares.get("httpx/httpcore/h11 (HTTP client)", 0.0) + shares.get(
             "postgrest-py (query builder, response)", 0.0
         )
-        jwt = shares.get("python-jose (JWT signature)", 0.0) + shares.get("lib/tokens.py (JWT checks)", 0.0)
+        jwt = shares.get("python-jose (JWT signature)", 0.0) + shares.get(
+            "lib/supabase/tokens.py (JWT checks)", 0.0
+        )
         ratio, _ = self.get_one_ratio()
         ranked = sorted(shares.items(), key=lambda item: item[1], reverse=True)
         share_rows = [f"| {name} | {share * 100:.1f}% |" for name, share in ranked]
@@ -459,7 +461,7 @@ class Report:
             "the planner walks the global `created_at` index and skips other owners' rows (the API's "
             "`list_vehicles` adds that predicate, which uses the `(owner_id, created_at, id)` index). "
             "Our API builds one stateless PostgREST client per request over a process-wide keep-alive "
-            "pool (`lib/clients.py`).",
+            "pool (`lib/supabase/clients.py`).",
             "",
         ]
 
@@ -477,8 +479,8 @@ class Report:
             f"{self.crud['rounds']} rounds; page N starts after row (N\u22121)\u00d720, newest first. "
             f"At {_size(self.env['sizes']['small'])} the "
             f"deepest full page is {small_deep}. The API and the keyset RPC address the page with a "
-            "cursor (the API's is built for the row before the page, signed with `lib.cursor` exactly as "
-            "`lib/vehicles.py` signs it); the OFFSET rows are the naive peer's query "
+            "cursor (the API's is built for the row before the page, signed with `lib.supabase.cursor` "
+            "exactly as `lib/resources/vehicles.py` signs it); the OFFSET rows are the naive peer's query "
             "(`order=created_at.desc,id.desc&offset=…&limit=20`) sent straight to PostgREST, without "
             'and with `Prefer: count=exact` (a "page N of M" UI). Every target returned the same '
             "first row for each page before it was timed.",

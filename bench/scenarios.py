@@ -121,9 +121,9 @@ class Spec:
 
 
 def signed_cursor(world: World, user: User, created_at: str, row_id: str) -> str:
-    """The cursor the API would have issued for this position, signed in-process like lib/vehicles.py."""
+    """The cursor the API would have issued for this position, signed in-process as the API signs it."""
     with api_environment(world.stack.settings.api_environment()):
-        from lib.cursor import encode_cursor, list_context
+        from lib.supabase.cursor import encode_cursor, list_context
 
         context = list_context("/api/vehicles", caller=user.id, sort="-created_at")
         return encode_cursor(context, [created_at, row_id])
@@ -481,7 +481,7 @@ def limiter_cost(world: World, samples: int = 300) -> dict[str, Any]:
     """The write path's one limiter round trip and a warm read allowance, timed in-process."""
     with api_environment(world.stack.settings.api_environment()):
         from lib.config import RateLimit
-        from lib.ratelimit import Limiter, take_from_database
+        from lib.supabase.ratelimit import Limiter, take_from_database
 
         limit = RateLimit(1_000_000, 60)
         key = f"bench:limiter:{uuid.uuid4().hex}"

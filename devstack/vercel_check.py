@@ -455,19 +455,19 @@ def function_config(vercel_json: Mapping[str, Any], entrypoint: str) -> tuple[st
 
 
 def route_files(root: Path = ROOT) -> list[str]:
-    """The `api/` files that lib.routes declares, each once: one function per file, whatever it serves."""
+    """The `api/` files that lib.contract.routes declares, each once: one function per file."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from lib.routes import ALL_ROUTES
+    from lib.contract.routes import ALL_ROUTES
 
     return sorted({route.vercel_file for route in ALL_ROUTES})
 
 
 def declared_paths(root: Path = ROOT) -> dict[str, str]:
-    """A concrete path of each route lib.routes declares -> the function that must serve it."""
+    """A concrete path of each route lib.contract.routes declares -> the function that must serve it."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from lib.routes import ALL_ROUTES
+    from lib.contract.routes import ALL_ROUTES
 
     return {
         re.sub(r"\{\w+\}", SAMPLE_SEGMENT, route.path): route.vercel_file.removesuffix(".py")
@@ -604,7 +604,7 @@ def check_build(
     """Every violation of the deployment rules in `build`; empty when it is what we mean to ship.
 
     `routes` are the route files expected as functions, each served at its own URL (default:
-    lib.routes' declarations, with the paths vercel.json rewrites to them).
+    lib.contract.routes' declarations, with the paths vercel.json rewrites to them).
     """
     problems: list[str] = []
     vercel_json: dict[str, Any] = json.loads((root / "vercel.json").read_text(encoding="utf-8"))
@@ -612,7 +612,7 @@ def check_build(
     built = {f.entrypoint for f in functions}
     expected = set(route_files(root) if routes is None else routes)
     for extra in sorted(built - expected):
-        problems.append(f"{extra} was built as a function, but no route in lib.routes declares it")
+        problems.append(f"{extra} was built as a function, but no route in lib.contract.routes declares it")
     for missing in sorted(expected - built):
         problems.append(f"{missing} is a route file, but no function was built for it")
     if len(functions) > HOBBY_FUNCTION_LIMIT:

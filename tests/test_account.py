@@ -1,4 +1,4 @@
-"""lib.account's rules that need no stack: when a session may skip the current password, redirects."""
+"""lib.resources.account without a stack: when a session may skip the current password, redirects."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from lib import account
-from lib.account import RECOVERY_WINDOW, recovered_recently
 from lib.config import resolve_settings
-from lib.problems import ValidationFailed
+from lib.http.problems import ValidationFailed
+from lib.resources import account
+from lib.resources.account import RECOVERY_WINDOW, recovered_recently
 
 NOW = 1_800_000_000
 
@@ -43,7 +43,7 @@ def test_a_recent_email_link_session_may_skip_the_current_password(amr: Any, exp
 
 @pytest.fixture
 def production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """lib.account reading production settings whose one allowed origin is the frontend's."""
+    """lib.resources.account reading production settings whose one allowed origin is the frontend's."""
     env = {
         "APP_ENV": "production",
         "SUPABASE_URL": "https://project.supabase.co",

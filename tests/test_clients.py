@@ -1,4 +1,4 @@
-"""Supabase clients (lib/clients.py): which key goes in which header.
+"""Supabase clients (lib/supabase/clients.py): which key goes in which header.
 
 Supabase's gateway refuses an `sb_publishable_…`/`sb_secret_…` key in
 `Authorization: Bearer` unless it equals the `apikey` header, and the new keys are
@@ -17,8 +17,8 @@ import httpx
 import pytest
 from jose import jwt
 
-from lib import clients
 from lib.config import Settings, resolve_settings
+from lib.supabase import clients
 
 SUPABASE_URL = "http://127.0.0.1:54321"
 JWT_SECRET = "clients-test-secret-with-at-least-32-characters"
@@ -42,7 +42,7 @@ def _settings(tmp_path: Path, keys: dict[str, str]) -> Settings:
 def settings(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
-    """Settings with either key style, used by lib.clients; a private pool that never connects."""
+    """Settings with either key style, used by lib.supabase.clients; a private pool that never connects."""
     resolved = _settings(tmp_path, NEW_KEYS if request.param == "new" else LEGACY_KEYS)
     monkeypatch.setattr(clients, "get_settings", lambda: resolved)
     with httpx.Client() as pool:

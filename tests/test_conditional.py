@@ -1,10 +1,10 @@
-"""lib.conditional: which If-Match values name which versions, and If-None-Match (RFC 9110 13.1)."""
+"""lib.http.conditional: which If-Match values name which versions, and If-None-Match (RFC 9110 13.1)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lib.conditional import (
+from lib.http.conditional import (
     MAX_IF_MATCH_TAGS,
     MAX_VERSION,
     body_etag,
@@ -12,7 +12,7 @@ from lib.conditional import (
     required_versions,
     version_etag,
 )
-from lib.problems import HeaderFieldsTooLarge, PreconditionFailed
+from lib.http.problems import HeaderFieldsTooLarge, PreconditionFailed
 
 
 @pytest.mark.parametrize("header", [None, "*", " * "])

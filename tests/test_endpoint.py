@@ -14,11 +14,11 @@ import requests
 from pydantic import BaseModel, ConfigDict, StrictInt
 
 from lib import config
-from lib.endpoint import Endpoint, _strip_route_params
-from lib.problems import Conflict
-from lib.request import Request
-from lib.response import Response, json_response
-from lib.routing import Operation, Route
+from lib.contract.routing import Operation, Route
+from lib.http.endpoint import Endpoint, _strip_route_params
+from lib.http.problems import Conflict
+from lib.http.request import Request
+from lib.http.response import Response, json_response
 from tests.support import assert_problem
 
 

@@ -1,4 +1,4 @@
-"""The OpenAPI document (lib.openapi) against the route table, the api/ tree and the spec."""
+"""The OpenAPI document (lib.contract.openapi) against the route table, the api/ tree and the spec."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from openapi_spec_validator import validate
 
 from devstack.devserver import PathPattern, RouteTable
 from devstack.vercel_check import HOBBY_FUNCTION_LIMIT
-from lib.openapi import build_document, docs_html, document_bytes, problem_codes
-from lib.problems import CATALOG
-from lib.routes import ALL_ROUTES
-from lib.routing import Route
-from lib.schemas import VIN_INPUT_PATTERN
+from lib.contract.openapi import build_document, docs_html, document_bytes, problem_codes
+from lib.contract.routes import ALL_ROUTES
+from lib.contract.routing import Route
+from lib.contract.schemas import VIN_INPUT_PATTERN
+from lib.http.problems import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 API_DIR = ROOT / "api"
@@ -76,7 +76,7 @@ def vercel_rewrites() -> list[dict[str, str]]:
 
 
 def rewrites() -> list[tuple[str, str]]:
-    """vercel.json's route rewrites as (source, destination), `:name` written `{name}` as in lib.routes.
+    """vercel.json's route rewrites as (source, destination), `:name` written `{name}` as in the route table.
 
     All but the last, the catch-all for undeclared paths (test_the_last_rewrite_is_the_catch_all).
     """
@@ -167,7 +167,7 @@ def test_each_api_file_serves_its_table_entries(file: Path) -> None:
     served = load_handler_routes(file)
     urls = public_urls(file)
     for url in urls:
-        assert url in ROUTES_BY_PATH, f"{file} serves {url}, which lib.routes does not declare"
+        assert url in ROUTES_BY_PATH, f"{file} serves {url}, which lib.contract.routes does not declare"
     assert sorted(route.path for route in served) == sorted(urls)
     for route in served:
         assert route is ROUTES_BY_PATH[route.path]
@@ -230,7 +230,7 @@ def test_the_deployment_stays_within_the_hobby_plans_function_limit() -> None:
         f"{len(files)} function files under api/ ({', '.join(files)}): Vercel's Hobby plan refuses a"
         f" deployment with more than {HOBBY_FUNCTION_LIMIT} Serverless Functions. Serve a new route"
         " from an existing function instead: add it to that file's `routes = (...)`, give it the"
-        " file's vercel_file in lib/routes.py, and add a vercel.json rewrite from its path to the"
+        " file's vercel_file in lib/contract/routes.py, and add a vercel.json rewrite from its path to the"
         " file's URL, as api/auth.py, api/admin.py and api/vehicles/[id]/maintenance.py do."
     )
 
@@ -317,7 +317,7 @@ def test_authed_operations_document_401_and_security(document: dict[str, Any]) -
     for route in ALL_ROUTES:
         for method, declared in route.operations.items():
             operation = document["paths"][route.path][method.lower()]
-            if declared.auth == "required" or declared.handler == "lib.account:logout":
+            if declared.auth == "required" or declared.handler == "lib.resources.account:logout":
                 # Logout authenticates in its handler: the refresh cookie alone will do.
                 assert operation["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
                 assert "401" in operation["responses"]

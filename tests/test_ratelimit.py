@@ -16,13 +16,21 @@ import psycopg
 import pytest
 
 from devstack.stack import Stack
-from lib.auth import Caller
-from lib.clients import _capture_rate_headers
 from lib.config import RateLimit, resolve_settings
-from lib.problems import GatewayTimeout, NotFound, RateLimited, ValidationFailed
-from lib.ratelimit import Grant, Limiter, counted_in_database, enforce, headers, limit_for, policy_key
-from lib.request import Request
-from lib.upstream import map_api_error
+from lib.http.problems import GatewayTimeout, NotFound, RateLimited, ValidationFailed
+from lib.http.request import Request
+from lib.supabase.caller import Caller
+from lib.supabase.clients import _capture_rate_headers
+from lib.supabase.ratelimit import (
+    Grant,
+    Limiter,
+    counted_in_database,
+    enforce,
+    headers,
+    limit_for,
+    policy_key,
+)
+from lib.supabase.upstream import map_api_error
 
 
 class FakeCounter:
@@ -184,7 +192,7 @@ def _write(user_id: str = "8d0b6c1e-6a55-4f59-9a43-0d2b7c1d9f10") -> Request:
 
 
 def _database_answers(status: int, values: dict[str, str]) -> None:
-    """What lib.clients sees when PostgREST answers a write with these headers."""
+    """What lib.supabase.clients sees when PostgREST answers a write with these headers."""
     request = httpx.Request("POST", "http://db.example/rest/v1/rpc/create_vehicle")
     _capture_rate_headers(httpx.Response(status, headers=values, request=request))
 

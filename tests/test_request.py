@@ -1,4 +1,4 @@
-"""lib.request: the JSON depth limit and body reads that never complete."""
+"""lib.http.request: the JSON depth limit and body reads that never complete."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from email.message import Message
 
 import pytest
 
-from lib.problems import BadRequest
-from lib.request import MAX_JSON_DEPTH, client_ip, parse_json_object, read_body
+from lib.http.problems import BadRequest
+from lib.http.request import MAX_JSON_DEPTH, client_ip, parse_json_object, read_body
 
 
 def arrays(levels: int, inner: str) -> bytes:

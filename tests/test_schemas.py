@@ -1,4 +1,4 @@
-"""lib.schemas (with lib.validation): login credentials, null for defaults, cursor bounds, the text rule."""
+"""lib.contract.schemas and validation: login credentials, null for defaults, cursor bounds, the text rule."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from lib.problems import BadRequest, ValidationFailed
-from lib.schemas import (
+from lib.contract.schemas import (
     AuditQuery,
     Credentials,
     LoginCredentials,
@@ -18,7 +17,8 @@ from lib.schemas import (
     VehicleListQuery,
     VehicleUpdate,
 )
-from lib.validation import FORBIDDEN, TRIMMED, validate_body, validate_query
+from lib.contract.validation import FORBIDDEN, TRIMMED, validate_body, validate_query
+from lib.http.problems import BadRequest, ValidationFailed
 from tests.test_validation import members
 
 VEHICLE = {"vin": "1HGCM82633A004352", "make": "Honda", "model": "Accord", "model_year": 2003}
@@ -138,7 +138,7 @@ def test_an_empty_or_overlong_cursor_is_invalid_cursor(model: type[Any], cursor:
 
 
 def test_a_cursor_within_bounds_is_left_to_the_list() -> None:
-    # Whether it is one this server issued for the list is lib.cursor's to say, when the list decodes it.
+    # Whether this server issued it for the list is lib.supabase.cursor's to say, when the list decodes it.
     for cursor in ("WyIyMDI2LTAxLTAxIiwiaWQiXQ.c2lnbmF0dXJl", "x", "a" * 2048):
         assert validate_query(PageQuery, {"cursor": cursor}).cursor == cursor
 
@@ -153,7 +153,7 @@ def test_a_bad_cursor_beside_other_bad_parameters_is_invalid_query() -> None:
     ]
 
 
-# -- the text rule (lib.validation), and the documented patterns that state it -------------------
+# -- the text rule (lib.contract.validation), and the documented patterns that state it -------------------
 
 TEXT_CASES = sorted(
     members(FORBIDDEN)

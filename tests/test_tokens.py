@@ -1,4 +1,4 @@
-"""Local access-token verification (lib/tokens.py): the attack matrix, claims, and the JWKS cache."""
+"""Local access-token verification (lib/supabase/tokens.py): the attack matrix, claims, and the JWKS cache."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwt as jose_jwt
 
-from lib import tokens
 from lib.config import Settings, resolve_settings
-from lib.tokens import Claims, InvalidToken, KeySource, default_key_source, verify_access_token
+from lib.supabase import tokens
+from lib.supabase.tokens import Claims, InvalidToken, KeySource, default_key_source, verify_access_token
 
 SUPABASE_URL = "http://127.0.0.1:54321"
 ISSUER = f"{SUPABASE_URL}/auth/v1"
@@ -173,7 +173,7 @@ class FakeFetch:
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail any test that would reach the real JWKS endpoint through the shared pool."""
-    from lib import clients
+    from lib.supabase import clients
 
     calls: list[str] = []
 
@@ -1091,7 +1091,7 @@ def test_default_fetch_uses_the_shared_pool_with_the_apikey(
     ec_key: ec.EllipticCurvePrivateKey,
     es256: Callable[..., str],
 ) -> None:
-    from lib import clients
+    from lib.supabase import clients
 
     requests: list[httpx.Request] = []
     status = {"code": 200}

@@ -1,4 +1,4 @@
-"""lib.validation's text rule: the one list the API and the database (private.text_ok) share.
+"""lib.contract.validation's text rule: the one list the API and the database (private.text_ok) share.
 
 tests/db/test_direct_rules.py proves the database decides exactly as `text_ok` here does.
 """
@@ -10,7 +10,7 @@ import unicodedata
 
 import pytest
 
-from lib.validation import (
+from lib.contract.validation import (
     FORBIDDEN,
     FORBIDDEN_CLASS,
     TRIMMED,
@@ -32,7 +32,7 @@ def test_every_unicode_whitespace_character_is_trimmed_or_forbidden() -> None:
     # "Trimmed of all Unicode whitespace": str.isspace() is Unicode's White_Space plus U+001C-U+001F.
     whitespace = {code for code in EVERY_CODE_POINT if chr(code).isspace()}
     assert whitespace - members(FORBIDDEN) == members(TRIMMED)
-    # So str.strip() (what lib.vin trims a VIN with) removes exactly TRIMMED once forbidden
+    # So str.strip() (what lib.resources.vin trims a VIN with) removes exactly TRIMMED once forbidden
     # characters are refused.
     assert set(TRIMMED_CHARACTERS) == {chr(code) for code in members(TRIMMED)}
 

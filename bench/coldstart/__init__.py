@@ -91,7 +91,7 @@ def _log(message: str) -> None:
 
 
 def variants() -> list[Variant]:
-    """The two baselines, then every route file in lib.routes."""
+    """The two baselines, then every route file in lib.contract.routes."""
     from devstack.vercel_check import route_files
 
     found = [

@@ -4,7 +4,7 @@
 --   * maintenance history is append-only except for admins;
 --   * ids are the database's: an insert never chooses one, an update never
 --     changes one, nor a record's vehicle_id or created_by;
---   * every text column follows the API's text rule (lib/validation.py), with
+--   * every text column follows the API's text rule (lib/contract/validation.py), with
 --     the same strictness.
 
 -- The text rule --------------------------------------------------------------
@@ -12,7 +12,7 @@
 -- Not empty, no surrounding whitespace (the API trims it), and none of the
 -- forbidden characters anywhere: C0 and C1 controls, line and paragraph
 -- separators, bidirectional embeddings, overrides and isolates, zero-width
--- characters. The two bracket expressions are lib.validation's FORBIDDEN_CLASS
+-- characters. The two bracket expressions are lib.contract.validation's FORBIDDEN_CLASS
 -- and TRIMMED_CLASS, character for character; tests/db/test_direct_rules.py
 -- checks that, and that this function and the API agree on every code point.
 -- NULL is no text: a column's own NOT NULL (or its absence) decides.
@@ -28,12 +28,12 @@ as $$
      and value ~ '[^\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]$'
 $$;
 comment on function private.text_ok(text) is
-  'The API''s text rule (lib/validation.py): not empty, trimmed, no control, separator, bidi or zero-width character.';
+  'The API''s text rule (lib/contract/validation.py): not empty, trimmed, no control, separator, bidi or zero-width character.';
 -- CHECK constraints run as the writer.
 revoke execute on function private.text_ok(text) from public, anon;
 grant execute on function private.text_ok(text) to authenticated, service_role;
 
--- Same names as before, so lib/db_errors.py maps them to the same fields.
+-- Same names as before, so lib/supabase/db_errors.py maps them to the same fields.
 alter table public.vehicles
   drop constraint vehicles_make_check,
   drop constraint vehicles_model_check,

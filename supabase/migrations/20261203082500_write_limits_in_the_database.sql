@@ -8,7 +8,7 @@
 -- A write's unit is taken inside its transaction, so a write that fails in the
 -- database (a constraint, a trigger) is rolled back with its unit. Such a
 -- request costs its caller about what a read does; the API counts its own
--- failed writes itself (lib/endpoint.py).
+-- failed writes itself (lib/http/endpoint.py).
 
 -- The limit that binds ----------------------------------------------------------
 -- One row per policy; operators change the row to change the limit (and set the
@@ -115,7 +115,7 @@ revoke execute on function public.rate_limit_take(text, integer, integer, intege
 grant execute on function public.rate_limit_take(text, integer, integer, integer, timestamptz) to service_role;
 
 -- One write of a signed-in user ----------------------------------------------------
--- The key is the API's (lib/ratelimit.py: "write:user:" + the first 32 hex digits
+-- The key is the API's (lib/supabase/ratelimit.py: "write:user:" + the first 32 hex digits
 -- of sha256 of the token's `sub`), so the API and direct writes share one budget.
 -- Refused: PostgREST answers 429 with Retry-After and the RateLimit headers.
 -- Granted: the RateLimit headers go on the response (response.headers).

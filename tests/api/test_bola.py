@@ -226,7 +226,7 @@ def test_vehicle_route_matrix(
 
 def test_the_matrix_covers_every_vehicle_operation() -> None:
     """A vehicle route added to the contract must be added here too."""
-    from lib.routes import MAINTENANCE, MAINTENANCE_RECORD, VEHICLE, VEHICLES
+    from lib.contract.routes import MAINTENANCE, MAINTENANCE_RECORD, VEHICLE, VEHICLES
 
     covered = {route.split("?")[0] for route in CASES}
     operations = {

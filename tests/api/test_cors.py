@@ -3,7 +3,7 @@
 Over real HTTP against the local stack's API, which runs in development: any
 http://localhost:<port> or http://127.0.0.1:<port> is allowed there. The rules
 that depend on the deployment (the Vercel URLs, production and preview without
-localhost, HSTS) are checked on `lib.cors` with resolved settings, and on the
+localhost, HSTS) are checked on `lib.http.cors` with resolved settings, and on the
 real route handlers served in-process with a production or preview environment.
 """
 
@@ -24,14 +24,16 @@ import pytest
 import requests
 
 from devstack.stack import StackSettings
-from lib import config, cors, routes
+from lib import config
 from lib.config import resolve_settings
-from lib.endpoint import Endpoint
-from lib.routing import Route
+from lib.contract import routes
+from lib.contract.routing import Route
+from lib.http import cors
+from lib.http.endpoint import Endpoint
 from tests.factories import User, create_user, create_vehicle, north_american_vin
 from tests.support import ApiClient, assert_problem, random_ip
 
-# The contract's lists, spelled out here rather than imported from lib.cors.
+# The contract's lists, spelled out here rather than imported from lib.http.cors.
 ALLOW_HEADERS = (
     "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-CSRF-Token, X-Request-Id"
 )
@@ -285,7 +287,7 @@ def test_security_headers_in_development(api: ApiClient, path: str) -> None:
     assert response.headers["X-Request-Id"]
 
 
-# --------------------------------------------------------------------------- lib.cors by environment
+# --------------------------------------------------------------------------- lib.http.cors by environment
 
 VERCEL = {
     "VERCEL_URL": "vehicle-api-abc123-team.vercel.app",

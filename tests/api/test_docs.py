@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lib.openapi import build_document
-from lib.routes import ALL_ROUTES
+from lib.contract.openapi import build_document
+from lib.contract.routes import ALL_ROUTES
 from tests.browser import HEADLESS_FLAGS, find_chromium
 from tests.support import ApiClient, assert_problem
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from lib.problems import UNAVAILABLE_RETRY_AFTER
+from lib.http.problems import UNAVAILABLE_RETRY_AFTER
 from tests.support import ApiClient, Gateway, assert_problem, in_one_rate_window, random_ip
 
 
@@ -37,7 +37,7 @@ def test_health_degraded_when_database_unreachable(api: ApiClient, gateway: Gate
     assert response.json()["status"] == "degraded"
     assert response.json()["checks"] == {"database": "unavailable"}
     assert response.headers["Cache-Control"] == "no-store"
-    # A 503 like any other (lib.problems.ServiceUnavailable): it says when to ask again.
+    # A 503 like any other (lib.http.problems.ServiceUnavailable): it says when to ask again.
     assert response.headers["Retry-After"] == str(UNAVAILABLE_RETRY_AFTER)
     gateway.clear_faults()
     healthy = api.get("health")

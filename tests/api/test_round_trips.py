@@ -28,7 +28,7 @@ def _trips(gateway: Gateway) -> tuple[int, int]:
 
 
 def _write_key(user: User) -> str:
-    """The user's write counter (lib.ratelimit.policy_key), shared by the API and the database."""
+    """The user's write counter (lib.supabase.ratelimit.policy_key), shared by the API and the database."""
     return "write:user:" + hashlib.sha256(user.id.encode()).hexdigest()[:32]
 
 

@@ -1,6 +1,6 @@
 """The text rule over real HTTP, and the history rules as the API meets them (issue #13, 3-5).
 
-The API and the database hold text fields to one rule (lib.validation): no control characters
+The API and the database hold text fields to one rule (lib.contract.validation): no control characters
 (C0, C1), line or paragraph separators, bidirectional controls or zero-width characters anywhere;
 surrounding Unicode whitespace is trimmed; blank is refused. tests/db/test_direct_rules.py holds
 direct PostgREST writes to the same rule.

@@ -7,7 +7,7 @@ token, skipping the API. Each rule the API enforces must therefore hold in the d
    records, whoever may delete the vehicle);
 4. ids are the database's: an insert never chooses one, an update never changes one (nor a
    record's vehicle_id or created_by);
-5. text fields follow the API's text rule (lib.validation), with the same strictness.
+5. text fields follow the API's text rule (lib.contract.validation), with the same strictness.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lib.validation import FORBIDDEN_CLASS, TRIMMED_CLASS, text_ok
+from lib.contract.validation import FORBIDDEN_CLASS, TRIMMED_CLASS, text_ok
 from tests.db.conftest import Actors, Db, fetch_all, fetch_one
 from tests.db.rest import Rest, assert_error, rows
 from tests.factories import User, create_record, create_vehicle, north_american_vin
@@ -329,7 +329,7 @@ def code_points_to_compare() -> list[int]:
 
 def test_the_database_and_the_api_agree_on_every_class_of_code_point(db: Db) -> None:
     # Each character alone (refused when blank or forbidden) and between two letters (refused when
-    # forbidden): what private.text_ok decides, against lib.validation.text_ok.
+    # forbidden): what private.text_ok decides, against lib.contract.validation.text_ok.
     compared = code_points_to_compare()
     answers = fetch_all(
         db,
@@ -347,7 +347,7 @@ def test_the_database_and_the_api_agree_on_every_class_of_code_point(db: Db) -> 
 
 
 def test_the_database_uses_the_apis_character_classes(db: Db) -> None:
-    # Generated from the one list in lib.validation: the migration spells them character for character.
+    # Generated from the one list in lib.contract.validation: the migration spells each character.
     definition = fetch_one(db, "select pg_get_functiondef('private.text_ok(text)'::regprocedure) as body")
     assert definition is not None
     assert f"!~ '[{FORBIDDEN_CLASS}]'" in definition["body"]

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from lib.auth import ROLE_PERMISSIONS
+from lib.supabase.caller import ROLE_PERMISSIONS
 from tests.db.conftest import Actors, Db, actor_of, fetch_all, fetch_one, impersonate
 from tests.db.rest import Rest, anon_denied, assert_error, rows
 from tests.factories import User, create_vehicle, north_american_vin

@@ -19,7 +19,7 @@ import pytest
 
 from devstack.stack import Stack, StackSettings
 from devstack.vercel_check import HOBBY_FUNCTION_LIMIT, Build
-from lib.routes import ALL_ROUTES
+from lib.contract.routes import ALL_ROUTES
 from tests.deploy.functions import Answer, Deployment
 from tests.deploy.support import (
     HONDA_VIN,

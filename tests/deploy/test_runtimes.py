@@ -86,7 +86,10 @@ def test_undeclared_method_is_a_405_problem(call: Caller, name: str, method: str
 
 @pytest.mark.parametrize(
     ("name", "target"),
-    [("api/health", "lib.health:check_health"), ("api/vehicles/[id]/index", "lib.vehicles:get_vehicle")],
+    [
+        ("api/health", "lib.resources.health:check_health"),
+        ("api/vehicles/[id]/index", "lib.resources.vehicles:get_vehicle"),
+    ],
 )
 def test_unexpected_exception_is_a_500_problem_and_the_instance_survives(
     call: Caller, world: World, name: str, target: str

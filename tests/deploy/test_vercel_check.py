@@ -105,7 +105,9 @@ def test_a_clean_build_passes(fake: FakeBuild) -> None:
 
 def test_a_helper_built_as_a_function_is_flagged(fake: FakeBuild) -> None:
     fake.function("api/utils")
-    assert fake.check() == ["api/utils.py was built as a function, but no route in lib.routes declares it"]
+    assert fake.check() == [
+        "api/utils.py was built as a function, but no route in lib.contract.routes declares it"
+    ]
 
 
 def test_more_functions_than_the_hobby_plan_allows_are_flagged(

@@ -4,7 +4,7 @@ Every operation gets 300 generated examples (positive and negative) plus schemat
 cases, sent to the local stack as real signed-in users, and every response goes through all of
 schemathesis's checks (`--checks all`). The seed is fixed: a run is reproducible.
 
-The document is loaded from lib.openapi in-process, because pytest collects the operations before
+The document is loaded from lib.contract.openapi in-process, because pytest collects the operations before
 the stack exists; `test_the_served_document_is_the_fuzzed_one` proves the stack serves the same one.
 
 What the harness adds, and why (none of it loosens a check):
@@ -42,7 +42,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 
-from lib.openapi import build_document
+from lib.contract.openapi import build_document
 from tests.factories import create_record, create_user, create_vehicle, european_vin, north_american_vin
 from tests.fuzz.conftest import World
 

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 
 from devstack.stack import Stack, StackSettings
-from lib.validation import text_ok
+from lib.contract.validation import text_ok
 from tests.factories import User, create_user, create_vehicle
 from tests.reliability.conftest import upstream_text_in
 
@@ -227,7 +227,9 @@ def _sweep_one(target: Target, text: str) -> list[str]:
     """Send `text` in every query parameter of every list; the problems found."""
     member, admin = target.user(), target.user("admin")
     model = text.strip()
-    usable = 1 <= len(model) <= 64 and text_ok(model)  # what a model can be (lib.validation's text rule)
+    usable = 1 <= len(model) <= 64 and text_ok(
+        model
+    )  # what a model can be (lib.contract.validation's text rule)
     mine = create_vehicle(target.db, member, model=model if usable else "Plain")
     problems = []
     for path, (role, parameters) in LISTS.items():

@@ -125,7 +125,7 @@ def test_integer_query_parameters_take_ascii_digits_only(api: ApiClient, actors:
 
 
 def test_a_patch_body_is_required(api: ApiClient, actors: Actors, db: psycopg.Connection[Any]) -> None:
-    from lib.openapi import build_document
+    from lib.contract.openapi import build_document
 
     assert build_document()["paths"]["/api/vehicles/{id}"]["patch"]["requestBody"]["required"] is True
     url = f"vehicles/{create_vehicle(db, actors.member)['id']}"

@@ -4,8 +4,8 @@ vercel.json rewrites the single-record path to this function, which sees the pat
 caller asked for and serves the route it matches.
 """
 
-from lib.endpoint import Endpoint
-from lib.routes import MAINTENANCE, MAINTENANCE_RECORD
+from lib.contract.routes import MAINTENANCE, MAINTENANCE_RECORD
+from lib.http.endpoint import Endpoint
 
 
 class handler(Endpoint):

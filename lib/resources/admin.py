@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib import db_errors, representation
-from lib.auth import caller_of
-from lib.clients import user_client
-from lib.conditional import conditional_response
-from lib.cursor import decode_position, list_context, next_page
-from lib.problems import NotFound
-from lib.request import Request
-from lib.response import Response, encode_json, json_response
-from lib.schemas import AuditQuery, PageQuery, RoleChange
-from lib.upstream import expect_rows, upstream_call
+from lib.contract.schemas import AuditQuery, PageQuery, RoleChange
+from lib.http.conditional import conditional_response
+from lib.http.problems import NotFound
+from lib.http.request import Request
+from lib.http.response import Response, encode_json, json_response
+from lib.resources import representation
+from lib.supabase import db_errors
+from lib.supabase.caller import caller_of
+from lib.supabase.clients import user_client
+from lib.supabase.cursor import decode_position, list_context, next_page
+from lib.supabase.upstream import expect_rows, upstream_call
 
 
 def list_users(request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.problems import BadGateway
+from lib.http.problems import BadGateway
 
 
 def iso_utc(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 The API is a backend-for-frontend over Supabase Auth: it calls Auth through
 supabase-py's auth client (with the caller's IP in Sb-Forwarded-For, see
-lib.clients.auth_headers), answers with the contract's Session shape and, for
+lib.supabase.clients.auth_headers), answers with the contract's Session shape and, for
 browsers, keeps tokens in HttpOnly cookies. Auth's own refusals keep their
 meaning: its 429 is our 429, its outages our 503/504.
 """
@@ -17,19 +17,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from lib import cookies, cors
-from lib.auth import (
-    ACCESS_COOKIE,
-    caller_of,
-    check_csrf,
-    csrf_token,
-    request_token,
-    verified_claims,
-)
-from lib.clients import auth_client
 from lib.config import get_settings
-from lib.log import log_event
-from lib.problems import (
+from lib.contract.schemas import (
+    Credentials,
+    LoginCredentials,
+    PasswordChange,
+    RecoverRequest,
+    RefreshRequest,
+    VerifyRequest,
+)
+from lib.http import cookies, cors
+from lib.http.cookies import ACCESS_COOKIE
+from lib.http.log import log_event
+from lib.http.problems import (
     ApiError,
     BadGateway,
     Conflict,
@@ -41,16 +41,16 @@ from lib.problems import (
     Unauthorized,
     ValidationFailed,
 )
-from lib.request import Request
-from lib.response import Response, empty_response, json_response
-from lib.schemas import (
-    Credentials,
-    LoginCredentials,
-    PasswordChange,
-    RecoverRequest,
-    RefreshRequest,
-    VerifyRequest,
+from lib.http.request import Request
+from lib.http.response import Response, empty_response, json_response
+from lib.supabase.caller import (
+    caller_of,
+    check_csrf,
+    csrf_token,
+    request_token,
+    verified_claims,
 )
+from lib.supabase.clients import auth_client
 
 if TYPE_CHECKING:
     from supabase_auth.types import Session as AuthSession
@@ -64,9 +64,9 @@ def me(request: Request) -> Response:
 
     Raises Unauthorized when the session has ended (logout, role change, deleted user).
     """
-    from lib.auth import Caller
-    from lib.clients import user_client
-    from lib.upstream import expect_object, upstream_call
+    from lib.supabase.caller import Caller
+    from lib.supabase.clients import user_client
+    from lib.supabase.upstream import expect_object, upstream_call
 
     caller = caller_of(request)
     with upstream_call():
@@ -176,7 +176,7 @@ def _allowed_redirect(url: str | None) -> str | None:
 
 def _session_body(session: AuthSession) -> tuple[dict[str, Any], str]:
     """The contract's Session (role read from the verified access token) and its session id."""
-    from lib.tokens import InvalidToken, verify_access_token
+    from lib.supabase.tokens import InvalidToken, verify_access_token
 
     settings = get_settings()
     try:

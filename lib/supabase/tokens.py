@@ -152,7 +152,7 @@ def _load_key_set(document: object) -> dict[str, VerificationKey]:
 def _http_fetcher(apikey: str) -> Callable[[str], Any]:
     def fetch(url: str) -> Any:
         # Imported here: httpx and the pool are only needed on the JWKS path.
-        from lib.clients import http_pool
+        from lib.supabase.clients import http_pool
 
         response = http_pool().get(url, headers={"apikey": apikey, "Accept": "application/json"})
         response.raise_for_status()
@@ -215,7 +215,7 @@ class KeySource:
         except Exception as exc:
             # Any failure keeps the previous set: a JWKS outage must not log everyone out
             # while the keys they were issued with are still cached.
-            from lib.log import log_event
+            from lib.http.log import log_event
 
             log_event("jwks_fetch_failed", level="warning", error=type(exc).__name__)
             return

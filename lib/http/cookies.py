@@ -2,7 +2,7 @@
 
 The refresh cookie holds `<session id>.<refresh token>`. Auth's refresh tokens are opaque and
 rotate, and Auth tells which session one belongs to only by consuming it; the session id next
-to it lets the API check the CSRF token (bound to the session, lib.auth.csrf_token) before a
+to it lets the API check the CSRF token (bound to the session, lib.supabase.caller.csrf_token) before a
 cookie refresh or logout reaches Auth, even when the access cookie has expired. An attacker
 cannot pair someone else's refresh token with a session id of their choosing: the cookie is
 HttpOnly and is only ever replaced whole.
@@ -10,8 +10,12 @@ HttpOnly and is only ever replaced whole.
 
 from __future__ import annotations
 
-from lib.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
-from lib.request import UUID_TEXT, Request
+from lib.http.request import UUID_TEXT, Request
+
+ACCESS_COOKIE = "sb-access-token"
+REFRESH_COOKIE = "sb-refresh-token"
+CSRF_COOKIE = "csrf-token"
+CSRF_HEADER = "X-CSRF-Token"
 
 REFRESH_MAX_AGE = 30 * 24 * 3600
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")

@@ -9,16 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lib.config import Settings
-from lib.problems import Forbidden, Unauthorized
-from lib.request import Request
+from lib.http.cookies import ACCESS_COOKIE, CSRF_HEADER
+from lib.http.problems import Forbidden, Unauthorized
+from lib.http.request import Request
 
 if TYPE_CHECKING:
-    from lib.tokens import Claims
+    from lib.supabase.tokens import Claims
 
-ACCESS_COOKIE = "sb-access-token"
-REFRESH_COOKIE = "sb-refresh-token"
-CSRF_COOKIE = "csrf-token"
-CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 # In the contract's order; the database's role_permissions table holds the same
@@ -118,7 +115,7 @@ def request_token(request: Request) -> tuple[str, bool] | None:
 
 def verified_claims(token: str, settings: Settings) -> Claims:
     """The claims of a valid access token. Raises Unauthorized when it is invalid or expired."""
-    from lib.tokens import InvalidToken, verify_access_token
+    from lib.supabase.tokens import InvalidToken, verify_access_token
 
     try:
         return verify_access_token(token, settings)

@@ -15,10 +15,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lib.problems import ApiError, BadRequest, problem_document
-from lib.request import Request
-from lib.response import PROBLEM_JSON, Response
-from lib.routing import NO_STORE
+from lib.contract.routing import NO_STORE
+from lib.http.problems import ApiError, BadRequest, problem_document
+from lib.http.request import Request
+from lib.http.response import PROBLEM_JSON, Response
 
 if TYPE_CHECKING:
     from postgrest import SyncPostgrestClient
@@ -87,8 +87,8 @@ def remember_failures(
     except ApiError as error:
         # A 429 is not the request's outcome: a retry after the window executes it.
         if idempotency is not None and 400 <= error.status < 500 and error.code not in _NOT_FINAL:
-            from lib.auth import caller_of
-            from lib.clients import admin_client
+            from lib.supabase.caller import caller_of
+            from lib.supabase.clients import admin_client
 
             body = problem_document(error, instance=request.path, request_id=request.request_id)
             arguments: dict[str, Any] = {

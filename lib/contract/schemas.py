@@ -27,8 +27,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lib.validation import FORBIDDEN_CLASS, TRIMMED_CHARACTERS, TRIMMED_CLASS, has_forbidden_character
-from lib.vin import VinFormatError, check_digit_status, normalise_vin
+from lib.contract.validation import (
+    FORBIDDEN_CLASS,
+    TRIMMED_CHARACTERS,
+    TRIMMED_CLASS,
+    has_forbidden_character,
+)
+from lib.contract.vin import VinFormatError, check_digit_status, normalise_vin
 
 PLATE_PATTERN = re.compile(r"^[A-Z0-9 -]{1,16}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -46,7 +51,7 @@ BCRYPT_MAX_BYTES = 72
 MAX_LOGIN_EMAIL = 320  # 64 (local part) + 1 + 255 (domain): longer is no address at all
 MAX_LOGIN_PASSWORD = 1024
 
-# The text rule (lib.validation, the same list the database's private.text_ok is written from):
+# The text rule (lib.contract.validation, the same list the database's private.text_ok is written from):
 # "trimmed" removes TRIMMED's Unicode whitespace; FORBIDDEN characters (controls, line separators,
 # bidirectional controls, zero-width characters) are refused wherever they appear, never trimmed away.
 TRIMMED = TRIMMED_CLASS
@@ -353,7 +358,7 @@ NewPassword = Annotated[
     ),
     AfterValidator(_new_password),
 ]
-# Where the email's link leads: checked against the allowed origins by lib.account (the
+# Where the email's link leads: checked against the allowed origins by lib.resources.account (the
 # settings decide them), passed to Auth as its redirect_to.
 RedirectTo = Annotated[
     StrictStr,
@@ -394,7 +399,7 @@ class LoginCredentials(Input):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        # Normalised as the login rate limit keys it (lib.ratelimit.policy_key) and as Auth looks it up.
+        # Normalised as the login rate limit keys it (ratelimit.policy_key) and as Auth looks it up.
         return value.strip().lower()
 
 
@@ -480,14 +485,14 @@ MAX_CURSOR = 2048
 
 
 def _cursor(value: str) -> str:
-    # Out of bounds is as invalid as tampered: the same `invalid_cursor` (lib.validation).
+    # Out of bounds is as invalid as tampered: the same `invalid_cursor` (lib.contract.validation).
     if not 1 <= len(value) <= MAX_CURSOR:
         raise PydanticCustomError("invalid_cursor", "Not a cursor this server issued")
     return value
 
 
 # What this server issues: base64url JSON, a dot, a base64url signature (anything else is invalid too,
-# found by lib.cursor when the list decodes it).
+# found by lib.supabase.cursor when the list decodes it).
 Cursor = Annotated[
     str,
     AfterValidator(_cursor),

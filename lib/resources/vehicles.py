@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib import db_errors, idempotency, representation
-from lib.auth import Caller, caller_of
-from lib.clients import user_client
-from lib.conditional import conditional_response, required_versions, version_etag
-from lib.cursor import decode_position, list_context, next_page
-from lib.problems import Forbidden, NotFound, PreconditionFailed
-from lib.request import Request
-from lib.response import Response, empty_response, encode_json
-from lib.schemas import VehicleCreate, VehicleListQuery, VehicleUpdate
-from lib.upstream import expect_object, expect_rows, upstream_call
+from lib.contract.schemas import VehicleCreate, VehicleListQuery, VehicleUpdate
+from lib.http.conditional import conditional_response, required_versions, version_etag
+from lib.http.problems import Forbidden, NotFound, PreconditionFailed
+from lib.http.request import Request
+from lib.http.response import Response, empty_response, encode_json
+from lib.resources import representation
+from lib.supabase import db_errors, idempotency
+from lib.supabase.caller import Caller, caller_of
+from lib.supabase.clients import user_client
+from lib.supabase.cursor import decode_position, list_context, next_page
+from lib.supabase.upstream import expect_object, expect_rows, upstream_call
 
 COLLECTION = "/api/vehicles"
 _FILTERS = ("status", "make", "model", "model_year", "year_min", "year_max", "owner_id", "q")

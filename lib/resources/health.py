@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from lib.clients import anon_client
 from lib.config import get_settings
-from lib.problems import UNAVAILABLE_RETRY_AFTER, ApiError
-from lib.request import Request
-from lib.response import Response, json_response
-from lib.upstream import upstream_call
+from lib.http.problems import UNAVAILABLE_RETRY_AFTER, ApiError
+from lib.http.request import Request
+from lib.http.response import Response, json_response
+from lib.supabase.clients import anon_client
+from lib.supabase.upstream import upstream_call
 
 _STATUS_BY_PROBLEM = {503: "unavailable", 504: "timeout"}
 

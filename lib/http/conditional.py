@@ -7,11 +7,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from lib.problems import HeaderFieldsTooLarge, PreconditionFailed
-from lib.response import JSON, Response, empty_response
+from lib.http.problems import HeaderFieldsTooLarge, PreconditionFailed
+from lib.http.response import JSON, Response, empty_response
 
 if TYPE_CHECKING:
-    from lib.request import Request
+    from lib.http.request import Request
 
 # What version_etag makes, exactly: strong, `v`, a version without leading zeros. Ten digits cover
 # every value MAX_VERSION allows; a longer number cannot be a version.

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from lib.problems import (
+from lib.http.problems import (
     ApiError,
     BadGateway,
     GatewayTimeout,
@@ -22,7 +22,7 @@ from lib.problems import (
 _JWT_CODES = {"PGRST300", "PGRST301", "PGRST302", "PGRST303", "VS401"}
 QUERY_CANCELED = "57014"  # statement_timeout
 # Our db-pre-request's "the caller's write budget is spent", sent as a 429 with Retry-After
-# and the RateLimit headers, which lib.clients captures for the request.
+# and the RateLimit headers, which lib.supabase.clients captures for the request.
 WRITES_LIMITED = "VR429"
 
 
@@ -64,7 +64,7 @@ def map_api_error(code: str | None) -> ApiError:
 
 
 def _writes_limited() -> RateLimited:
-    from lib.clients import captured_rate_headers
+    from lib.supabase.clients import captured_rate_headers
 
     headers = captured_rate_headers()
     retry_after = headers.pop("Retry-After", "")

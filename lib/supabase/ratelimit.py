@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.config import RateLimit, Settings
-from lib.log import log_event
-from lib.problems import ApiError, GatewayTimeout, RateLimited, ServiceUnavailable
-from lib.request import Request
-from lib.routing import RatePolicy
+from lib.contract.routing import RatePolicy
+from lib.http.log import log_event
+from lib.http.problems import ApiError, GatewayTimeout, RateLimited, ServiceUnavailable
+from lib.http.request import Request
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ Take = Callable[[str, RateLimit, int], Grant]
 
 def take_from_database(key: str, limit: RateLimit, cost: int) -> Grant:
     """Take up to `cost` units for `key` from Postgres. Raises on any upstream failure."""
-    from lib.clients import admin_client
-    from lib.upstream import expect_object, upstream_call
+    from lib.supabase.clients import admin_client
+    from lib.supabase.upstream import expect_object, upstream_call
 
     # The secret key: the counter must see every caller (anonymous ones too), and
     # only the service role may touch it, so no caller can spend another's quota.
@@ -276,7 +276,7 @@ def counted_in_database(
     raises, or whatever the write raises. Upstream failures (5xx) are not counted: the
     database is not asked again.
     """
-    from lib.clients import database_rate_headers
+    from lib.supabase.clients import database_rate_headers
 
     chosen = limiter or _LIMITER
     key = policy_key(policy, request)

@@ -1,6 +1,6 @@
 """Route declarations: what each method of each path takes, needs and returns.
 
-The same declarations drive request handling (lib.endpoint) and the OpenAPI
+The same declarations drive request handling (lib.http.endpoint) and the OpenAPI
 document, so the two cannot drift apart.
 """
 
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from lib.request import Request
-    from lib.response import Response
+    from lib.http.request import Request
+    from lib.http.response import Response
 
 Handler = Callable[["Request"], "Response"]
 AuthMode = Literal["none", "required"]
@@ -28,7 +28,7 @@ NO_STORE = "no-store"
 
 
 class ModelField:
-    """An Operation field holding a model, declared as the class or as its name in lib.schemas.
+    """An Operation field holding a model, declared as the class or as its name in lib.contract.schemas.
 
     A name is resolved on first read, so importing the route table loads neither
     pydantic nor the schemas: each function pays for them only when it validates.
@@ -46,7 +46,7 @@ class ModelField:
             return None  # the dataclass field's default
         value: Any = instance.__dict__[self.attribute]
         if isinstance(value, str):
-            from lib import schemas
+            from lib.contract import schemas
 
             value = getattr(schemas, value)
             instance.__dict__[self.attribute] = value
@@ -65,7 +65,7 @@ class Operation:
     summary: str
     auth: AuthMode = "required"
     rate_limit: RatePolicy | None = None
-    body: ModelField = ModelField()  # a model, or its name in lib.schemas
+    body: ModelField = ModelField()  # a model, or its name in lib.contract.schemas
     query: ModelField = ModelField()
     response: ModelField = ModelField()
     success: int = 200

@@ -4,7 +4,7 @@ Order of checks (contract section 9): CORS preflight, method, body framing and
 media type, authentication, rate limit, validation, then the operation itself
 (authorisation, lookup, preconditions). A write's rate limit is taken by the
 database in the write's own round trip; a write refused before it gets there is
-counted then, so a spent budget still answers 429 first (lib.ratelimit). Every
+counted then, so a spent budget still answers 429 first (lib.supabase.ratelimit). Every
 outcome, expected or not, leaves as a complete HTTP response carrying the
 request id.
 """
@@ -18,10 +18,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from lib import cors
 from lib.config import Settings, get_settings
-from lib.log import log_event, log_exception
-from lib.problems import (
+from lib.contract.routing import NO_STORE, PRIVATE, Operation, Route
+from lib.contract.validation import validate_body, validate_query
+from lib.http import cors
+from lib.http.log import log_event, log_exception
+from lib.http.problems import (
     ApiError,
     BadRequest,
     Forbidden,
@@ -32,7 +34,7 @@ from lib.problems import (
     UriTooLong,
     problem_document,
 )
-from lib.request import (
+from lib.http.request import (
     BODY_METHODS,
     Request,
     client_ip,
@@ -42,9 +44,7 @@ from lib.request import (
     read_body,
     request_id_from,
 )
-from lib.response import PROBLEM_JSON, Response, empty_response
-from lib.routing import NO_STORE, PRIVATE, Operation, Route
-from lib.validation import validate_body, validate_query
+from lib.http.response import PROBLEM_JSON, Response, empty_response
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -253,14 +253,14 @@ class Endpoint(BaseHTTPRequestHandler):
             json_body=json_body,
         )
         if operation.auth == "required":
-            from lib.auth import authenticate
+            from lib.supabase.caller import authenticate
 
             request.caller = authenticate(request, settings)
         raw_query = _strip_route_params(split.query, request.params)
         if operation.rate_limit is None:
             response = self._operate(operation, request, raw_query)
         else:
-            from lib.ratelimit import COUNTED_IN_DATABASE, counted_in_database, enforce
+            from lib.supabase.ratelimit import COUNTED_IN_DATABASE, counted_in_database, enforce
 
             if operation.rate_limit in COUNTED_IN_DATABASE:
                 # The database takes the write's unit in the write's own round trip; the

@@ -9,13 +9,13 @@ paths: 10 functions, under the 12 the Hobby plan allows per deployment
 (tests/test_openapi.py fails past 12), so a new route joins an existing
 function this way rather than adding an `api/` file. The OpenAPI document
 is generated from the same entries, so a route cannot exist without being
-documented. Models are named, not imported (lib.routing.ModelField):
-a function that never validates input never loads pydantic or lib.schemas.
+documented. Models are named, not imported (lib.contract.routing.ModelField):
+a function that never validates input never loads pydantic or lib.contract.schemas.
 """
 
 from __future__ import annotations
 
-from lib.routing import NO_STORE, Operation, Route
+from lib.contract.routing import NO_STORE, Operation, Route
 
 PUBLIC_CACHE = "public, max-age=3600, s-maxage=86400"
 
@@ -27,7 +27,7 @@ HEALTH = Route(
     "/api/health",
     {
         "GET": Operation(
-            "lib.health:check_health",
+            "lib.resources.health:check_health",
             "Liveness and database reachability",
             auth="none",
             # Every call reaches the database: limited per client IP like any anonymous read.
@@ -49,7 +49,7 @@ VIN = Route(
     "/api/vin/{vin}",
     {
         "GET": Operation(
-            "lib.vin:lookup_vin",
+            "lib.resources.vin:lookup_vin",
             "Decode a VIN",
             auth="none",
             rate_limit="read",
@@ -67,7 +67,7 @@ VEHICLES = Route(
     "/api/vehicles",
     {
         "GET": Operation(
-            "lib.vehicles:list_vehicles",
+            "lib.resources.vehicles:list_vehicles",
             "List the vehicles the caller may see",
             rate_limit="read",
             query="VehicleListQuery",
@@ -77,7 +77,7 @@ VEHICLES = Route(
             headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         ),
         "POST": Operation(
-            "lib.vehicles:create_vehicle",
+            "lib.resources.vehicles:create_vehicle",
             "Create a vehicle",
             rate_limit="write",
             body="VehicleCreate",
@@ -97,7 +97,7 @@ VEHICLE = Route(
     "/api/vehicles/{id}",
     {
         "GET": Operation(
-            "lib.vehicles:get_vehicle",
+            "lib.resources.vehicles:get_vehicle",
             "Read one vehicle",
             rate_limit="read",
             response="Vehicle",
@@ -106,7 +106,7 @@ VEHICLE = Route(
             headers={"If-None-Match": "ETag from a previous read: 304 when unchanged"},
         ),
         "PATCH": Operation(
-            "lib.vehicles:update_vehicle",
+            "lib.resources.vehicles:update_vehicle",
             "Change a vehicle",
             rate_limit="write",
             body="VehicleUpdate",
@@ -116,7 +116,7 @@ VEHICLE = Route(
             headers={"If-Match": "ETag from a previous read: 412 and no change when stale"},
         ),
         "DELETE": Operation(
-            "lib.vehicles:delete_vehicle",
+            "lib.resources.vehicles:delete_vehicle",
             "Delete a vehicle and its maintenance records",
             rate_limit="write",
             success=204,
@@ -132,7 +132,7 @@ MAINTENANCE = Route(
     "/api/vehicles/{id}/maintenance",
     {
         "GET": Operation(
-            "lib.maintenance:list_records",
+            "lib.resources.maintenance:list_records",
             "List a vehicle's maintenance records, newest first",
             rate_limit="read",
             query="PageQuery",
@@ -142,7 +142,7 @@ MAINTENANCE = Route(
             headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
         ),
         "POST": Operation(
-            "lib.maintenance:create_record",
+            "lib.resources.maintenance:create_record",
             "Add a maintenance record",
             rate_limit="write",
             body="MaintenanceCreate",
@@ -162,7 +162,7 @@ MAINTENANCE_RECORD = Route(
     "/api/vehicles/{id}/maintenance/{record_id}",
     {
         "GET": Operation(
-            "lib.maintenance:get_record",
+            "lib.resources.maintenance:get_record",
             "Read one maintenance record",
             rate_limit="read",
             response="MaintenanceRecord",
@@ -183,7 +183,7 @@ ME = Route(
     "/api/me",
     {
         "GET": Operation(
-            "lib.account:me",
+            "lib.resources.account:me",
             "Who am I",
             rate_limit="read",
             response="Me",
@@ -198,7 +198,7 @@ ME_PASSWORD = Route(
     "/api/me/password",
     {
         "PUT": Operation(
-            "lib.account:change_password",
+            "lib.resources.account:change_password",
             "Change my password",
             rate_limit="write",
             body="PasswordChange",
@@ -222,7 +222,7 @@ SIGNUP = Route(
     "/api/auth/signup",
     {
         "POST": Operation(
-            "lib.account:signup",
+            "lib.resources.account:signup",
             "Create an account",
             auth="none",
             rate_limit="auth",
@@ -249,7 +249,7 @@ LOGIN = Route(
     "/api/auth/login",
     {
         "POST": Operation(
-            "lib.account:login",
+            "lib.resources.account:login",
             "Sign in with email and password",
             auth="none",
             rate_limit="login",
@@ -273,7 +273,7 @@ REFRESH = Route(
     "/api/auth/refresh",
     {
         "POST": Operation(
-            "lib.account:refresh",
+            "lib.resources.account:refresh",
             "Exchange a refresh token for a new session",
             auth="none",
             rate_limit="auth",
@@ -292,7 +292,7 @@ LOGOUT = Route(
     "/api/auth/logout",
     {
         "POST": Operation(
-            "lib.account:logout",
+            "lib.resources.account:logout",
             "Sign out: revoke the session and clear the cookies",
             # Authenticated by the handler: the refresh cookie alone is enough, so that an
             # expired access cookie does not strand a 30-day session (contract section 4).
@@ -317,7 +317,7 @@ RECOVER = Route(
     "/api/auth/recover",
     {
         "POST": Operation(
-            "lib.account:recover",
+            "lib.resources.account:recover",
             "Send a password-recovery email",
             auth="none",
             rate_limit="recover",
@@ -341,7 +341,7 @@ VERIFY = Route(
     "/api/auth/verify",
     {
         "POST": Operation(
-            "lib.account:verify",
+            "lib.resources.account:verify",
             "Exchange an email link's token hash for a session",
             auth="none",
             rate_limit="auth",
@@ -366,7 +366,7 @@ ADMIN_USERS = Route(
     "/api/admin/users",
     {
         "GET": Operation(
-            "lib.admin:list_users",
+            "lib.resources.admin:list_users",
             "List users and their roles",
             rate_limit="read",
             permission="users.manage",
@@ -385,7 +385,7 @@ ADMIN_USER_ROLE = Route(
     "/api/admin/users/{id}/role",
     {
         "PUT": Operation(
-            "lib.admin:set_role",
+            "lib.resources.admin:set_role",
             "Change a user's role",
             rate_limit="write",
             permission="users.manage",
@@ -403,7 +403,7 @@ ADMIN_AUDIT = Route(
     "/api/admin/audit",
     {
         "GET": Operation(
-            "lib.admin:list_audit",
+            "lib.resources.admin:list_audit",
             "Read the audit log, newest first",
             rate_limit="read",
             permission="audit.read",
@@ -421,7 +421,7 @@ OPENAPI = Route(
     "/api/openapi.json",
     {
         "GET": Operation(
-            "lib.openapi:serve_document",
+            "lib.contract.openapi:serve_document",
             "This API's OpenAPI 3.1 document",
             auth="none",
             cache_control=PUBLIC_CACHE,
@@ -436,7 +436,7 @@ DOCS = Route(
     "/api/docs",
     {
         "GET": Operation(
-            "lib.openapi:serve_docs",
+            "lib.contract.openapi:serve_docs",
             "Browsable API documentation (HTML)",
             auth="none",
             cache_control=PUBLIC_CACHE,

@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lib.problems import ApiError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from lib.http.problems import ApiError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 
 _CONSTRAINT = re.compile(r'constraint "([a-z0-9_]+)"')
 
-# The database's private.text_ok, as lib.validation states it.
+# The database's private.text_ok, as lib.contract.validation states it.
 _TEXT_RULE = (
     "not blank, no surrounding whitespace, no control, line separator, bidirectional control "
     "or zero-width characters"

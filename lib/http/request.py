@@ -14,7 +14,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote
 
-from lib.problems import (
+from lib.http.problems import (
     BadRequest,
     LengthRequired,
     NotFound,
@@ -219,7 +219,7 @@ class Request:
     json_body: dict[str, Any] | None = None
     validated_body: BaseModel | None = None
     validated_query: BaseModel | None = None
-    caller: Any = None  # lib.auth.Caller once authenticated; Any keeps this module light
+    caller: Any = None  # lib.supabase.caller.Caller once authenticated; Any keeps this module light
 
     def header(self, name: str) -> str | None:
         """One request header, or None."""

@@ -1,6 +1,6 @@
 """Turning pydantic validation failures into the contract's `errors[]` entries, and the text rule.
 
-The text rule is the one list of characters that the API (lib.schemas) and the database
+The text rule is the one list of characters that the API (lib.contract.schemas) and the database
 (`private.text_ok` in supabase/migrations) both refuse or trim, so that a direct write through
 `/rest/v1` is held to exactly what the API accepts.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lib.problems import BadRequest, FieldError, ValidationFailed
+from lib.http.problems import BadRequest, FieldError, ValidationFailed
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -143,7 +143,7 @@ def validate_query(model: type[Model], data: dict[str, str]) -> Model:
     except ValidationError as error:
         errors = field_errors(error)
         if errors and all(entry.code == "invalid_cursor" for entry in errors):
-            from lib.cursor import invalid_cursor
+            from lib.supabase.cursor import invalid_cursor
 
             # Only the cursor is wrong (empty, overlong): the same answer as a tampered one.
             raise invalid_cursor() from None

@@ -1,51 +1,16 @@
-"""VINs: ISO 3779 format, the 49 CFR 565 check digit, and decoding with vininfo."""
+"""GET /api/vin/{vin}: decoding a VIN with vininfo's tables."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from lib.contract.vin import CheckDigit, VinFormatError, check_digit_status, is_north_american, normalise_vin
 
 if TYPE_CHECKING:
-    from lib.request import Request
-    from lib.response import Response
-
-VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
-CheckDigit = Literal["valid", "invalid", "not_applicable"]
-
-
-class VinFormatError(ValueError):
-    """Not 17 characters from the ISO 3779 alphabet; the message says which rule failed."""
-
-
-def normalise_vin(raw: str) -> str:
-    """Trim and upper-case, then check the format. Raises VinFormatError."""
-    vin = raw.strip()
-    if len(vin) != 17:
-        raise VinFormatError(f"A VIN has 17 characters, not {len(vin)}")
-    # ASCII before upper-casing: str.upper() maps some other letters onto A-Z (U+017F -> "S"); and a
-    # control character is never trimmed away.
-    vin = vin.upper() if vin.isascii() and not any(char < " " or char == "\x7f" for char in raw) else ""
-    if VIN_PATTERN.match(vin) is None:
-        raise VinFormatError("A VIN uses only A-Z and 0-9, without I, O and Q")
-    return vin
-
-
-def is_north_american(vin: str) -> bool:
-    """VINs starting 1-5 are assigned in North America, where the check digit is mandatory."""
-    return vin[0] in "12345"
-
-
-def check_digit_status(vin: str) -> CheckDigit:
-    """The 49 CFR 565 check digit verdict for a well-formed VIN."""
-    if not is_north_american(vin):
-        return "not_applicable"
-    from vininfo import Vin
-
-    # check_year=False: the check digit rule alone, whatever position 10 holds.
-    return "valid" if Vin(vin).verify_checksum(check_year=False) else "invalid"
-
+    from lib.http.request import Request
+    from lib.http.response import Response
 
 _REGIONS = {
     "North America": "North America",
@@ -124,8 +89,8 @@ def lookup_vin(request: Request) -> Response:
     """GET /api/vin/{vin}: decode a VIN; 422 only when it is malformed."""
     from urllib.parse import unquote
 
-    from lib.problems import FieldError, ValidationFailed
-    from lib.response import json_response
+    from lib.http.problems import FieldError, ValidationFailed
+    from lib.http.response import json_response
 
     try:
         vin = normalise_vin(unquote(request.params.get("vin", "")))

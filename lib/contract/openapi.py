@@ -1,8 +1,8 @@
-"""The OpenAPI 3.1 document and the HTML docs page, both generated from lib.routes and lib.schemas.
+"""The OpenAPI 3.1 document and the HTML docs page, generated from the route table and the schemas.
 
 Nothing here is maintained by hand next to the route table: paths, methods,
 parameters, bodies and responses come from `ALL_ROUTES`, schemas from the
-pydantic models, problem codes from `lib.problems.CATALOG`. The document is
+pydantic models, problem codes from `lib.http.problems.CATALOG`. The document is
 built on the first request and cached for the life of the process.
 """
 
@@ -21,14 +21,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from lib.auth import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
-from lib.conditional import body_etag, conditional_response
-from lib.problems import CATALOG
-from lib.request import REQUEST_ID, Request
-from lib.response import JSON, PROBLEM_JSON, Response
-from lib.routes import ALL_ROUTES
-from lib.routing import Operation, Route
-from lib.schemas import VIN_INPUT_PATTERN, Problem
+from lib.contract.routes import ALL_ROUTES
+from lib.contract.routing import Operation, Route
+from lib.contract.schemas import VIN_INPUT_PATTERN, Problem
+from lib.http.conditional import body_etag, conditional_response
+from lib.http.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
+from lib.http.problems import CATALOG
+from lib.http.request import REQUEST_ID, Request
+from lib.http.response import JSON, PROBLEM_JSON, Response
 
 OPENAPI_VERSION = "3.1.0"
 TITLE = "Vehicle API"
@@ -48,25 +48,25 @@ ALWAYS_ERRORS = (405, 414, 431, 500)
 Refs = Mapping[tuple[object, str], Any]
 
 # The handlers of this module answer If-None-Match themselves.
-_SELF_CONDITIONAL = frozenset({"lib.openapi:serve_document", "lib.openapi:serve_docs"})
-# Handlers that set or clear the session cookies (lib.account).
+_SELF_CONDITIONAL = frozenset({"lib.contract.openapi:serve_document", "lib.contract.openapi:serve_docs"})
+# Handlers that set or clear the session cookies (lib.resources.account).
 _SETS_COOKIES = frozenset(
     {
-        "lib.account:signup",
-        "lib.account:login",
-        "lib.account:refresh",
-        "lib.account:logout",
-        "lib.account:verify",
+        "lib.resources.account:signup",
+        "lib.resources.account:login",
+        "lib.resources.account:refresh",
+        "lib.resources.account:logout",
+        "lib.resources.account:verify",
     }
 )
 # Unauthenticated routes that read the session cookies, and so need X-CSRF-Token with them.
-_COOKIE_READERS = frozenset({"lib.account:refresh", "lib.account:logout"})
+_COOKIE_READERS = frozenset({"lib.resources.account:refresh", "lib.resources.account:logout"})
 # Handlers that authenticate the caller themselves (auth="none" in the route table): logout
 # accepts a Bearer token or the session cookies, down to the refresh cookie alone.
-_SELF_AUTHENTICATED = frozenset({"lib.account:logout"})
+_SELF_AUTHENTICATED = frozenset({"lib.resources.account:logout"})
 # Statuses a handler answers with its own response model instead of a problem.
 _MODEL_ERRORS = {
-    ("lib.health:check_health", 503): "Degraded: the database is unreachable (status `degraded`)"
+    ("lib.resources.health:check_health", 503): "Degraded: the database is unreachable (status `degraded`)"
 }
 
 # Wording for query parameters whose model field has no `description`.
@@ -280,7 +280,7 @@ def _success_response(operation: Operation, refs: Refs) -> dict[str, Any]:
 
 
 def problem_codes(status: int) -> list[str]:
-    """The problem codes of lib.problems.CATALOG that carry `status`."""
+    """The problem codes of lib.http.problems.CATALOG that carry `status`."""
     return [code for code, (code_status, _title) in CATALOG.items() if code_status == status]
 
 
@@ -473,7 +473,7 @@ def _merge_definitions(target: dict[str, Any], definitions: Mapping[str, Any]) -
 
 @_daily
 def build_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route in lib.routes.ALL_ROUTES (built once per process and day)."""
+    """The OpenAPI 3.1 document of every route in ALL_ROUTES (built once per process and day)."""
     raw_refs, top = models_json_schema(_models(ALL_ROUTES), ref_template=SCHEMA_REF)
     refs: dict[tuple[object, str], Any] = dict(raw_refs.items())
     schemas: dict[str, Any] = dict(top.get("$defs", {}))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lib.config import get_settings
-from lib.problems import BadRequest
+from lib.http.problems import BadRequest
 
 _SIGNATURE_BYTES = 16
 
