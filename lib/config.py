@@ -336,7 +336,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("upstream_read_timeout", "UPSTREAM_READ_TIMEOUT", parser=_timeout, default=8.0),
     # Vercel sets VERCEL=1 in every function; only there do X-Forwarded-For and X-Real-IP come
     # from the platform (its edge overwrites whatever the client sent), so only there are they
-    # the client's address (contract section 6).
+    # the client's address (docs/api.md §6.1).
     SettingSpec("on_vercel", "VERCEL", parser=_bool, default=False),
     SettingSpec("rate_limit_login", "RATE_LIMIT_LOGIN", parser=_rate_limit, default=RateLimit(5, 60)),
     # Per client IP whatever the email: password spraying, one password over many accounts.

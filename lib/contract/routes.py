@@ -295,7 +295,7 @@ LOGOUT = Route(
             "lib.resources.account:logout",
             "Sign out: revoke the session and clear the cookies",
             # Authenticated by the handler: the refresh cookie alone is enough, so that an
-            # expired access cookie does not strand a 30-day session (contract section 4).
+            # expired access cookie does not strand a 30-day session (docs/api.md §5.1).
             auth="none",
             rate_limit="auth",
             body="EmptyBody",

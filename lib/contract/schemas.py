@@ -1,4 +1,4 @@
-"""Request and response models: every field rule of the contract's section 3.
+"""Request and response models: every field rule of docs/api.md §3 and §4.
 
 Inputs are strict (integers must be JSON integers, strings strings) and
 reject unknown fields; each failure carries a stable code for `errors[]`.

@@ -1,4 +1,4 @@
-"""The session cookies of the contract's section 5.
+"""The session cookies of docs/api.md §5.2.
 
 The refresh cookie holds `<session id>.<refresh token>`. Auth's refresh tokens are opaque and
 rotate, and Auth tells which session one belongs to only by consuming it; the session id next

@@ -1,4 +1,4 @@
-"""Cross-origin rules of the contract's section 5: who may call from a browser."""
+"""Cross-origin rules of docs/api.md §5.4: who may call from a browser."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The base class of every Vercel handler: one request through the contract's pipeline.
 
-Order of checks (contract section 9): CORS preflight, method, body framing and
+Order of checks (docs/api.md §1.5): CORS preflight, method, body framing and
 media type, authentication, rate limit, validation, then the operation itself
 (authorisation, lookup, preconditions). A write's rate limit is taken by the
 database in the write's own round trip; a write refused before it gets there is

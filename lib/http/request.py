@@ -1,4 +1,4 @@
-"""One incoming request: framing and JSON rules of the contract's section 1, parsed once."""
+"""One incoming request: framing and JSON rules of docs/api.md §1.1, parsed once."""
 
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def _auth_errors(on_api_error: Callable[[Any], ApiError]) -> Iterator[None]:
 
 
 def _allowed_redirect(url: str | None) -> str | None:
-    """`url` when it is an http(s) URL on an allowed origin (contract section 5); else 422.
+    """`url` when it is an http(s) URL on an allowed origin (docs/api.md §5.4); else 422.
 
     Auth checks its own Redirect URLs list too, but falls back to the Site URL without a word
     when one does not match: refusing here tells the frontend at once.

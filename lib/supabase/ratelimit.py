@@ -1,4 +1,4 @@
-"""Rate limits shared by every instance (contract section 6).
+"""Rate limits shared by every instance (docs/api.md §6.1).
 
 Counters live in Postgres (public.rate_limit_take): one atomic call per check.
 Reads reserve a batch from the shared counter and spend it locally, so most
@@ -177,7 +177,7 @@ def _email(request: Request) -> str:
 
 
 def policy_key(policy: str, request: Request) -> str:
-    """The counter key of `policy` for this request (contract section 6)."""
+    """The counter key of `policy` for this request (docs/api.md §6.1)."""
     caller = request.caller
     if policy == "login":
         return f"login:{_digest(request.client_ip, _email(request))}"

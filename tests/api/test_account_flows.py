@@ -194,7 +194,7 @@ def test_recover_answers_the_same_for_an_unknown_address(api: ApiClient, db: psy
 
 
 def test_recover_is_limited_per_email(api: ApiClient) -> None:
-    # 3 an hour per address (contract section 6), whatever the client IP.
+    # 3 an hour per address (docs/api.md §6.1), whatever the client IP.
     email = fresh_email()
     statuses = [
         ApiClient(api.base_url, {"X-Forwarded-For": random_ip()}).post("auth/recover", json={"email": email})

@@ -609,7 +609,7 @@ def test_a_redirect_off_the_allowed_origins_is_422(api: ApiClient, gateway: Gate
 
 
 def test_a_redirect_on_an_allowed_origin_is_taken(api: ApiClient) -> None:
-    # Development allows any http://localhost:<port> (contract section 5).
+    # Development allows any http://localhost:<port> (docs/api.md §5.4).
     response = api.post(
         "auth/signup",
         json={"email": fresh_email(), "password": PASSWORD, "redirect_to": "http://localhost:5173/welcome"},

@@ -1,7 +1,7 @@
 """Object-level authorisation (BOLA): every vehicle route against every kind of caller.
 
 One vehicle, owned by a member and holding one maintenance record, is the target.
-Each (route, actor) pair gets the status of the contract's section 2 table:
+Each (route, actor) pair gets the status of docs/api.md §2.3's table:
 members reach only their own vehicles (someone else's is a 404, identical to a
 vehicle that does not exist), managers read and update all, create records for
 any vehicle and delete only their own (403 on someone else's), admins do
@@ -205,7 +205,7 @@ def test_vehicle_route_matrix(
         assert_problem(response, 403, "forbidden")
     elif expected == 404:
         body = assert_problem(response, 404, "not_found")
-        # Invisible and missing are indistinguishable (contract section 1).
+        # Invisible and missing are indistinguishable (docs/api.md §1.2).
         missing = _call(api, case, target, _actor(actors, actor), vehicle_id=str(uuid.uuid4()))
         assert _without_request_specifics(assert_problem(missing, 404, "not_found")) == (
             _without_request_specifics(body)

@@ -1,4 +1,4 @@
-"""CORS and security headers (contract section 5) on the real routes.
+"""CORS and security headers (docs/api.md §5) on the real routes.
 
 Over real HTTP against the local stack's API, which runs in development: any
 http://localhost:<port> or http://127.0.0.1:<port> is allowed there. The rules

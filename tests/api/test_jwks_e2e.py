@@ -260,7 +260,7 @@ def test_another_ec_key_with_the_same_kid_is_refused(
 def test_the_jwt_secret_signs_hs256_whatever_the_kid_names(
     es_api: ApiClient, es_stack: Stack, signing_key: dict[str, Any], fresh_claims: dict[str, Any]
 ) -> None:
-    # HS256 always means the legacy secret (contract section 9): a hosted project's
+    # HS256 always means the legacy secret (docs/api.md §2.2): a hosted project's
     # shared-secret key names its own kid, which no JWKS lists. Whoever holds the secret
     # can mint a kid-less token with the same claims anyway, so the kid grants nothing.
     for kid in (signing_key["kid"], f"unknown-{uuid.uuid4().hex[:8]}"):

@@ -1,4 +1,4 @@
-"""An /api path that no route declares is a `404 not_found` problem+json (contract section 1).
+"""An /api path that no route declares is a `404 not_found` problem+json (docs/api.md §1.2).
 
 On Vercel such a path would get Vercel's own 404 page; vercel.json's last rewrite
 hands it to a function instead, whose Endpoint answers 404 for a path none of its

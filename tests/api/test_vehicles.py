@@ -296,7 +296,7 @@ def test_if_match_that_can_never_match_is_412_after_lookup_and_authorisation(
     member = {**actors.member.headers, "If-Match": tag}
     assert_problem(api.patch(url, json={"color": "red"}, headers=member), 412, "precondition_failed")
     assert_problem(api.delete(url, headers=member), 412, "precondition_failed")
-    # Lookup and authorisation come first (contract section 9).
+    # Lookup and authorisation come first (docs/api.md §1.5).
     assert_problem(api.delete(f"vehicles/{uuid.uuid4()}", headers=member), 404, "not_found")
     other = {**actors.other.headers, "If-Match": tag}
     assert_problem(api.patch(url, json={"color": "red"}, headers=other), 404, "not_found")

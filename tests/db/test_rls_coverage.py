@@ -183,7 +183,7 @@ def test_private_schema_is_not_exposed(db: Db) -> None:
 
 
 def test_api_roles_hold_only_what_postgrest_needs_on_public_tables(db: Db) -> None:
-    # No TRUNCATE, REFERENCES or TRIGGER for anyone, and nothing at all for anon (contract section 2).
+    # No TRUNCATE, REFERENCES or TRIGGER for anyone, and nothing at all for anon (docs/api.md §2.3).
     granted = fetch_all(
         db,
         "select c.relname || ':' || r.role || ':' || p.privilege as name from pg_class c"

@@ -1,4 +1,4 @@
-"""Write limits bind direct /rest/v1 writes with a user's own token (contract sections 2 and 6).
+"""Write limits bind direct /rest/v1 writes with a user's own token (docs/api.md §2.3 and §6.1).
 
 The publishable key is public: a signed-up user can write through PostgREST without the API.
 The database's pre-request takes each write from the same per-user counter as the API's

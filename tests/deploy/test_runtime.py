@@ -108,7 +108,7 @@ def test_the_build_routes_every_declared_path_to_its_function(vercel_build: Buil
     ],
 )
 def test_the_build_hands_undeclared_api_paths_to_the_catch_all(vercel_build: Build, path: str) -> None:
-    # Without it Vercel answers them with its own 404 page (contract section 1).
+    # Without it Vercel answers them with its own 404 page (docs/api.md §1.2).
     target = vercel_build.route(path)
     assert target is not None, f"the build answers {path} with Vercel's own 404"
     assert target.partition("?")[0] == CATCH_ALL
