@@ -396,7 +396,7 @@ class Stack:
             env["AUTH_SIGNING_JWK"] = s.auth_signing_jwk
         self._spawn(
             "auth",
-            ["-m", "devstack.auth_service", "--host", "127.0.0.1", "--port", str(s.auth_port)],
+            ["-m", "devstack.auth", "--host", "127.0.0.1", "--port", str(s.auth_port)],
             env,
             f"http://127.0.0.1:{s.auth_port}/health",
         )

@@ -16,7 +16,7 @@ import bcrypt
 import psycopg
 from jose import jwt
 
-from devstack.auth_service import legacy_secret_kid
+from devstack.auth import legacy_secret_kid
 from devstack.stack import StackSettings
 
 _VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jwt
 
-from devstack.auth_service import legacy_secret_kid
+from devstack.auth import legacy_secret_kid
 from devstack.postgrest import jwt_secret_setting
 from devstack.stack import Stack, running_stack, throwaway_settings
 from tests.factories import create_user, mint_token, north_american_vin

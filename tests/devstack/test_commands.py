@@ -37,7 +37,7 @@ SERVICES = (
     "postgres",
     "postgrest",
     "devstack.inbox",
-    "devstack.auth_service",
+    "devstack.auth",
     "devstack.gateway",
     "devstack.devserver",
 )

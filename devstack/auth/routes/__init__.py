@@ -1,0 +1,1 @@
+"""The endpoint groups; devstack.auth.service combines them into one router."""
