@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from lib.contract.vin import CheckDigit, VinFormatError, check_digit_status, is_north_american, normalise_vin
-
-if TYPE_CHECKING:
-    from lib.http.response import Response
-    from lib.supabase.caller import Anonymous
+from lib.http.response import Response
+from lib.supabase.caller import Anonymous
 
 _REGIONS = {
     "North America": "North America",
