@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from postgrest.exceptions import APIError
 from lib.contract.schemas import VehicleCreate, VehicleListQuery, VehicleUpdate
 from lib.contract.validation import validate_query
 from lib.http.problems import ApiError, BadGateway, BadRequest, Forbidden, NotFound, PreconditionFailed
+from lib.http.response import Response
 from lib.resources import vehicles
+from lib.supabase.caller import Call
 from tests.resources import fakes, rows
 from tests.resources.fakes import FakeDatabase, Query
 
@@ -130,7 +133,7 @@ def one(
 ) -> Any:
     vehicle_id = "5f0c3a52-8d1e-4b7a-9c61-2e4f7a9b0d13"
     request = fakes.request(method, f"/api/vehicles/{vehicle_id}", {"id": vehicle_id}, headers)
-    handler = {
+    handler: dict[str, Callable[[Call[Any, Any]], Response]] = {
         "GET": vehicles.get_vehicle,
         "PATCH": vehicles.update_vehicle,
         "DELETE": vehicles.delete_vehicle,
