@@ -54,7 +54,7 @@ from lib.http.request import (
     request_id_from,
 )
 from lib.http.response import PROBLEM_JSON, Response, empty_response
-from lib.supabase.caller import Anonymous, Call, Caller
+from lib.supabase.caller import Anonymous, Call, Caller, authenticate
 from lib.supabase.deps import Deps
 
 SECURITY_HEADERS = {
@@ -227,8 +227,6 @@ def _pipeline(
         json_body=json_body,
     )
     if operation.auth == "required":
-        from lib.supabase.caller import authenticate
-
         context.caller = authenticate(request, settings)
     raw_query = strip_route_params(split.query, request.params)
     user_id = context.caller.user_id if context.caller is not None else None
