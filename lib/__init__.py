@@ -8,5 +8,7 @@
   VIN rules, the OpenAPI document and docs page).
 - `lib.supabase`: talking to Supabase (client factory, token verification, the caller,
   upstream and database errors, rate limits, idempotency, cursors).
-- `lib.resources`: what each route does (vehicles, maintenance, admin, account, health, VIN).
+- `lib.resources`: what each route does (vehicles, maintenance, admin, account, me, health, VIN).
+- `lib.pipeline`: one request through the contract's order of checks, without a socket
+  (`lib.http.endpoint` adapts http.server to it).
 """

@@ -10,7 +10,7 @@ import pytest
 from lib.config import resolve_settings
 from lib.http.problems import ValidationFailed
 from lib.resources import account
-from lib.resources.account import RECOVERY_WINDOW, recovered_recently
+from lib.resources.me import RECOVERY_WINDOW, recovered_recently
 
 NOW = 1_800_000_000
 

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, StrictInt
 
 from lib import config
 from lib.contract.routing import Operation, Route
-from lib.http.endpoint import Endpoint, _strip_route_params
+from lib.http.endpoint import Endpoint
 from lib.http.problems import Conflict
-from lib.http.request import Request
 from lib.http.response import Response, json_response
+from lib.pipeline import strip_route_params as _strip_route_params
+from lib.supabase.caller import Anonymous
 from tests.support import assert_problem
 
 
@@ -33,21 +34,22 @@ class EchoQuery(BaseModel):
     q: str | None = None
 
 
-def echo(request: Request) -> Response:
+def echo(call: Anonymous[EchoBody | None, EchoQuery | None]) -> Response:
     """Echo what the pipeline parsed."""
-    body = request.validated_body.model_dump() if request.validated_body else None
-    query = request.validated_query.model_dump() if request.validated_query else None
+    body = call.body.model_dump() if call.body else None
+    query = call.query.model_dump() if call.query else None
+    request = call.request
     return json_response(
         {"params": dict(request.params), "query": query, "body": body, "ip": request.client_ip}
     )
 
 
-def explode(request: Request) -> Response:
+def explode(call: Anonymous[None, None]) -> Response:
     """An unexpected failure, carrying something that must not leak."""
     raise RuntimeError("secret-detail-from-upstream SELECT * FROM users")
 
 
-def conflict(request: Request) -> Response:
+def conflict(call: Anonymous[EchoBody, None]) -> Response:
     """A typed error."""
     raise Conflict("already there")
 

@@ -19,7 +19,6 @@ from devstack.stack import Stack
 from lib.config import RateLimit, resolve_settings
 from lib.http.problems import GatewayTimeout, NotFound, RateLimited, ValidationFailed
 from lib.http.request import Request
-from lib.supabase.caller import Caller
 from lib.supabase.clients import _capture_rate_headers
 from lib.supabase.ratelimit import (
     Grant,
@@ -185,10 +184,8 @@ def test_recover_is_keyed_by_email_alone() -> None:
 # -- writes the database counts ------------------------------------------------------
 
 
-def _write(user_id: str = "8d0b6c1e-6a55-4f59-9a43-0d2b7c1d9f10") -> Request:
-    request = Request("POST", "/api/vehicles", {}, {}, Message(), "id", "192.0.2.1", json_body={})
-    request.caller = Caller(user_id=user_id, email=None, role="member", access_token="t")
-    return request
+def _write() -> Request:
+    return Request("POST", "/api/vehicles", {}, {}, Message(), "id", "192.0.2.1", json_body={})
 
 
 def _database_answers(status: int, values: dict[str, str]) -> None:
@@ -216,7 +213,7 @@ def _through(
     """
     settings = resolve_settings({}, Path("/nonexistent"))
     ran = False
-    with counted_in_database("write", _write(user_id), settings, sent, limiter):
+    with counted_in_database("write", _write(), settings, sent, limiter, user_id=user_id):
         ran = True
         if answer is not None:
             _database_answers(*answer)

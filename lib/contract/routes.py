@@ -183,7 +183,7 @@ ME = Route(
     "/api/me",
     {
         "GET": Operation(
-            "lib.resources.account:me",
+            "lib.resources.me:me",
             "Who am I",
             rate_limit="read",
             response="Me",
@@ -198,7 +198,7 @@ ME_PASSWORD = Route(
     "/api/me/password",
     {
         "PUT": Operation(
-            "lib.resources.account:change_password",
+            "lib.resources.me:change_password",
             "Change my password",
             rate_limit="write",
             body="PasswordChange",

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from lib.http.request import Request
     from lib.http.response import Response
 
-Handler = Callable[["Request"], "Response"]
+# A handler takes one argument: a typed call (lib.supabase.caller.Call[Body, Query] when the
+# operation authenticates its caller, Anonymous[Body, Query] when not) or, needing neither
+# caller, input nor collaborators, the bare lib.http.request.Request. tests/test_wiring.py
+# checks each one's annotation against its operation's declared models.
+Handler = Callable[[Any], "Response"]
 AuthMode = Literal["none", "required"]
 RatePolicy = Literal["login", "recover", "auth", "read", "write"]
 
@@ -61,7 +64,7 @@ class ModelField:
 class Operation:
     """One method of a route."""
 
-    handler: str  # "module:function", imported on first use to keep cold starts small
+    handler: str  # "module:function", imported on first use to keep cold starts small (see Handler)
     summary: str
     auth: AuthMode = "required"
     rate_limit: RatePolicy | None = None

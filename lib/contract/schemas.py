@@ -542,8 +542,26 @@ class AuditQuery(PageQuery):
 # --- responses (documentation and serialisation) -----------------------------
 
 
+def _utc_timestamp(value: Any) -> str:
+    """A database timestamp as RFC 3339 UTC with second precision, e.g. 2026-11-25T10:00:00Z.
+
+    Raises ValueError (so a ValidationError) for anything that is not an ISO 8601 timestamp.
+    """
+    moment = datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# A response's timestamp, built from the database's (any offset, any precision).
+Timestamp = Annotated[str, BeforeValidator(_utc_timestamp)]
+
+
 class Output(BaseModel):
-    """Base of response models."""
+    """Base of response models: each is both the documented shape and what builds the response.
+
+    `Model.model_validate(row)` turns a database row (as PostgREST returns it) into the
+    response shape; unknown columns are left out, a missing or malformed one raises
+    ValidationError (lib.resources.representation answers 502 for it).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -562,8 +580,8 @@ class Vehicle(Output):
     status: VehicleStatus
     owner_id: UUID
     version: int
-    created_at: str = Field(examples=["2026-11-25T10:00:00Z"])
-    updated_at: str = Field(examples=["2026-11-25T10:00:00Z"])
+    created_at: Timestamp = Field(examples=["2026-11-25T10:00:00Z"])
+    updated_at: Timestamp = Field(examples=["2026-11-25T10:00:00Z"])
 
 
 class MaintenanceRecord(Output):
@@ -578,7 +596,7 @@ class MaintenanceRecord(Output):
     cost_cents: int | None
     currency: str
     created_by: UUID
-    created_at: str
+    created_at: Timestamp
 
 
 class VehiclePage(Output):
@@ -676,7 +694,7 @@ class UserSummary(Output):
     id: UUID
     email: str
     role: AppRole
-    created_at: str
+    created_at: Timestamp
 
 
 class UserPage(Output):
@@ -697,10 +715,10 @@ class AuditEntry(Output):
     """One audit log entry."""
 
     id: int
-    at: str
+    at: Timestamp
     actor_id: UUID | None
     action: Literal["insert", "update", "delete"]
-    table: str
+    table: str = Field(validation_alias="table_name")  # the column's name in the database
     record_id: str
     changes: dict[str, Any]
 

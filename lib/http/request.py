@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from lib.http.problems import (
@@ -22,16 +22,11 @@ from lib.http.problems import (
     UnsupportedMediaType,
 )
 
-if TYPE_CHECKING:
-    # Typing only: pydantic is imported by the operations that validate input.
-    from pydantic import BaseModel
-
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
-Model = TypeVar("Model", bound="BaseModel")
 
 
 def request_id_from(headers: Message | None) -> str:
@@ -204,9 +199,24 @@ def parse_cookies(headers: Message) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A request as the server read it, before any route is matched: what the pipeline takes.
+
+    The body is not read yet: the pipeline reads it from `stream` once the route, the
+    method and the framing rules allow, so a 404 or 405 never waits for a body.
+    """
+
+    method: str
+    target: str  # the request line's target: path and query, as sent
+    headers: Message
+    peer: str  # the socket peer's address
+    stream: Readable
+
+
 @dataclass
 class Request:
-    """What a handler needs to know about the request it serves."""
+    """What a handler needs to know about the HTTP request it serves."""
 
     method: str
     path: str
@@ -217,26 +227,11 @@ class Request:
     client_ip: str
     cookies: Mapping[str, str] = field(default_factory=dict)
     json_body: dict[str, Any] | None = None
-    validated_body: BaseModel | None = None
-    validated_query: BaseModel | None = None
-    caller: Any = None  # lib.supabase.caller.Caller once authenticated; Any keeps this module light
 
     def header(self, name: str) -> str | None:
         """One request header, or None."""
         value = self.headers.get(name)
         return None if value is None else str(value)
-
-    def body(self, model: type[Model]) -> Model:
-        """The validated body, as declared by the route's operation."""
-        if not isinstance(self.validated_body, model):
-            raise TypeError(f"operation declares no {model.__name__} body")
-        return self.validated_body
-
-    def args(self, model: type[Model]) -> Model:
-        """The validated query parameters, as declared by the route's operation."""
-        if not isinstance(self.validated_query, model):
-            raise TypeError(f"operation declares no {model.__name__} query")
-        return self.validated_query
 
     def uuid_param(self, name: str) -> str:
         """A path parameter that must be a UUID; anything else is 404 (it cannot exist)."""

@@ -1,27 +1,22 @@
-"""The caller's account: /api/me, its password, and the auth routes.
+"""The auth routes: sign-up, sign-in, refresh, sign-out, recovery and email links.
 
 The API is a backend-for-frontend over Supabase Auth: it calls Auth through
 supabase-py's auth client (with the caller's IP in Sb-Forwarded-For, see
 lib.supabase.clients.auth_headers), answers with the contract's Session shape and, for
-browsers, keeps tokens in HttpOnly cookies. Auth's own refusals keep their
-meaning: its 429 is our 429, its outages our 503/504.
+browsers, keeps tokens in HttpOnly cookies. Auth's refusals and outages are mapped by
+lib.resources.auth_service; the caller's own account (/api/me) is lib.resources.me.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from lib.config import get_settings
+from lib.config import Settings, get_settings
 from lib.contract.schemas import (
     Credentials,
+    EmptyBody,
     LoginCredentials,
-    PasswordChange,
     RecoverRequest,
     RefreshRequest,
     VerifyRequest,
@@ -35,113 +30,22 @@ from lib.http.problems import (
     Conflict,
     FieldError,
     Forbidden,
-    GatewayTimeout,
-    RateLimited,
-    ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
 )
 from lib.http.request import Request
 from lib.http.response import Response, empty_response, json_response
-from lib.supabase.caller import (
-    caller_of,
-    check_csrf,
-    csrf_token,
-    request_token,
-    verified_claims,
-)
-from lib.supabase.clients import auth_client
+from lib.resources.auth_service import EmailSendLimited, auth_errors, sign_out
+from lib.supabase.caller import Anonymous, check_csrf, csrf_token, request_token, verified_claims
 
 if TYPE_CHECKING:
     from supabase_auth.types import Session as AuthSession
 
-T = TypeVar("T")
 LOGIN_FAILED = "Invalid email or password"
+Open = Anonymous[Any, Any]  # any call of these routes, for the helpers that need only its request and deps
 
 
-def me(request: Request) -> Response:
-    """GET /api/me: who the caller is now: the live session's current role, read from the database.
-
-    Raises Unauthorized when the session has ended (logout, role change, deleted user).
-    """
-    from lib.supabase.caller import Caller
-    from lib.supabase.clients import user_client
-    from lib.supabase.upstream import expect_object, upstream_call
-
-    caller = caller_of(request)
-    with upstream_call():
-        result = user_client(caller.access_token).rpc("me", {}).execute()
-    row = expect_object(result.data)
-    current = Caller(
-        user_id=str(row.get("id") or caller.user_id),
-        email=row.get("email") or caller.email,
-        role=str(row.get("role") or "member"),
-        access_token=caller.access_token,
-    )
-    return json_response(
-        {
-            "id": current.user_id,
-            "email": current.email,
-            "role": current.role,
-            "permissions": list(current.permissions),
-        }
-    )
-
-
-# Auth's 429 carries no Retry-After; its buckets refill within about a minute (sign-ins,
-# verifications: token buckets refilled every few seconds; a repeated email: 60 s by default).
-AUTH_RETRY_AFTER = 60
-UPSTREAM_TIMEOUTS = (504, 524)  # a gateway's "the upstream was too slow": Supabase's, Cloudflare's
-
-
-class _EmailSendLimited(RateLimited):
-    """Auth refused to send one more email to this address (or the project's email budget is spent)."""
-
-
-def _transport_problem(error: Exception) -> ApiError:
-    cause = error.__cause__
-    if isinstance(cause, httpx.TimeoutException) and not isinstance(cause, httpx.ConnectTimeout):
-        return GatewayTimeout("The authentication service did not answer in time")
-    status = getattr(error, "status", 0)
-    if status in UPSTREAM_TIMEOUTS:
-        return GatewayTimeout("The authentication service did not answer in time")
-    if status in (502, 520):
-        return BadGateway("The authentication service answered with an invalid response")
-    return ServiceUnavailable("The authentication service is unavailable")
-
-
-def _rate_limited(error: Any) -> RateLimited:
-    """Auth's own 429, never disguised as a 401 or 422 (the caller is to wait, not to retype)."""
-    if error.code == "over_email_send_rate_limit":
-        return _EmailSendLimited(AUTH_RETRY_AFTER)
-    return RateLimited(AUTH_RETRY_AFTER)
-
-
-@contextmanager
-def _auth_errors(on_api_error: Callable[[Any], ApiError]) -> Iterator[None]:
-    """Map what Auth raises: 429 and outages as themselves, other 4xx answers by `on_api_error`."""
-    from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError, AuthWeakPasswordError
-
-    try:
-        yield
-    except AuthWeakPasswordError:
-        raise ValidationFailed(
-            [FieldError("password", "weak_password", "Choose a stronger password")]
-        ) from None
-    except AuthRetryableError as error:
-        raise _transport_problem(error) from None
-    except AuthApiError as error:
-        if error.status == 429:
-            raise _rate_limited(error) from None
-        if error.status >= 500:
-            raise BadGateway("The authentication service failed") from None
-        raise on_api_error(error) from None
-    except (AuthError, httpx.HTTPError, ValueError) as error:
-        # AuthUnknownError, unparseable answers (pydantic ValueError), stray transport errors.
-        raise BadGateway("The authentication service answered with an invalid response") from error
-
-
-def _allowed_redirect(url: str | None) -> str | None:
+def _allowed_redirect(url: str | None, settings: Settings | None = None) -> str | None:
     """`url` when it is an http(s) URL on an allowed origin (docs/api.md §5.4); else 422.
 
     Auth checks its own Redirect URLs list too, but falls back to the Site URL without a word
@@ -167,18 +71,17 @@ def _allowed_redirect(url: str | None) -> str | None:
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     default_port = {"http": 80, "https": 443}[parts.scheme]
     origin = f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
-    if not cors.is_allowed(origin, get_settings()):
+    if not cors.is_allowed(origin, settings if settings is not None else get_settings()):
         raise ValidationFailed(
             [FieldError("redirect_to", "redirect_not_allowed", "Must be a URL on an allowed origin")]
         )
     return url
 
 
-def _session_body(session: AuthSession) -> tuple[dict[str, Any], str]:
+def _session_body(session: AuthSession, settings: Settings) -> tuple[dict[str, Any], str]:
     """The contract's Session (role read from the verified access token) and its session id."""
     from lib.supabase.tokens import InvalidToken, verify_access_token
 
-    settings = get_settings()
     try:
         claims = verify_access_token(session.access_token, settings)
     except InvalidToken:
@@ -198,11 +101,11 @@ def _session_body(session: AuthSession) -> tuple[dict[str, Any], str]:
     return body, claims.session_id
 
 
-def _session_response(request: Request, session: AuthSession) -> Response:
+def _session_response(call: Open, session: AuthSession) -> Response:
     """A Session answer that also sets the session cookies."""
-    body, session_id = _session_body(session)
+    body, session_id = _session_body(session, call.deps.settings())
     response = json_response(body)
-    _set_cookies(request, response, session, session_id, body["csrf_token"])
+    _set_cookies(call.request, response, session, session_id, body["csrf_token"])
     return response
 
 
@@ -219,23 +122,24 @@ def _set_cookies(
     )
 
 
-def signup(request: Request) -> Response:
+def signup(call: Anonymous[Credentials, None]) -> Response:
     """POST /api/auth/signup: 201 with the user, and a session unless the email awaits confirmation.
 
     Under email confirmation (the hosted default) Auth answers an address that is already
     registered with an obfuscated user and sends nothing, so the answer is the same 201 whoever
     owns the address. With confirmation off it refuses the address: 409.
     """
-    credentials = request.body(Credentials)
-    redirect = _allowed_redirect(credentials.redirect_to)
+    credentials, request = call.body, call.request
+    settings = call.deps.settings()
+    redirect = _allowed_redirect(credentials.redirect_to, settings)
 
     def failed(error: Any) -> ApiError:
         if error.code in ("user_already_exists", "email_exists"):
             return Conflict("An account with this email already exists")
         return ValidationFailed([FieldError("email", "rejected", "This email cannot be used to sign up")])
 
-    with _auth_errors(failed):
-        result = auth_client(request.client_ip).sign_up(
+    with auth_errors(failed):
+        result = call.deps.auth_client(request.client_ip).sign_up(
             {
                 "email": credentials.email,
                 "password": credentials.password,
@@ -244,7 +148,7 @@ def signup(request: Request) -> Response:
         )
     if result.user is None:
         raise BadGateway("The authentication service answered with an invalid response")
-    issued = _session_body(result.session) if result.session is not None else None
+    issued = _session_body(result.session, settings) if result.session is not None else None
     body = {
         "user": {"id": result.user.id, "email": result.user.email or credentials.email},
         "session": issued[0] if issued is not None else None,
@@ -266,7 +170,7 @@ def _login_refused(error: Any) -> ApiError:
     return Unauthorized(LOGIN_FAILED)
 
 
-def login(request: Request) -> Response:
+def login(call: Anonymous[LoginCredentials, None]) -> Response:
     """POST /api/auth/login: a Session and the session cookies; one generic 401 otherwise.
 
     Whatever the pair's shape, a wrong one is that 401: Auth answers a malformed address with a
@@ -274,19 +178,19 @@ def login(request: Request) -> Response:
     (the auth client refuses it itself) or one holding NUL (Postgres text cannot store it). The
     right password of an account whose email is not confirmed yet is 403 email_not_confirmed.
     """
-    credentials = request.body(LoginCredentials)
+    credentials = call.body
     if not credentials.email or "\x00" in credentials.email:
         raise Unauthorized(LOGIN_FAILED)
-    with _auth_errors(_login_refused):
-        result = auth_client(request.client_ip).sign_in_with_password(
+    with auth_errors(_login_refused):
+        result = call.deps.auth_client(call.request.client_ip).sign_in_with_password(
             {"email": credentials.email, "password": credentials.password}
         )
     if result.session is None:
         raise Unauthorized(LOGIN_FAILED)
-    return _session_response(request, result.session)
+    return _session_response(call, result.session)
 
 
-def recover(request: Request) -> Response:
+def recover(call: Anonymous[RecoverRequest, None]) -> Response:
     """POST /api/auth/recover: 202 {} whether or not the address is registered; Auth sends the email.
 
     Auth's per-address email limit (one email a minute by default, and the project's hourly
@@ -294,16 +198,16 @@ def recover(request: Request) -> Response:
     sending anything: that refusal is logged and answered 202 like the rest. Its per-IP limit,
     the same for every address, is a 429.
     """
-    body = request.body(RecoverRequest)
-    redirect = _allowed_redirect(body.redirect_to)
+    body, request = call.body, call.request
+    redirect = _allowed_redirect(body.redirect_to, call.deps.settings())
     try:
-        with _auth_errors(
+        with auth_errors(
             lambda error: ValidationFailed([FieldError("email", "rejected", "This email cannot be used")])
         ):
-            auth_client(request.client_ip).reset_password_for_email(
+            call.deps.auth_client(request.client_ip).reset_password_for_email(
                 body.email, {"redirect_to": redirect} if redirect is not None else {}
             )
-    except _EmailSendLimited:
+    except EmailSendLimited:
         log_event("recover_email_limited", level="info", request_id=request.request_id)
     return json_response({}, 202)
 
@@ -311,39 +215,41 @@ def recover(request: Request) -> Response:
 VERIFY_FAILED = "The link is invalid, already used or expired"
 
 
-def verify(request: Request) -> Response:
+def verify(call: Anonymous[VerifyRequest, None]) -> Response:
     """POST /api/auth/verify: the token hash of an email link for a Session and the session cookies.
 
     Raises Unauthorized for an invalid, used or expired token. Under Auth's secure email change
     the first of the two links only confirms its half (no session yet): 202 {}.
     """
-    body = request.body(VerifyRequest)
-    with _auth_errors(lambda error: Unauthorized(VERIFY_FAILED)):
-        result = auth_client(request.client_ip).verify_otp({"token_hash": body.token_hash, "type": body.type})
+    body = call.body
+    with auth_errors(lambda error: Unauthorized(VERIFY_FAILED)):
+        result = call.deps.auth_client(call.request.client_ip).verify_otp(
+            {"token_hash": body.token_hash, "type": body.type}
+        )
     if result.session is None:
         if body.type == "email_change" and result.user is None:
             return json_response({}, 202)
         raise Unauthorized(VERIFY_FAILED)
-    return _session_response(request, result.session)
+    return _session_response(call, result.session)
 
 
 REFRESH_FAILED = "The refresh token is invalid, expired or revoked"
 
 
-def _refreshed(request: Request, token: str) -> AuthSession:
+def _refreshed(call: Open, token: str) -> AuthSession:
     """A new session for a refresh token. Raises Unauthorized when Auth refuses the token."""
     if not (token.isascii() and token.isprintable()):
         # Auth issues printable ASCII tokens; anything else cannot be one (and a NUL would only
         # make Auth's database refuse the lookup, a 500 upstream).
         raise Unauthorized(REFRESH_FAILED)
-    with _auth_errors(lambda error: Unauthorized(REFRESH_FAILED)):
-        result = auth_client(request.client_ip).refresh_session(token)
+    with auth_errors(lambda error: Unauthorized(REFRESH_FAILED)):
+        result = call.deps.auth_client(call.request.client_ip).refresh_session(token)
     if result.session is None:
         raise Unauthorized(REFRESH_FAILED)
     return result.session
 
 
-def _cookie_refresh_token(request: Request) -> str:
+def _cookie_refresh_token(request: Request, settings: Settings) -> str:
     """The refresh cookie's token, once X-CSRF-Token proved the request is the session's own.
 
     Raises Unauthorized without a refresh cookie, Forbidden(csrf_failed) with the wrong token.
@@ -352,24 +258,21 @@ def _cookie_refresh_token(request: Request) -> str:
     if found is None:
         raise Unauthorized("Send a refresh token in the body or the refresh cookie")
     session_id, token = found
-    check_csrf(request, session_id, get_settings())
+    check_csrf(request, session_id, settings)
     return token
 
 
-def refresh(request: Request) -> Response:
+def refresh(call: Anonymous[RefreshRequest, None]) -> Response:
     """POST /api/auth/refresh: rotate a refresh token from the body or (with CSRF) the cookie."""
-    from_body = request.body(RefreshRequest).refresh_token
+    from_body = call.body.refresh_token
+    settings = call.deps.settings()
     if from_body is not None:
-        body, _ = _session_body(_refreshed(request, from_body))
+        body, _ = _session_body(_refreshed(call, from_body), settings)
         return json_response(body)
-    return _session_response(request, _refreshed(request, _cookie_refresh_token(request)))
+    return _session_response(call, _refreshed(call, _cookie_refresh_token(call.request, settings)))
 
 
-class _SessionGone(Unauthorized):
-    """Auth no longer knows the session: logging out has nothing left to revoke."""
-
-
-def _logout_token(request: Request) -> str | None:
+def _logout_token(call: Open) -> str | None:
     """An access token of the session to end; None when its refresh token is already dead.
 
     In the contract's order: the Authorization header, else a valid access cookie, else the
@@ -377,7 +280,7 @@ def _logout_token(request: Request) -> str | None:
     nothing else (an expired access cookie must not strand a 30-day session). Cookies need the
     session's CSRF token. Raises Unauthorized or Forbidden(csrf_failed).
     """
-    settings = get_settings()
+    request, settings = call.request, call.deps.settings()
     found = request_token(request)
     if found is not None and not found[1]:
         verified_claims(found[0], settings)
@@ -394,120 +297,18 @@ def _logout_token(request: Request) -> str | None:
             return access
     if cookies.refresh_cookie(request) is None:
         raise Unauthorized("Sign in to sign out: send an access token or the session cookies")
-    token = _cookie_refresh_token(request)
+    token = _cookie_refresh_token(request, settings)
     try:
-        return _refreshed(request, token).access_token
+        return _refreshed(call, token).access_token
     except Unauthorized:
         return None
 
 
-def logout(request: Request) -> Response:
+def logout(call: Anonymous[EmptyBody, None]) -> Response:
     """POST /api/auth/logout: revoke this session upstream and clear the three cookies."""
-    token = _logout_token(request)
+    token = _logout_token(call)
     if token is not None:
-        _sign_out(request, token, "local")
+        sign_out(call.deps, call.request.client_ip, token, "local")
     response = empty_response(204)
-    response.cookies = cookies.cleared_cookies(request)
+    response.cookies = cookies.cleared_cookies(call.request)
     return response
-
-
-def _sign_out(request: Request, token: str, scope: Any) -> None:
-    """Auth's /logout for the session of `token` (`local`) or the user's other ones (`others`).
-
-    A session Auth no longer knows has nothing left to revoke: not an error.
-    """
-    try:
-        with _auth_errors(lambda error: _SessionGone()):
-            auth_client(request.client_ip).admin.sign_out(token, scope)
-    except _SessionGone:
-        pass
-
-
-# --- PUT /api/me/password ------------------------------------------------------------------
-
-RECOVERY_WINDOW = 600  # seconds after the verify during which no current password is asked
-# The sign-in methods that proved control of the mailbox, as GoTrue records them in the token's
-# `amr` (Session.IsRecovery: otp, magiclink, recovery). POST /verify records "otp" whatever the
-# link's type; the redirect flow records the type. The entry's timestamp is when it happened,
-# kept through refreshes, and Auth signed it: neither the caller nor a refresh can move it.
-RECOVERY_METHODS = frozenset({"otp", "magiclink", "recovery"})
-NO_RECOVERY_HINT = (
-    "Send your current password as current_password (it may be left out only within 10 minutes"
-    " of verifying a password-recovery link)"
-)
-
-
-def recovered_recently(claims: Mapping[str, Any], now: float) -> bool:
-    """True when the token's session began with an email link (recovery) at most 10 minutes ago."""
-    amr = claims.get("amr")
-    if not isinstance(amr, list):
-        return False
-    for entry in amr:
-        if not isinstance(entry, dict) or entry.get("method") not in RECOVERY_METHODS:
-            continue
-        stamp = entry.get("timestamp")
-        if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 <= now - stamp <= RECOVERY_WINDOW:
-            return True
-    return False
-
-
-class _WrongPasswordProblem(Forbidden):
-    """Auth refused the password grant that checks the current password."""
-
-    def __init__(self) -> None:
-        super().__init__("The current password is wrong", code="current_password_invalid")
-
-
-def _check_current_password(request: Request, email: str | None, password: str) -> None:
-    """Auth's password grant for the caller's address; the session it opens is closed at once.
-
-    Raises Forbidden(current_password_invalid) when Auth refuses the pair.
-    """
-    if not email:
-        raise _WrongPasswordProblem()
-    with _auth_errors(lambda error: _WrongPasswordProblem()):
-        result = auth_client(request.client_ip).sign_in_with_password({"email": email, "password": password})
-    if result.session is None:
-        raise _WrongPasswordProblem()
-    _sign_out(request, result.session.access_token, "local")
-
-
-def _update_refused(error: Any) -> ApiError:
-    if error.code == "same_password":
-        return ValidationFailed(
-            [FieldError("password", "same_password", "Choose a password other than the current one")]
-        )
-    if error.code in ("current_password_mismatch", "current_password_required"):
-        return Forbidden("The current password is wrong", code="current_password_invalid")
-    if error.code == "reauthentication_needed":
-        return Forbidden("Sign in again, then change the password")
-    if error.status in (401, 403, 404):
-        return Unauthorized("The session has ended; sign in again")
-    return ValidationFailed([FieldError("password", "rejected", "This password cannot be used")])
-
-
-def change_password(request: Request) -> Response:
-    """PUT /api/me/password: 204; the user's other sessions are revoked, the caller's stays.
-
-    The current password is required unless the caller's session began with a recovery link at
-    most 10 minutes ago (recovered_recently). Raises Forbidden(current_password_invalid) when it
-    is wrong or missing, ValidationFailed for a password Auth refuses.
-    """
-    caller = caller_of(request)
-    body = request.body(PasswordChange)
-    if body.current_password is not None:
-        _check_current_password(request, caller.email, body.current_password)
-    elif not recovered_recently(verified_claims(caller.access_token, get_settings()).raw, time.time()):
-        raise Forbidden(NO_RECOVERY_HINT, code="current_password_invalid")
-    attributes: dict[str, str] = {"password": body.password}
-    if body.current_password is not None:
-        # For a project with "require current password" on: Auth checks it again itself.
-        attributes["current_password"] = body.current_password
-    with _auth_errors(_update_refused):
-        # PUT /user as the caller: supabase-py's update_user wants a stored session, which a
-        # stateless function does not keep; its request helper takes the token per call.
-        auth_client(request.client_ip)._request("PUT", "user", body=attributes, jwt=caller.access_token)
-    # Auth ends the other sessions itself on a password change (GoTrue's UpdatePassword); asked
-    # once more so that the contract holds whatever the Auth version does.
-    _sign_out(request, caller.access_token, "others")
-    return empty_response(204)

@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from lib.config import get_settings
 from lib.http.problems import UNAVAILABLE_RETRY_AFTER, ApiError
-from lib.http.request import Request
 from lib.http.response import Response, json_response
-from lib.supabase.clients import anon_client
+from lib.supabase.caller import Anonymous
+from lib.supabase.deps import Deps
 from lib.supabase.upstream import upstream_call
 
 _STATUS_BY_PROBLEM = {503: "unavailable", 504: "timeout"}
 
 
-def database_status() -> str:
+def database_status(deps: Deps) -> str:
     """`ok` when PostgREST reaches Postgres, else `unavailable`, `timeout` or `error`."""
     try:
         with upstream_call():
             # A read-only RPC (GET) that touches Postgres, not only PostgREST's cache.
-            result = anon_client().rpc("healthcheck", {}, get=True).execute()
+            result = deps.anon_client().rpc("healthcheck", {}, get=True).execute()
     except ApiError as error:
         return _STATUS_BY_PROBLEM.get(error.status, "error")
     return "ok" if result.data is True else "error"
 
 
-def check_health(request: Request) -> Response:
-    """200 with status ok, or 503 with status degraded and Retry-After; never shows configuration values."""
-    settings = get_settings()
-    database = database_status()
+def check_health(call: Anonymous[None, None]) -> Response:
+    """200 with status ok, or 503 with status degraded and Retry-After; never shows configuration values.
+
+    The body is the contract's Health, built by hand: a liveness probe loads no model
+    (tests/resources/test_health.py checks it against the model).
+    """
+    settings = call.deps.settings()
+    database = database_status(call.deps)
     healthy = database == "ok"
     body = {
         "status": "ok" if healthy else "degraded",

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.contract.schemas import MaintenanceCreate, PageQuery
+from lib.contract.schemas import MaintenanceCreate, MaintenanceRecord, PageQuery
 from lib.http.conditional import conditional_response
 from lib.http.problems import NotFound
-from lib.http.request import Request
 from lib.http.response import Response, encode_json
 from lib.resources import representation
-from lib.supabase import db_errors, idempotency
-from lib.supabase.caller import caller_of
-from lib.supabase.clients import user_client
-from lib.supabase.cursor import decode_position, list_context, next_page
-from lib.supabase.upstream import expect_object, expect_rows, upstream_call
+from lib.resources.collection import Keyset, idempotent_create, keyset_page
+from lib.supabase import db_errors
+from lib.supabase.caller import Call
+from lib.supabase.upstream import expect_rows, upstream_call
+
+RECORDS = Keyset(
+    rpc="list_maintenance",
+    position=("performed_at", "created_at", "id"),
+    after=("p_after_performed_at", "p_after_created_at", "p_after_id"),
+    types=(str, str, str),
+    model=MaintenanceRecord,
+)
 
 
 def location(vehicle_id: str, record_id: str) -> str:
@@ -22,69 +28,44 @@ def location(vehicle_id: str, record_id: str) -> str:
     return f"/api/vehicles/{vehicle_id}/maintenance/{record_id}"
 
 
-def list_records(request: Request) -> Response:
+def list_records(call: Call[None, PageQuery]) -> Response:
     """GET /api/vehicles/{id}/maintenance: 404 unless the caller can see the vehicle."""
-    caller = caller_of(request)
-    vehicle_id = request.uuid_param("id")
-    query = request.args(PageQuery)
+    vehicle_id = call.request.uuid_param("id")
     path = f"/api/vehicles/{vehicle_id}/maintenance"
-    context = list_context(path, caller=caller.user_id)
-    arguments: dict[str, Any] = {"p_vehicle_id": vehicle_id, "p_limit": query.limit + 1}
-    if query.cursor is not None:
-        performed_at, created_at, record_id = decode_position(context, query.cursor, (str, str, str))
-        arguments.update(
-            {"p_after_performed_at": performed_at, "p_after_created_at": created_at, "p_after_id": record_id}
-        )
-    with upstream_call(db_errors.translate):
-        result = user_client(caller.access_token).rpc("list_maintenance", arguments).execute()
-    rows = expect_rows(result.data)
-    page, next_cursor = next_page(
-        rows, query.limit, context, lambda last: [last["performed_at"], last["created_at"], last["id"]]
-    )
-    body = encode_json(
-        {"data": [representation.maintenance_record(row) for row in page], "next_cursor": next_cursor}
-    )
-    return conditional_response(request, body)
+    return keyset_page(call, RECORDS, path, arguments={"p_vehicle_id": vehicle_id})
 
 
-def create_record(request: Request) -> Response:
+def _record_response(row: dict[str, Any], status: int, headers: dict[str, str]) -> Response:
+    body = encode_json(representation.one(MaintenanceRecord, row))
+    return Response(status=status, body=body, headers=headers)
+
+
+def create_record(call: Call[MaintenanceCreate, None]) -> Response:
     """POST /api/vehicles/{id}/maintenance: 201; raises the vehicle's odometer when above it."""
-    caller = caller_of(request)
-    vehicle_id = request.uuid_param("id")
-    record = request.body(MaintenanceCreate)
-    key = idempotency.from_request(request)
-    client = user_client(caller.access_token)
+    vehicle_id = call.request.uuid_param("id")
     arguments = {
         "p_vehicle_id": vehicle_id,
-        "p_record": record.model_dump(mode="json", exclude_none=True),
-        **idempotency.rpc_arguments(key),
+        "p_record": call.body.model_dump(mode="json", exclude_none=True),
     }
-    with idempotency.remember_failures(request, key), upstream_call(db_errors.translate):
-        result = client.rpc("create_maintenance_record", arguments).execute()
-    outcome = expect_object(result.data)
-    replayed = outcome.get("replay") is True
-    if replayed and (failure := idempotency.replayed_failure(outcome)) is not None:
-        return failure
-    row = expect_object(outcome.get("resource"))
-    headers = {"Location": location(vehicle_id, str(row.get("id")))}
-    if replayed:
-        headers[idempotency.REPLAYED] = "true"
-    return Response(status=201, body=encode_json(representation.maintenance_record(row)), headers=headers)
+
+    def record_location(record_id: str) -> str:
+        return location(vehicle_id, record_id)
+
+    return idempotent_create(call, "create_maintenance_record", arguments, record_location, _record_response)
 
 
-def get_record(request: Request) -> Response:
+def get_record(call: Call[None, None]) -> Response:
     """GET /api/vehicles/{id}/maintenance/{record_id}: 200 with ETag, 304 when unchanged, else 404.
 
     One query as the caller: row level security shows a record only where its vehicle is
     visible, and the vehicle filter keeps a record from answering under another vehicle's URL,
     so missing, elsewhere and invisible are the same 404.
     """
-    caller = caller_of(request)
-    vehicle_id = request.uuid_param("id")
-    record_id = request.uuid_param("record_id")
+    vehicle_id = call.request.uuid_param("id")
+    record_id = call.request.uuid_param("record_id")
     with upstream_call(db_errors.translate):
         result = (
-            user_client(caller.access_token)
+            call.deps.user_client(call.caller.access_token)
             .from_("maintenance_records")
             .select("*")
             .eq("id", record_id)
@@ -94,4 +75,5 @@ def get_record(request: Request) -> Response:
     rows = expect_rows(result.data)
     if not rows:
         raise NotFound()
-    return conditional_response(request, encode_json(representation.maintenance_record(rows[0])))
+    body = encode_json(representation.one(MaintenanceRecord, rows[0]))
+    return conditional_response(call.request, body)

@@ -6,12 +6,13 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from lib.config import Settings
 from lib.http.cookies import ACCESS_COOKIE, CSRF_HEADER
 from lib.http.problems import Forbidden, Unauthorized
 from lib.http.request import Request
+from lib.supabase.deps import Deps
 
 if TYPE_CHECKING:
     from lib.supabase.tokens import Claims
@@ -56,12 +57,33 @@ class Caller:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
 
-def caller_of(request: Request) -> Caller:
-    """The authenticated caller of a request whose operation requires authentication."""
-    caller = request.caller
-    if not isinstance(caller, Caller):
-        raise TypeError("the operation does not authenticate its caller")
-    return caller
+Body_co = TypeVar("Body_co", covariant=True)  # read-only fields: a Call[Sub, ...] is a Call[Base, ...]
+Query_co = TypeVar("Query_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class Call(Generic[Body_co, Query_co]):
+    """One call of an operation that authenticates its caller: what its handler receives.
+
+    `body` and `query` are the validated models the route declares (None where it declares
+    none); a test checks each handler's annotation against the route table.
+    """
+
+    request: Request
+    caller: Caller
+    body: Body_co
+    query: Query_co
+    deps: Deps
+
+
+@dataclass(frozen=True)
+class Anonymous(Generic[Body_co, Query_co]):
+    """One call of an operation open to anyone (auth="none"): no caller, else as Call."""
+
+    request: Request
+    body: Body_co
+    query: Query_co
+    deps: Deps
 
 
 def _bearer(header: str) -> str:

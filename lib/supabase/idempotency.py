@@ -74,25 +74,25 @@ _NOT_FINAL = frozenset({"idempotency_in_progress", "rate_limited"})
 
 @contextmanager
 def remember_failures(
-    request: Request, idempotency: Idempotency | None, store: Callable[[], SyncPostgrestClient] | None = None
+    request: Request,
+    idempotency: Idempotency | None,
+    user_id: str,
+    store: Callable[[], SyncPostgrestClient],
 ) -> Iterator[None]:
     """Store a final client error (4xx) raised inside, so a retry with the same key replays it.
 
-    `store` builds the client that writes it, by default the secret-key client: the
-    bookkeeping is not callable with a user's token (anyone could fill it directly),
-    so the API writes it for the caller it has verified, naming them.
+    `store` builds the client that writes it, the secret-key client: the bookkeeping is
+    not callable with a user's token (anyone could fill it directly), so the API writes
+    it for the caller it has verified (`user_id`), naming them.
     """
     try:
         yield
     except ApiError as error:
         # A 429 is not the request's outcome: a retry after the window executes it.
         if idempotency is not None and 400 <= error.status < 500 and error.code not in _NOT_FINAL:
-            from lib.supabase.caller import caller_of
-            from lib.supabase.clients import admin_client
-
             body = problem_document(error, instance=request.path, request_id=request.request_id)
             arguments: dict[str, Any] = {
-                "p_user_id": caller_of(request).user_id,
+                "p_user_id": user_id,
                 "p_key": idempotency.key,
                 "p_request_hash": idempotency.request_hash,
                 "p_status": error.status,
@@ -100,5 +100,5 @@ def remember_failures(
             }
             # Best effort: if storing fails, a retry re-executes and fails the same way.
             with suppress(Exception):
-                (store or admin_client)().rpc("idempotency_store", arguments).execute()
+                store().rpc("idempotency_store", arguments).execute()
         raise

@@ -166,6 +166,11 @@ _LIMITER = Limiter()
 LOGIN_IP = "login_ip"
 
 
+def shared_limiter() -> Limiter:
+    """The warm instance's one limiter (its reservations and known refusals serve every request)."""
+    return _LIMITER
+
+
 def _digest(*parts: str) -> str:
     # Keys hold hashes, not raw IPs or emails.
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
@@ -176,9 +181,8 @@ def _email(request: Request) -> str:
     return email.strip().lower() if isinstance(email, str) else ""
 
 
-def policy_key(policy: str, request: Request) -> str:
-    """The counter key of `policy` for this request (docs/api.md §6.1)."""
-    caller = request.caller
+def policy_key(policy: str, request: Request, user_id: str | None = None) -> str:
+    """The counter key of `policy` for this request of `user_id` (None: anonymous) (docs/api.md §6.1)."""
     if policy == "login":
         return f"login:{_digest(request.client_ip, _email(request))}"
     if policy == LOGIN_IP:
@@ -187,8 +191,8 @@ def policy_key(policy: str, request: Request) -> str:
         return f"recover:{_digest(_email(request))}"
     if policy == "auth":
         return f"auth:{_digest(request.client_ip)}"
-    if caller is not None:
-        return f"{policy}:user:{_digest(caller.user_id)}"
+    if user_id is not None:
+        return f"{policy}:user:{_digest(user_id)}"
     return f"{policy}:ip:{_digest(request.client_ip)}"
 
 
@@ -221,7 +225,12 @@ def _counted(policy: RatePolicy) -> tuple[str, ...]:
 
 
 def enforce(
-    policy: RatePolicy, request: Request, settings: Settings, limiter: Limiter | None = None
+    policy: RatePolicy,
+    request: Request,
+    settings: Settings,
+    limiter: Limiter | None = None,
+    *,
+    user_id: str | None = None,
 ) -> dict[str, str]:
     """Count this request; return its headers, or raise RateLimited (429) / ServiceUnavailable (503)."""
     result: dict[str, str] = {}
@@ -230,7 +239,7 @@ def enforce(
         batch = max(1, limit.limit // 20) if counted == "read" else 1
         try:
             allowed, remaining, reset = (limiter or _LIMITER).check(
-                policy_key(counted, request), limit, batch
+                policy_key(counted, request, user_id), limit, batch
             )
         except Exception as error:
             log_event("rate_limit_unavailable", level="warning", policy=counted, error=type(error).__name__)
@@ -265,6 +274,8 @@ def counted_in_database(
     settings: Settings,
     sent: dict[str, str],
     limiter: Limiter | None = None,
+    *,
+    user_id: str | None = None,
 ) -> Iterator[None]:
     """Run a write that the database counts; put its RateLimit headers into `sent`.
 
@@ -279,7 +290,7 @@ def counted_in_database(
     from lib.supabase.clients import database_rate_headers
 
     chosen = limiter or _LIMITER
-    key = policy_key(policy, request)
+    key = policy_key(policy, request, user_id)
     if (wait := chosen.blocked_for(key)) is not None:
         limit = limit_for(policy, settings)
         sent.update(headers(policy, limit, 0, wait))
@@ -298,6 +309,6 @@ def counted_in_database(
                 sent.update(counted)
                 sent.pop("Retry-After", None)
             elif error.status < 500:
-                sent.update(enforce(policy, request, settings, chosen))
+                sent.update(enforce(policy, request, settings, chosen, user_id=user_id))
             raise
         sent.update(counted)

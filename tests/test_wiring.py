@@ -1,0 +1,60 @@
+"""The route table and its handlers agree: each handler takes exactly what its operation declares.
+
+And importing the route table (what every function does at cold start) stays cheap: no
+pydantic, no schemas, no resource module, no upstream library until a request needs one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import typing
+from pathlib import Path
+
+import pytest
+
+from lib.contract.routes import ALL_ROUTES
+from lib.contract.routing import Operation
+from lib.http.request import Request
+from lib.supabase.caller import Anonymous, Call
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATIONS = [
+    pytest.param(operation, id=f"{method} {route.path}")
+    for route in ALL_ROUTES
+    for method, operation in route.operations.items()
+]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_each_handler_takes_what_its_operation_declares(operation: Operation) -> None:
+    hints = typing.get_type_hints(operation.resolve())
+    returned = hints.pop("return")
+    assert returned.__name__ == "Response", operation.handler
+    (annotation,) = hints.values()
+    if annotation is Request:
+        # The bare request: for a handler that needs no caller, no input and no collaborator.
+        assert operation.auth == "none"
+        assert operation.body is None
+        assert operation.query is None
+        return
+    expected_kind = Call if operation.auth == "required" else Anonymous
+    assert typing.get_origin(annotation) is expected_kind, (operation.handler, annotation)
+    body, query = typing.get_args(annotation)
+    assert body is (operation.body or type(None)), (operation.handler, body, operation.body)
+    assert query is (operation.query or type(None)), (operation.handler, query, operation.query)
+
+
+def test_importing_the_route_table_and_the_endpoint_loads_no_model_and_no_upstream_library() -> None:
+    code = (
+        "import sys\n"
+        "import lib.contract.routes, lib.http.endpoint, lib.pipeline\n"
+        "heavy = ('pydantic', 'httpx', 'postgrest', 'supabase_auth', 'jose', 'vininfo')\n"
+        "light = ('lib.resources', 'lib.contract.schemas', 'lib.contract.openapi', 'lib.supabase.clients',"
+        " 'lib.supabase.tokens')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(light)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
