@@ -16,10 +16,10 @@ from lib.contract.docs_page import DOCS_CSP, HTML
 from lib.contract.routing import Operation, Route
 from lib.contract.schemas import VIN_INPUT_PATTERN
 from lib.http.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
+from lib.http.methods import UNSAFE_METHODS
 from lib.http.response import JSON
 
 SECURITY_REQUIRED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
-UNSAFE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # 414 and 431: an over-long URL or header section is refused before any route logic runs.
 ALWAYS_ERRORS = (405, 414, 431, 500)
 

@@ -23,6 +23,7 @@ from lib.contract.routing import NO_STORE, PRIVATE, Operation, Route
 from lib.contract.validation import validate_body, validate_query
 from lib.http import cors
 from lib.http.log import log_event, log_exception
+from lib.http.methods import BODY_METHODS
 from lib.http.problems import (
     ApiError,
     BadRequest,
@@ -35,7 +36,6 @@ from lib.http.problems import (
     problem_document,
 )
 from lib.http.request import (
-    BODY_METHODS,
     Request,
     client_ip,
     parse_cookies,

@@ -29,7 +29,6 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
 Model = TypeVar("Model", bound="BaseModel")
 
 
