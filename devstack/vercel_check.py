@@ -142,14 +142,16 @@ def _forbidden_reason(path: str) -> str | None:
     return None
 
 
-def check_function(function: Function, config: VercelConfig, pins: Mapping[str, str]) -> list[str]:
-    """Violations in one built function."""
+def check_function(
+    function: Function, config: VercelConfig, pins: Mapping[str, str], modules: Sequence[str] = ()
+) -> list[str]:
+    """Violations in one built function; `modules` are the lib/ files every function needs."""
     label = function.name + ".func"
     return [
         f"{label}: {problem}"
         for problem in (
             *_config_problems(function, config),
-            *_content_problems(function),
+            *_content_problems(function, modules),
             *_dependency_problems(function, pins),
         )
     ]
@@ -173,7 +175,13 @@ def _config_problems(function: Function, config: VercelConfig) -> Iterator[str]:
             yield f"{limit} is {built}, vercel.json {pattern!r} sets {configured}"
 
 
-def _content_problems(function: Function) -> Iterator[str]:
+def _content_problems(function: Function, modules: Sequence[str]) -> Iterator[str]:
+    # The handler imports lib lazily (cold starts), so a module left out (a .vercelignore line
+    # or excludeFiles glob that also matches inside lib/) fails only the requests that need it.
+    missing = [rel for rel in modules if rel not in function.files]
+    if missing:
+        listed = ", ".join(missing[:MAX_LISTED]) + (", …" if len(missing) > MAX_LISTED else "")
+        yield f"leaves out {len(missing)} lib/ module(s) ({listed}): check .vercelignore and excludeFiles"
     for rel in sorted(function.files):
         reason = _forbidden_reason(rel)
         if reason is not None:
@@ -237,8 +245,11 @@ def check_build(
         )
     problems.extend(routing_problems(build, declared_paths(root) if routes is None else file_paths(routes)))
     pins = requirement_pins(root)
+    modules = sorted(
+        p.relative_to(root).as_posix() for p in (root / "lib").rglob("*.py") if "__pycache__" not in p.parts
+    )
     for function in functions:
-        problems.extend(check_function(function, config, pins))
+        problems.extend(check_function(function, config, pins, modules))
     public = {p.removeprefix("public/") for p in shipped if p.startswith("public/")}
     static = build.static_files()
     for path in static:

@@ -186,6 +186,16 @@ def test_tooling_and_secrets_in_a_bundle_are_flagged(fake: FakeBuild, path: str,
     assert fake.check() == [f"api/health.func: bundles {path} ({reason})"]
 
 
+def test_a_lib_module_left_out_of_a_function_is_flagged(fake: FakeBuild) -> None:
+    # As a `supabase` line in .vercelignore does to lib/supabase/ (gitignore patterns match at any depth).
+    write(fake.root / "lib/supabase/clients.py")
+    assert fake.check() == [
+        f"{name}.func: leaves out 1 lib/ module(s) (lib/supabase/clients.py):"
+        " check .vercelignore and excludeFiles"
+        for name in ("api/health", "api/vehicles/[id]/index")
+    ]
+
+
 def test_dependencies_missing_from_the_bundle_are_flagged(fake: FakeBuild) -> None:
     # What happens when a tool-only pyproject.toml ships: the CLI installs from it, not requirements.txt.
     write(fake.root / "requirements.txt", "supabase==2.34.1\npydantic==2.14.4\npython-jose==3.4.0\n")
