@@ -2,7 +2,9 @@
 
 Each setting is looked up tier by tier (process environment, then the dotenv files
 `.env.<env>.local`, `.env.local`, `.env.<env>`, `.env`, then defaults); within a tier
-by its canonical name first, then its aliases. The first non-empty value wins.
+by its canonical name first, then its aliases. The first non-empty value wins. What
+each setting is called, how it is parsed and what it defaults to is the table in
+lib.settings_specs; this module walks the tiers and builds the hashable `Settings`.
 
 Error messages name settings, variables and tiers but never contain a value: they end
 up in Vercel's build and function logs, which more people can read than the secrets.

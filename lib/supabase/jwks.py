@@ -3,7 +3,8 @@
 Only public signing keys of a supported type and size are usable: EC P-256 (ES256) or
 RSA of at least 2048 bits (RS256). An entry that publishes private-key members, or is
 meant for anything but verifying signatures, is skipped; so is one python-jose cannot
-construct. The rest of the set still works.
+construct. The rest of the set still works. lib.supabase.tokens verifies tokens with
+these keys; `default_key_source` keeps one source per (hashable) Settings for the process.
 """
 
 from __future__ import annotations
