@@ -494,7 +494,7 @@ def _window(seconds: int) -> str:
 
 def rate_limits(document: Mapping[str, Any]) -> str:
     """The policies: key, default limit, setting, and the routes each applies to."""
-    from lib import config
+    from lib import settings_specs as config
 
     by_policy: dict[str, list[str]] = {}
     for method, path, operation in _operations(document):
@@ -524,7 +524,7 @@ def rate_limits(document: Mapping[str, Any]) -> str:
 
 def settings() -> str:
     """The settings table: canonical name, aliases, default, required in production/preview."""
-    from lib import config
+    from lib import settings_specs as config
 
     rows = []
     for spec in (config.ENVIRONMENT_SPEC, *config.SETTINGS):

@@ -1,6 +1,8 @@
 """Shared code for the Vercel functions in api/, in layers: each imports only from those listed above it.
 
-- `lib.config`: settings from the three-tier environment (process, dotenv files, defaults).
+- `lib.jsontext`: the one strict JSON parser (request bodies, token segments) and a frozen JSON object.
+- `lib.config`: settings from the three-tier environment (process, dotenv files, defaults); the
+  table of settings and their parsers is `lib.settings_specs`.
 - `lib.http`: the HTTP primitives (request, response, problems, CORS, cookies, conditional
   requests, the request log); its `endpoint` module is the exception, the adapter Vercel
   loads, which sits on top of everything.

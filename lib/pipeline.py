@@ -31,6 +31,7 @@ from lib.contract.routing import NO_STORE, PRIVATE, Operation, Route
 from lib.contract.validation import validate_body, validate_query
 from lib.http import cors
 from lib.http.log import log_event, log_exception
+from lib.http.methods import BODY_METHODS
 from lib.http.problems import (
     ApiError,
     BadRequest,
@@ -43,7 +44,6 @@ from lib.http.problems import (
     problem_document,
 )
 from lib.http.request import (
-    BODY_METHODS,
     Incoming,
     Request,
     client_ip,

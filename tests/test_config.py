@@ -586,6 +586,35 @@ def test_settings_table_and_dataclass_agree() -> None:
     assert fields == ["environment", *table, "provenance"]
 
 
+def test_settings_are_hashable_with_an_inline_jwks(tmp_path: Path) -> None:
+    jwks = {"keys": [{"kty": "EC", "kid": "one"}]}
+    settings = resolve_settings({**PRODUCTION_ENV, "SUPABASE_JWKS": json.dumps(jwks)}, tmp_path)
+    again = resolve_settings({**PRODUCTION_ENV, "SUPABASE_JWKS": json.dumps(jwks)}, tmp_path)
+
+    assert settings == again
+    assert hash(settings) == hash(again)
+    assert {settings: 1}[again] == 1
+    # The JWKS cannot be changed through the settings, not even a nested member.
+    assert settings.jwks is not None
+    settings.jwks["keys"].append({"kty": "RSA"})
+    assert settings.jwks == jwks
+    # A hand-built or replaced Settings may pass a plain dict: it is frozen the same way.
+    replaced = dataclasses.replace(settings, jwks={"keys": []})
+    assert replaced != settings
+    assert replaced.jwks == {"keys": []}
+    assert {replaced: 1}[dataclasses.replace(replaced)] == 1
+
+
+def test_every_rate_limit_counter_has_its_setting(tmp_path: Path) -> None:
+    settings = resolve_settings({}, tmp_path)
+
+    assert set(config.RATE_POLICIES) | {config.LOGIN_IP} == set(config.RATE_LIMIT_DEFAULTS)
+    for counter, default in config.RATE_LIMIT_DEFAULTS.items():
+        assert settings.rate_limit(counter) == default
+    with pytest.raises(KeyError):
+        settings.rate_limit("fail_open")
+
+
 def test_repr_does_not_show_secrets(tmp_path: Path) -> None:
     settings = resolve_settings(PRODUCTION_ENV, tmp_path)
 

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from devstack.devserver import PathPattern, RouteTable
+from devstack.devserver import RouteTable
 from devstack.vercel_check import HOBBY_FUNCTION_LIMIT
+from devstack.vercel_config import file_url as vercel_file_url
+from devstack.vercel_config import load_vercel_config, route_table_problems
 from lib.contract.openapi import build_document, docs_html, document_bytes, problem_codes
 from lib.contract.routes import ALL_ROUTES
 from lib.contract.routing import Route
@@ -25,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 API_DIR = ROOT / "api"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTES_BY_PATH = {route.path: route for route in ALL_ROUTES}
-FIXED_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 
 
 @pytest.fixture(scope="module")
@@ -69,44 +70,17 @@ def api_files() -> list[Path]:
     return files
 
 
-def vercel_rewrites() -> list[dict[str, str]]:
-    """vercel.json's rewrites, in order."""
-    rules: list[dict[str, str]] = json.loads((ROOT / "vercel.json").read_text()).get("rewrites", [])
-    return rules
-
-
-def rewrites() -> list[tuple[str, str]]:
-    """vercel.json's route rewrites as (source, destination), `:name` written `{name}` as in the route table.
-
-    All but the last, the catch-all for undeclared paths (test_the_last_rewrite_is_the_catch_all).
-    """
-
-    def template(path: str) -> str:
-        return re.sub(r":([A-Za-z_]\w*)", r"{\1}", path)
-
-    return [(template(rule["source"]), template(rule["destination"])) for rule in vercel_rewrites()[:-1]]
+VERCEL = load_vercel_config(ROOT)
 
 
 def file_url(file: Path) -> str:
     """The URL Vercel serves a function at: index.py is its folder, [param] is a parameter."""
-    parts = list(file.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "index":
-        parts.pop()
-    return "/" + "/".join(re.sub(r"^\[([A-Za-z_][A-Za-z0-9_]*)\]$", r"{\1}", part) for part in parts)
+    return vercel_file_url(str(file.relative_to(ROOT)))
 
 
 def public_urls(file: Path) -> set[str]:
-    """Every path a function serves: those vercel.json rewrites to it, and its own URL.
-
-    A rewrite from a fixed path renames the function: its own URL is then no public
-    path (api/openapi.py is /api/openapi.json; api/auth.py serves /api/auth/login and
-    the other auth paths, while /api/auth itself is a 404), unless a rewrite to itself
-    keeps it (api/me.py serves /api/me and /api/me/password).
-    """
-    url = file_url(file)
-    sources = {source for source, dest in rewrites() if dest == url}
-    renamed = any(FIXED_PATH.match(source) for source in sources)
-    return sources if renamed else {url, *sources}
+    """Every path a function serves: those vercel.json rewrites to it, and its own URL (see public_paths)."""
+    return VERCEL.public_paths(str(file.relative_to(ROOT)))
 
 
 def load_handler_routes(file: Path) -> tuple[Route, ...]:
@@ -203,16 +177,22 @@ def test_a_function_serves_several_routes_only_through_rewrites() -> None:
     for file, paths in by_file.items():
         own = file_url(ROOT / file)
         for path in paths:
-            assert path == own or (path, own) in rewrites(), (file, path)
+            assert path == own or (path, own) in VERCEL.route_rewrites(), (file, path)
+
+
+def test_vercel_json_rewrites_agree_with_the_route_table() -> None:
+    # The shared check (devstack.vercel_config; vercel_check runs it before every build):
+    # each route reachable at its path, each rewrite serving a route, the catch-all last.
+    assert route_table_problems(VERCEL, ALL_ROUTES) == []
 
 
 def test_the_last_rewrite_is_the_catch_all() -> None:
     # Every /api path no route declares reaches an existing function (no new one: Hobby's
     # limit), which answers 404 problem+json instead of Vercel's own 404 page. On Vercel the
     # dynamic [param] routes come after the rewrites, so it must leave their paths alone.
-    catch_all = vercel_rewrites()[-1]
-    source = PathPattern.compile(catch_all["source"])
-    assert catch_all["destination"] in {file_url(file) for file in api_files()}
+    catch_all = VERCEL.rewrites[-1]
+    source = catch_all.source
+    assert catch_all.destination in {file_url(file) for file in api_files()}
     for path in ("/api", "/api/nope", "/api/nope/deeper", "/api/health/more", "/api/vehicles/x/y/z"):
         assert source.match(path) is not None, path
     for route in ALL_ROUTES:

@@ -1122,9 +1122,11 @@ def test_default_fetch_uses_the_shared_pool_with_the_apikey(
 
 def test_default_key_source_is_one_per_settings(settings: Settings, inline_settings: Settings) -> None:
     assert default_key_source(settings) is default_key_source(settings)
-    # Settings with an inline JWKS hold a dict, so they are not hashable: still cached.
+    # Settings with an inline JWKS are hashable too (the JWKS is held frozen): still cached.
     assert default_key_source(inline_settings) is default_key_source(inline_settings)
     assert default_key_source(settings) is not default_key_source(inline_settings)
+    # Keyed on the settings' value: an equal Settings object shares the source.
+    assert default_key_source(dataclasses.replace(inline_settings)) is default_key_source(inline_settings)
 
 
 def test_key_source_get_reports_the_algorithm(inline_settings: Settings) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from lib.config import RatePolicy
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 # checks each one's annotation against its operation's declared models.
 Handler = Callable[[Any], "Response"]
 AuthMode = Literal["none", "required"]
-RatePolicy = Literal["login", "recover", "auth", "read", "write"]
 
 # Cache-Control of successful responses; errors are always no-store.
 PRIVATE = "private, no-cache"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -15,10 +16,10 @@ MAX_AGE = "600"
 _LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?$")
 
 
+@functools.lru_cache(maxsize=8)
 def allowed_origins(settings: Settings) -> frozenset[str]:
     """ALLOWED_ORIGINS plus this deployment's own Vercel URLs (so every branch preview works)."""
-    # Not cached: a handful of strings, and Settings is unhashable when it holds
-    # an inline JWKS, so a cache keyed on it would fail every browser request.
+    # Cached per Settings (hashable): a process has one, so this is computed once.
     hosts = (settings.vercel_url, settings.vercel_branch_url, settings.vercel_project_production_url)
     own = {f"https://{host.lower()}" for host in hosts if host}
     return frozenset({origin.lower() for origin in settings.allowed_origins} | own)

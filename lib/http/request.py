@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -21,12 +19,12 @@ from lib.http.problems import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from lib.jsontext import NOT_UTF8, JsonTextError, parse_strict
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
 
 
 def request_id_from(headers: Message | None) -> str:
@@ -37,67 +35,18 @@ def request_id_from(headers: Message | None) -> str:
     return uuid.uuid4().hex
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float | int:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    # JSON has one number type: 2003.0 is the integer 2003, as JSON Schema's `integer` says.
-    return int(value) if value.is_integer() else value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _check_tree(value: object, depth: int = 0) -> None:
-    """Depth limit and well-formed Unicode (no lone surrogates) in keys and strings.
-
-    A level is a container (object or array): the top-level object is level 1, and what
-    sits inside the innermost container (a scalar, or nothing) adds no level.
-    """
-    if isinstance(value, str):
-        value.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
-    elif isinstance(value, dict | list):
-        depth += 1
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                key.encode("utf-8")
-                _check_tree(item, depth)
-        else:
-            for item in value:
-                _check_tree(item, depth)
-
-
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Decode a JSON object body. Raises BadRequest(invalid_json) on every malformation."""
+    """Decode a JSON object body under lib.jsontext's strict rules. Raises BadRequest(invalid_json)."""
     if not raw.strip():
         raise BadRequest("The request body is empty", code="invalid_json")
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not valid UTF-8", code="invalid_json") from None
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_unique_keys,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-        )
-        _check_tree(value)
-    except (ValueError, RecursionError, UnicodeEncodeError) as error:
-        reason = "nesting too deep" if isinstance(error, RecursionError) else "malformed JSON"
-        raise BadRequest(f"The request body is not valid JSON ({reason})", code="invalid_json") from None
+        value = parse_strict(raw, max_depth=MAX_JSON_DEPTH)
+    except JsonTextError as error:
+        if error.reason == NOT_UTF8:
+            raise BadRequest("The request body is not valid UTF-8", code="invalid_json") from None
+        raise BadRequest(
+            f"The request body is not valid JSON ({error.reason})", code="invalid_json"
+        ) from None
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object", code="invalid_json")
     return value

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from lib.config import Settings
 from lib.http.cookies import ACCESS_COOKIE, CSRF_HEADER
+from lib.http.methods import UNSAFE_METHODS
 from lib.http.problems import Forbidden, Unauthorized
 from lib.http.request import Request
 from lib.supabase.deps import Deps
 
 if TYPE_CHECKING:
     from lib.supabase.tokens import Claims
-
-UNSAFE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 # In the contract's order; the database's role_permissions table holds the same
 # grants (a test keeps the two in step).

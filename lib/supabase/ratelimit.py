@@ -26,8 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from lib.config import RateLimit, Settings
-from lib.contract.routing import RatePolicy
+from lib.config import LOGIN_IP, RateLimit, RatePolicy, Settings
 from lib.http.log import log_event
 from lib.http.problems import ApiError, GatewayTimeout, RateLimited, ServiceUnavailable
 from lib.http.request import Request
@@ -163,7 +162,6 @@ class Limiter:
 
 
 _LIMITER = Limiter()
-LOGIN_IP = "login_ip"
 
 
 def shared_limiter() -> Limiter:
@@ -198,15 +196,7 @@ def policy_key(policy: str, request: Request, user_id: str | None = None) -> str
 
 def limit_for(policy: str, settings: Settings) -> RateLimit:
     """The configured limit of a policy (a route's, or login's per-IP budget)."""
-    limits: dict[str, RateLimit] = {
-        "login": settings.rate_limit_login,
-        LOGIN_IP: settings.rate_limit_login_ip,
-        "recover": settings.rate_limit_recover,
-        "auth": settings.rate_limit_auth,
-        "write": settings.rate_limit_write,
-        "read": settings.rate_limit_read,
-    }
-    return limits[policy]
+    return settings.rate_limit(policy)
 
 
 def headers(policy: str, limit: RateLimit, remaining: int, reset: int) -> dict[str, str]:

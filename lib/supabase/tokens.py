@@ -18,15 +18,20 @@ import base64
 import contextlib
 import functools
 import hmac
-import json
-import math
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from lib.jsontext import JsonTextError, parse_strict
+from lib.supabase.jwks import (
+    ALGORITHM_BY_KTY,
+    InvalidToken,
+    KeySource,
+    default_key_source,
+)
 
 if TYPE_CHECKING:
     from lib.config import Settings
@@ -41,21 +46,9 @@ DEFAULT_ROLE = "member"
 NOT_BEFORE_LEEWAY_SECONDS = 5
 ISSUED_AT_LEEWAY_SECONDS = 60
 
-DEFAULT_JWKS_TTL_SECONDS = 600.0
-DEFAULT_MIN_REFRESH_INTERVAL_SECONDS = 30.0
-
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
-_ALGORITHM_BY_KTY = {"EC": "ES256", "RSA": "RS256"}
 # Every algorithm a Supabase project signs access tokens with that this API accepts.
-_ALLOWED_ALGORITHMS = frozenset({"HS256", *_ALGORITHM_BY_KTY.values()})
-# Private-key members of EC/RSA JWKs (RFC 7518 section 6): a JWKS that publishes
-# one is misconfigured, and the entry is not used.
-_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_MIN_RSA_BITS = 2048
-
-
-class InvalidToken(Exception):
-    """The access token is not acceptable; the message is for logs and never contains the token."""
+_ALLOWED_ALGORITHMS = frozenset({"HS256", *ALGORITHM_BY_KTY.values()})
 
 
 @dataclass(frozen=True)
@@ -71,173 +64,10 @@ class Claims:
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
 
-@dataclass(frozen=True)
-class VerificationKey:
-    """One usable JWKS entry: its kid, the single algorithm it verifies, and the python-jose key."""
-
-    kid: str
-    algorithm: str
-    key: Any = field(repr=False)
-
-
 def _reject(reason: str) -> NoReturn:
     # Callers reject outside their except blocks, and `from None` is a second guard:
     # a chained python-jose or json error may quote the token or a key.
     raise InvalidToken(reason) from None
-
-
-# --- JWKS ----------------------------------------------------------------------------
-
-
-def _b64url_int_bits(value: object) -> int:
-    if not isinstance(value, str) or not _SEGMENT.fullmatch(value) or len(value) % 4 == 1:
-        return 0
-    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    return int.from_bytes(raw, "big").bit_length()
-
-
-def _jwk_algorithm(entry: Mapping[str, Any]) -> str | None:
-    """ES256 or RS256 for a public signing JWK of a supported type and size, else None."""
-    kty = entry.get("kty")
-    algorithm = _ALGORITHM_BY_KTY.get(kty) if isinstance(kty, str) else None
-    if algorithm is None:
-        return None
-    key_ops = entry.get("key_ops")
-    usable = (
-        not (_PRIVATE_JWK_MEMBERS & entry.keys())
-        and entry.get("use", "sig") == "sig"
-        and entry.get("alg", algorithm) == algorithm
-        and (key_ops is None or (isinstance(key_ops, list) and "verify" in key_ops))
-        and (
-            entry.get("crv") == "P-256"
-            if algorithm == "ES256"
-            else _b64url_int_bits(entry.get("n")) >= _MIN_RSA_BITS
-        )
-    )
-    return algorithm if usable else None
-
-
-def _load_key(entry: object) -> VerificationKey | None:
-    """A verification key from one JWK, or None when the entry is not a usable public signing key."""
-    if not isinstance(entry, Mapping):
-        return None
-    kid = entry.get("kid")
-    algorithm = _jwk_algorithm(entry)
-    if not isinstance(kid, str) or not kid or algorithm is None:
-        return None
-
-    from jose import jwk
-
-    try:
-        return VerificationKey(kid, algorithm, jwk.construct(dict(entry), algorithm))
-    except Exception:
-        # A malformed entry (bad coordinates, point not on the curve, ...) is skipped
-        # like any other unusable one; the rest of the set still works.
-        return None
-
-
-def _load_key_set(document: object) -> dict[str, VerificationKey]:
-    """kid -> key for every usable entry; ValueError when the document is not a JWKS at all."""
-    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
-        raise ValueError('not a JSON object with a "keys" list')
-    keys: dict[str, VerificationKey] = {}
-    for entry in document["keys"]:
-        key = _load_key(entry)
-        # The first entry wins a duplicated kid, so a later one cannot shadow it.
-        if key is not None and key.kid not in keys:
-            keys[key.kid] = key
-    return keys
-
-
-def _http_fetcher(apikey: str) -> Callable[[str], Any]:
-    def fetch(url: str) -> Any:
-        # Imported here: httpx and the pool are only needed on the JWKS path.
-        from lib.supabase.clients import http_pool
-
-        response = http_pool().get(url, headers={"apikey": apikey, "Accept": "application/json"})
-        response.raise_for_status()
-        return response.json()
-
-    return fetch
-
-
-class KeySource:
-    """Verification keys by kid: inline JWKS from settings, or the JWKS URL cached with a TTL."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        fetch: Callable[[str], Any] | None = None,
-        ttl: float = DEFAULT_JWKS_TTL_SECONDS,
-        min_refresh_interval: float = DEFAULT_MIN_REFRESH_INTERVAL_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        """Inline `settings.jwks` is used as is (never fetched); else `fetch(settings.jwks_url)`."""
-        self._url = settings.jwks_url
-        self._fetch = fetch if fetch is not None else _http_fetcher(settings.publishable_key)
-        self._ttl = ttl
-        self._min_refresh_interval = min_refresh_interval
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._keys: dict[str, VerificationKey] = {}
-        self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._inline = settings.jwks is not None
-        if settings.jwks is not None:
-            # resolve_settings validated the shape; a hand-built Settings may not have,
-            # and then no inline key is usable rather than every request failing oddly.
-            with contextlib.suppress(ValueError):
-                self._keys = _load_key_set(settings.jwks)
-
-    def get(self, kid: str) -> VerificationKey:
-        """The key for `kid`, refetching when stale or kid is unknown (rate-limited); raises InvalidToken."""
-        with self._lock:
-            if not self._inline:
-                now = self._clock()
-                stale = self._fetched_at is None or now - self._fetched_at >= self._ttl
-                if (stale or kid not in self._keys) and self._may_refresh(now):
-                    # Fetched while holding the lock: concurrent requests for a new kid
-                    # then wait for one fetch instead of each starting their own.
-                    self._refresh(now)
-            key = self._keys.get(kid)
-        if key is None:
-            _reject("unknown kid")
-        return key
-
-    def _may_refresh(self, now: float) -> bool:
-        return self._attempted_at is None or now - self._attempted_at >= self._min_refresh_interval
-
-    def _refresh(self, now: float) -> None:
-        self._attempted_at = now
-        try:
-            keys = _load_key_set(self._fetch(self._url))
-        except Exception as exc:
-            # Any failure keeps the previous set: a JWKS outage must not log everyone out
-            # while the keys they were issued with are still cached.
-            from lib.http.log import log_event
-
-            log_event("jwks_fetch_failed", level="warning", error=type(exc).__name__)
-            return
-        self._keys = keys
-        self._fetched_at = now
-
-
-_default_sources: dict[int, tuple[Settings, KeySource]] = {}
-_default_sources_lock = threading.Lock()
-
-
-def default_key_source(settings: Settings) -> KeySource:
-    """The process-wide KeySource for `settings` (one per Settings object); never raises."""
-    # Keyed by identity rather than functools.cache: Settings holds the inline JWKS
-    # dict and is therefore unhashable. The entry keeps `settings` alive, so its id
-    # cannot be reused by another object.
-    with _default_sources_lock:
-        found = _default_sources.get(id(settings))
-        if found is None:
-            found = (settings, KeySource(settings))
-            _default_sources[id(settings)] = found
-        return found[1]
 
 
 # --- the token -----------------------------------------------------------------------
@@ -254,39 +84,13 @@ def _b64url_decode(segment: str) -> bytes:
     return data
 
 
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise ValueError("duplicate member")
-        result[name] = value
-    return result
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("non-finite number")
-    return value
-
-
-def _no_constant(_name: str) -> NoReturn:
-    raise ValueError("NaN or Infinity")
-
-
 def _strict_json_object(data: bytes, what: str) -> dict[str, Any]:
-    """A JSON object with no duplicate members and only finite numbers, or InvalidToken."""
+    """A JSON object under lib.jsontext's strict rules (no duplicate members...), or InvalidToken."""
     document: object = None
-    # UnicodeDecodeError and JSONDecodeError are ValueErrors; nesting deep enough for
-    # a RecursionError fits in 8 KiB. Rejected below, outside the handler, so that no
-    # exception (whose message may quote the input) becomes the context.
-    with contextlib.suppress(ValueError, RecursionError):
-        document = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_unique_object,
-            parse_float=_finite_float,
-            parse_constant=_no_constant,
-        )
+    # Rejected below, outside the handler, so that no exception (whose message may
+    # quote the input) becomes the context.
+    with contextlib.suppress(JsonTextError):
+        document = parse_strict(data)
     if not isinstance(document, dict):
         _reject(f"the {what} is not a strict JSON object")
     return document
@@ -469,12 +273,13 @@ def verify_access_token(
     return _check_claims(claims, settings, current)
 
 
+# InvalidToken, KeySource and default_key_source live in lib.supabase.jwks; importing them
+# from here keeps the token API in one place for callers.
 __all__ = [
     "MAX_TOKEN_BYTES",
     "Claims",
     "InvalidToken",
     "KeySource",
-    "VerificationKey",
     "default_key_source",
     "verify_access_token",
 ]

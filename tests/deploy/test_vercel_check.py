@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,11 @@ from devstack.vercel_check import (
     Build,
     CheckError,
     check_build,
-    function_config,
     requirement_pins,
     run_build,
     shipped_files,
 )
+from devstack.vercel_config import load_vercel_config, parse_vercel_config, route_table_problems
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ROUTES = ["api/health.py", "api/vehicles/[id]/index.py"]
@@ -185,6 +186,16 @@ def test_tooling_and_secrets_in_a_bundle_are_flagged(fake: FakeBuild, path: str,
     assert fake.check() == [f"api/health.func: bundles {path} ({reason})"]
 
 
+def test_a_lib_module_left_out_of_a_function_is_flagged(fake: FakeBuild) -> None:
+    # As a `supabase` line in .vercelignore does to lib/supabase/ (gitignore patterns match at any depth).
+    write(fake.root / "lib/supabase/clients.py")
+    assert fake.check() == [
+        f"{name}.func: leaves out 1 lib/ module(s) (lib/supabase/clients.py):"
+        " check .vercelignore and excludeFiles"
+        for name in ("api/health", "api/vehicles/[id]/index")
+    ]
+
+
 def test_dependencies_missing_from_the_bundle_are_flagged(fake: FakeBuild) -> None:
     # What happens when a tool-only pyproject.toml ships: the CLI installs from it, not requirements.txt.
     write(fake.root / "requirements.txt", "supabase==2.34.1\npydantic==2.14.4\npython-jose==3.4.0\n")
@@ -247,18 +258,78 @@ def test_a_public_file_missing_from_the_static_output_is_flagged(fake: FakeBuild
 
 
 def test_function_config_first_match_wins_like_the_cli() -> None:
-    config = {
-        "functions": {
-            "api/{openapi,docs}.py": {"memory": 512},
-            "api/vin/[vin].py": {"memory": 256},
-            "api/**/*.py": {"memory": 1024},
+    config = parse_vercel_config(
+        {
+            "functions": {
+                "api/{openapi,docs}.py": {"memory": 512},
+                "api/vin/[vin].py": {"memory": 256},
+                "api/**/*.py": {"memory": 1024},
+            }
         }
-    }
-    assert function_config(config, "api/docs.py") == ("api/{openapi,docs}.py", {"memory": 512})
+    )
+    assert config.function_config("api/docs.py") == ("api/{openapi,docs}.py", {"memory": 512})
     # An exact key matches before glob semantics, where [vin] would be a character class.
-    assert function_config(config, "api/vin/[vin].py") == ("api/vin/[vin].py", {"memory": 256})
-    assert function_config(config, "api/vehicles/[id]/index.py") == ("api/**/*.py", {"memory": 1024})
-    assert function_config(config, "lib/config.py") is None
+    assert config.function_config("api/vin/[vin].py") == ("api/vin/[vin].py", {"memory": 256})
+    assert config.function_config("api/vehicles/[id]/index.py") == ("api/**/*.py", {"memory": 1024})
+    assert config.function_config("lib/config.py") is None
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A route as route_table_problems sees it."""
+
+    path: str
+    vercel_file: str
+    aliases: tuple[str, ...] = ()
+
+
+TABLE = (
+    Declared("/api/health", "api/health.py"),
+    Declared("/api/vehicles/{id}", "api/vehicles/[id]/index.py"),
+    Declared("/api/auth/login", "api/auth.py"),
+    Declared("/api/openapi.json", "api/openapi.py", aliases=("/api/openapi",)),
+)
+LOGIN = {"source": "/api/auth/login", "destination": "/api/auth"}
+OPENAPI = {"source": "/api/openapi.json", "destination": "/api/openapi"}
+CATCH_ALL_REWRITE = {"source": "/api/:path((?!(?:vehicles/[^/]+)$).*)?", "destination": "/api/health"}
+
+
+def table_problems(*rewrites: dict[str, str]) -> list[str]:
+    return route_table_problems(parse_vercel_config({"rewrites": list(rewrites)}), TABLE)
+
+
+def test_rewrites_in_step_with_the_route_table_pass() -> None:
+    assert table_problems(LOGIN, OPENAPI, CATCH_ALL_REWRITE) == []
+
+
+def test_a_route_without_its_rewrite_is_flagged() -> None:
+    assert table_problems(OPENAPI, CATCH_ALL_REWRITE) == [
+        "/api/auth/login is not /api/auth (api/auth.py) and no vercel.json rewrite leads there"
+    ]
+
+
+def test_a_rewrite_to_another_file_is_flagged() -> None:
+    problems = table_problems({**LOGIN, "destination": "/api/health"}, OPENAPI, CATCH_ALL_REWRITE)
+    assert "vercel.json rewrites /api/auth/login to /api/health, but api/auth.py serves it" in problems
+
+
+def test_the_catch_all_must_come_last() -> None:
+    problems = table_problems(CATCH_ALL_REWRITE, LOGIN, OPENAPI)
+    assert any("which no route declares" in problem for problem in problems)
+    assert any("leaves /api to Vercel's own 404 page" in problem for problem in problems)
+
+
+def test_a_catch_all_taking_a_dynamic_routes_paths_is_flagged() -> None:
+    greedy = {"source": "/api/:path*", "destination": "/api/health"}
+    assert table_problems(LOGIN, OPENAPI, greedy) == [
+        "the catch-all takes /api/vehicles/x1 from api/vehicles/[id]/index.py"
+    ]
+
+
+def test_no_rewrites_at_all_is_flagged() -> None:
+    assert table_problems() == [
+        "vercel.json has no rewrites: the catch-all for undeclared /api paths is missing"
+    ]
 
 
 def test_requirement_pins(tmp_path: Path) -> None:
@@ -301,9 +372,9 @@ def test_shipped_files_are_git_files_minus_vercelignore(tmp_path: Path) -> None:
 
 
 def test_every_route_file_has_limits_in_vercel_json() -> None:
-    config = json.loads((ROOT / "vercel.json").read_text())
+    config = load_vercel_config(ROOT)
     for route in vercel_check.route_files(ROOT):
-        matched = function_config(config, route)
+        matched = config.function_config(route)
         assert matched is not None, route
         _, settings = matched
         assert 128 <= settings["memory"] <= 3009, route
