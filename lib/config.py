@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
-Environment: TypeAlias = Literal["development", "preview", "production"]
+type Environment = Literal["development", "preview", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("development", "preview", "production")
 
 PROCESS_ENVIRONMENT = "process environment"
@@ -56,7 +56,7 @@ class Provenance:
 
 # Turns a raw value (and the variable it came from) into the typed value, or raises
 # _BadValueError; most parsers ignore the variable.
-Parser: TypeAlias = Callable[[str, str], object]
+type Parser = Callable[[str, str], object]
 
 
 def _text(value: str, _variable: str) -> str:

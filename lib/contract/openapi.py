@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
@@ -437,10 +437,7 @@ def _standard_keywords(schema: Any) -> Any:
     }
 
 
-T = TypeVar("T")
-
-
-def _daily(function: Callable[..., T]) -> Callable[..., T]:
+def _daily[T](function: Callable[..., T]) -> Callable[..., T]:
     """Cache like functools.cache, but only for the current UTC date.
 
     The document states date-dependent rules (`performed_at` not after today, `model_year` up to this
