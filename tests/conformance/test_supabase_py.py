@@ -51,6 +51,12 @@ def answer(error: AuthError) -> expected.AuthAnswer:
     return expected.AuthAnswer(error.name, error.code, getattr(error, "status", None))  # type: ignore[arg-type]
 
 
+def rows(data: list[Any]) -> list[dict[str, Any]]:
+    """PostgREST's answer as the JSON objects it is; raises AssertionError if one is not an object."""
+    assert all(isinstance(row, dict) for row in data), data
+    return data
+
+
 def recorded(supabase: Client) -> Events:
     """The auth events `supabase` emits from now on."""
     events: Events = []
@@ -144,7 +150,7 @@ def test_update_user_reaches_on_auth_state_change(stack: Stack) -> None:
 
 def test_password_recovery_through_the_inbox(stack: Stack) -> None:
     _, email = signed_up(stack)
-    assert client(stack).auth.reset_password_for_email(email) is None
+    client(stack).auth.reset_password_for_email(email)
     subject, kind, token_hash = token_hash_mailed(stack, email)
     assert (subject, kind) == ("Reset your password", "recovery")
     nobody = fresh_email("nobody")
@@ -220,18 +226,21 @@ def rest_error(call: Callable[[], Any]) -> tuple[str | None, str | None]:
 def test_vehicles_per_role(stack: Stack) -> None:
     demo = stack.settings.demo_password
     member = client(stack)
-    member_id = member.auth.sign_in_with_password({"email": "member@example.com", "password": demo}).user.id
+    signed_member = member.auth.sign_in_with_password({"email": "member@example.com", "password": demo})
+    assert signed_member.user is not None
+    member_id = signed_member.user.id
     manager = client(stack)
     signed_manager = manager.auth.sign_in_with_password({"email": "manager@example.com", "password": demo})
+    assert signed_manager.user is not None
     manager_id = signed_manager.user.id
     vehicle = {"vin": north_american_vin(), "make": "Volvo", "model": "V70", "model_year": 2019}
 
-    inserted = member.table("vehicles").insert(vehicle).execute()
-    assert inserted.data[0]["owner_id"] == member_id
-    mine = member.table("vehicles").select("id, owner_id").execute().data
+    inserted = rows(member.table("vehicles").insert(vehicle).execute().data)
+    assert inserted[0]["owner_id"] == member_id
+    mine = rows(member.table("vehicles").select("id, owner_id").execute().data)
     assert {row["owner_id"] for row in mine} == {member_id}
-    assert inserted.data[0]["id"] in {row["id"] for row in mine}
-    everyone = manager.table("vehicles").select("id, owner_id").execute().data
+    assert inserted[0]["id"] in {row["id"] for row in mine}
+    everyone = rows(manager.table("vehicles").select("id, owner_id").execute().data)
     assert len({row["owner_id"] for row in everyone}) >= 3  # the three seeded demo users at least
     assert {row["id"] for row in mine} <= {row["id"] for row in everyone}
 
