@@ -7,7 +7,7 @@ The same calls as test_supabase_js.py, held to the same answers of hosted Supaba
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,12 +25,28 @@ from tests.factories import north_american_vin
 PASSWORD = "conformance-pass-1"
 Events = list[str]
 
+# The clients the running test made, closed after it: each holds keep-alive sockets.
+_OPEN: list[Client] = []
+
 
 def client(stack: Stack, key: str | None = None) -> Client:
     """A client of `stack` with the publishable key (or `key`), its session in memory only."""
     s = stack.settings
     options = ClientOptions(auto_refresh_token=False, persist_session=False)
-    return create_client(s.supabase_url, key or s.publishable_key, options=options)
+    made = create_client(s.supabase_url, key or s.publishable_key, options=options)
+    _OPEN.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Close every client a test made: supabase-py leaves that to its caller."""
+    yield
+    while _OPEN:
+        made = _OPEN.pop()
+        made.auth.close()
+        if made._postgrest is not None:  # created on first use of .table()
+            made._postgrest.aclose()
 
 
 def fresh_email(tag: str) -> str:
