@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON312 = $(shell devstack/bin/find-python312)
 
-.PHONY: deps help chromium dev test db-reset migration bench fuzz soak vercel-check clean
+.PHONY: deps help chromium dev lint test db-reset migration bench fuzz soak vercel-check clean
 
 help: ## List the targets and the local stack's ports
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,14 +32,18 @@ deps: $(VENV)/.installed node_modules/.installed
 dev: deps ## Run the local Supabase-compatible stack and the API (ports below)
 	$(PY) -m devstack up
 
+# Needs only the virtualenv: no stack, no Node, no browser. mypy checks the files
+# pyproject.toml lists (lib, api, devstack, tests, bench).
+lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy (strict); no stack or browser needed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
 # Listed first, so a missing browser stops `make test` before installing or linting.
 chromium:
 	@devstack/bin/find-chromium >/dev/null
 
-test: chromium deps ## Lint, type-check and run the whole test suite against a throwaway stack (needs Chromium)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m mypy
+test: chromium deps lint ## `make lint`, then the whole test suite against a throwaway stack (needs Chromium)
 	$(PY) -m pytest
 
 fuzz: deps ## Property-based fuzzing of every operation from /api/openapi.json (schemathesis)

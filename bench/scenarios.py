@@ -120,6 +120,11 @@ class Spec:
     check: load.Check | None = None
 
 
+def always(call: Call) -> load.Script:
+    """A script that sends the same call for every worker and iteration."""
+    return lambda _worker, _i: call
+
+
 def signed_cursor(world: World, user: User, created_at: str, row_id: str) -> str:
     """The cursor the API would have issued for this position, signed in-process as the API signs it."""
     with api_environment(world.stack.settings.api_environment()):
@@ -238,7 +243,7 @@ def crud_specs(world: World, deep_page: int) -> dict[str, dict[str, Spec]]:
             calls = list_calls(world, fleet, where)
             verify_page(world, {t: c for t, c in calls.items() if t in TARGETS}, where)
             call = calls[target]
-            specs[name][target] = Spec(lambda w, i, call=call: call)
+            specs[name][target] = Spec(always(call))
 
     def create(target: str) -> load.Script:
         def script(worker: int, i: int) -> Call:
@@ -450,7 +455,7 @@ def run_scale(
                 summary = measure(
                     world,
                     target,
-                    Spec(lambda w, i, call=call: call, expect=(200, 206)),
+                    Spec(always(call), expect=(200, 206)),
                     concurrency=1,
                     budget=small,
                     processes=processes,

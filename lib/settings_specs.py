@@ -17,7 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from lib.jsontext import JsonObject
 
-Environment: TypeAlias = Literal["development", "preview", "production"]
+Environment: TypeAlias = Literal["development", "preview", "production"]  # noqa: UP040 (get_args reads it)
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
 
 
@@ -32,7 +32,7 @@ class BadValueError(ValueError):
 
 # Turns a raw value (and the variable it came from) into the typed value, or raises
 # BadValueError; most parsers ignore the variable.
-Parser: TypeAlias = Callable[[str, str], object]
+type Parser = Callable[[str, str], object]
 
 
 def _text(value: str, _variable: str) -> str:
@@ -187,7 +187,7 @@ class RateLimit:
 
 # The one list of rate-limit policies: a route names one (lib.contract.routing), each has a
 # RATE_LIMIT_<POLICY> setting, and RATE_LIMIT_FAIL_OPEN may list them.
-RatePolicy: TypeAlias = Literal["login", "recover", "auth", "write", "read"]
+RatePolicy: TypeAlias = Literal["login", "recover", "auth", "write", "read"]  # noqa: UP040 (get_args reads it)
 RATE_POLICIES: tuple[RatePolicy, ...] = get_args(RatePolicy)
 # A counter that is not a route's policy: login also counts per client IP, whatever the email
 # (password spraying, one password over many accounts).

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import requests
 from requests.adapters import HTTPAdapter
-
-T = TypeVar("T")
 
 
 class _FromAddress(HTTPAdapter):
@@ -87,7 +85,7 @@ class ApiClient:
         return self.request("DELETE", path, **kwargs)
 
 
-def in_one_rate_window(
+def in_one_rate_window[T](
     db: psycopg.Connection[Any], attempt: Callable[[], T], window: int = 60, margin: float = 0.0
 ) -> T:
     """What `attempt()` returns from a run that began and ended in one rate-limit window.

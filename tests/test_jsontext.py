@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lib.jsontext import MALFORMED, NOT_UTF8, TOO_DEEP, JsonObject, JsonTextError, parse_strict
@@ -43,7 +45,7 @@ def test_integral_floats_are_integers() -> None:
 
 
 def test_json_object_is_frozen_hashable_and_equal_to_its_mapping() -> None:
-    members = {"keys": [{"kid": "a"}], "n": 1}
+    members: dict[str, Any] = {"keys": [{"kid": "a"}], "n": 1}
     frozen = JsonObject(members)
     members["keys"].append({"kid": "b"})  # the copy does not follow the original
 

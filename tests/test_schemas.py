@@ -21,8 +21,8 @@ from lib.contract.validation import FORBIDDEN, TRIMMED, validate_body, validate_
 from lib.http.problems import BadRequest, ValidationFailed
 from tests.test_validation import members
 
-VEHICLE = {"vin": "1HGCM82633A004352", "make": "Honda", "model": "Accord", "model_year": 2003}
-RECORD = {"performed_at": "2026-01-10", "odometer_km": 900, "kind": "service"}
+VEHICLE: dict[str, Any] = {"vin": "1HGCM82633A004352", "make": "Honda", "model": "Accord", "model_year": 2003}
+RECORD: dict[str, Any] = {"performed_at": "2026-01-10", "odometer_km": 900, "kind": "service"}
 
 
 def errors(model: type[Any], body: dict[str, Any]) -> list[tuple[str, str]]:

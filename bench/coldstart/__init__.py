@@ -255,7 +255,7 @@ def _get(path: str, headers: Mapping[str, str] | None = None) -> Request:
 
 
 def _post(path: str, body: Any, headers: Mapping[str, str] | None = None) -> Request:
-    request = {"method": "POST", "path": path, "headers": dict(headers or {})}
+    request: Request = {"method": "POST", "path": path, "headers": dict(headers or {})}
     if body is not None:
         request["body"] = json.dumps(body)
         request["headers"]["Content-Type"] = "application/json"

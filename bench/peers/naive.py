@@ -78,7 +78,7 @@ class handler(BaseHTTPRequestHandler):  # noqa: N801 (Vercel's required name)
                 result = (
                     self._client()
                     .table("vehicles")
-                    .select("*", count=count)  # type: ignore[arg-type]
+                    .select("*", count=count)
                     .order("created_at", desc=True)
                     .order("id", desc=True)
                     .range(start, start + per_page - 1)

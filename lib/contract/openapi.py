@@ -134,7 +134,7 @@ def _models(routes: Iterable[Route]) -> list[tuple[type[BaseModel], JsonSchemaMo
 T = TypeVar("T")
 
 
-def _daily(function: Callable[..., T]) -> Callable[..., T]:
+def _daily[T](function: Callable[..., T]) -> Callable[..., T]:
     """Cache like functools.cache, but only for the current UTC date.
 
     The document states date-dependent rules (`performed_at` not after today, `model_year` up to this

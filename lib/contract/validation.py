@@ -8,10 +8,12 @@ The text rule is the one list of characters that the API (lib.contract.schemas) 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from lib.http.problems import BadRequest, FieldError, ValidationFailed
 
+# pydantic is imported on first validation, not with every function: routes
+# that take no body or query never load it.
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
@@ -71,10 +73,6 @@ def text_ok(value: str) -> bool:
     return value != "" and value.strip(TRIMMED_CHARACTERS) == value and not has_forbidden_character(value)
 
 
-# pydantic is imported on first validation, not with every function: routes
-# that take no body or query never load it.
-Model = TypeVar("Model", bound="BaseModel")
-
 # pydantic's error types -> our stable codes. Custom validators raise
 # PydanticCustomError with our own code as the type, which passes through.
 _CODES = {
@@ -124,7 +122,7 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     return list(seen.values())
 
 
-def validate_body(model: type[Model], data: dict[str, Any]) -> Model:
+def validate_body[Model: "BaseModel"](model: type[Model], data: dict[str, Any]) -> Model:
     """Validate a decoded JSON body. Raises ValidationFailed (422) with one entry per field."""
     from pydantic import ValidationError
 
@@ -134,7 +132,7 @@ def validate_body(model: type[Model], data: dict[str, Any]) -> Model:
         raise ValidationFailed(field_errors(error)) from None
 
 
-def validate_query(model: type[Model], data: dict[str, str]) -> Model:
+def validate_query[Model: "BaseModel"](model: type[Model], data: dict[str, str]) -> Model:
     """Validate query parameters. Raises BadRequest(invalid_query) with one entry per parameter."""
     from pydantic import ValidationError
 

@@ -31,7 +31,7 @@ class Endpoint(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are separate writes
     server_version = "vehicle-api"
-    timeout = 30  # a client that stalls mid-request does not hold the function forever
+    timeout: ClassVar[float] = 30  # a client that stalls mid-request does not hold the function forever
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

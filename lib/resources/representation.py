@@ -8,7 +8,7 @@ a malformed value) is the database's fault: 502.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,15 +16,13 @@ from lib.contract.schemas import Output
 from lib.http.problems import BadGateway
 from lib.http.response import encode_json
 
-Shape = TypeVar("Shape", bound=Output)
-
 
 def invalid_answer() -> BadGateway:
     """The problem for a database answer that is not what the contract returns."""
     return BadGateway("The database service answered with an invalid response")
 
 
-def one(model: type[Shape], row: dict[str, Any]) -> dict[str, Any]:
+def one(model: type[Output], row: dict[str, Any]) -> dict[str, Any]:
     """`row` in the shape of `model`, as JSON-ready data. Raises BadGateway for a malformed row."""
     try:
         return model.model_validate(row).model_dump(mode="json")
@@ -32,6 +30,6 @@ def one(model: type[Shape], row: dict[str, Any]) -> dict[str, Any]:
         raise invalid_answer() from None
 
 
-def page(model: type[Shape], rows: Iterable[dict[str, Any]], next_cursor: str | None) -> bytes:
+def page(model: type[Output], rows: Iterable[dict[str, Any]], next_cursor: str | None) -> bytes:
     """A list page's body: `{"data": [...], "next_cursor": ...}`. Raises BadGateway for a malformed row."""
     return encode_json({"data": [one(model, row) for row in rows], "next_cursor": next_cursor})

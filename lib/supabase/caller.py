@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 from lib.config import Settings
 from lib.http.cookies import ACCESS_COOKIE, CSRF_HEADER
@@ -56,32 +56,29 @@ class Caller:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
 
-Body_co = TypeVar("Body_co", covariant=True)  # read-only fields: a Call[Sub, ...] is a Call[Base, ...]
-Query_co = TypeVar("Query_co", covariant=True)
-
-
 @dataclass(frozen=True)
-class Call(Generic[Body_co, Query_co]):
+class Call[Body, Query]:
     """One call of an operation that authenticates its caller: what its handler receives.
 
     `body` and `query` are the validated models the route declares (None where it declares
-    none); a test checks each handler's annotation against the route table.
+    none); a test checks each handler's annotation against the route table. The fields are
+    read-only, so the type parameters are inferred covariant: a Call[Sub, ...] is a Call[Base, ...].
     """
 
     request: Request
     caller: Caller
-    body: Body_co
-    query: Query_co
+    body: Body
+    query: Query
     deps: Deps
 
 
 @dataclass(frozen=True)
-class Anonymous(Generic[Body_co, Query_co]):
+class Anonymous[Body, Query]:
     """One call of an operation open to anyone (auth="none"): no caller, else as Call."""
 
     request: Request
-    body: Body_co
-    query: Query_co
+    body: Body
+    query: Query
     deps: Deps
 
 

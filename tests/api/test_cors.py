@@ -336,9 +336,9 @@ def test_deployed_origins(tmp_path: Path, environment: str) -> None:
     for origin in allowed:
         assert cors.is_allowed(origin, settings), origin
         assert cors.response_headers(origin, settings)["Access-Control-Allow-Origin"] == origin
-    for origin in refused:
-        assert not cors.is_allowed(origin, settings), origin
-        assert cors.response_headers(origin, settings) == {}
+    for refused_origin in refused:
+        assert not cors.is_allowed(refused_origin, settings), refused_origin
+        assert cors.response_headers(refused_origin, settings) == {}
 
 
 def test_development_adds_local_origins_only(tmp_path: Path) -> None:

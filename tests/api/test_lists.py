@@ -147,8 +147,8 @@ def test_paging_visits_every_row_once_in_order(
             break
     assert sorted(v["id"] for v in seen) == sorted(v["id"] for v in created)
     key = sort.lstrip("-")
-    values = [(v[key], v["id"]) if key != "created_at" else None for v in seen]
     if key != "created_at":
+        values = [(v[key], v["id"]) for v in seen]
         assert values == sorted(values, reverse=sort.startswith("-"))
 
 

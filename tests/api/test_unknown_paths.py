@@ -9,6 +9,7 @@ the same routing. tests/deploy checks the built routing table.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -38,7 +39,7 @@ UNKNOWN = [
 @pytest.mark.parametrize("path", UNKNOWN)
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "OPTIONS"])
 def test_an_undeclared_path_is_a_404_problem(api: ApiClient, path: str, method: str) -> None:
-    kwargs = {"json": {}} if method == "POST" else {}
+    kwargs: dict[str, Any] = {"json": {}} if method == "POST" else {}
     response = api.request(method, path, **kwargs)
     body = assert_problem(response, 404, "not_found")
     assert body["instance"] == f"/api/{path}"

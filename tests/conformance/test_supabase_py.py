@@ -7,7 +7,7 @@ The same calls as test_supabase_js.py, held to the same answers of hosted Supaba
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,12 +25,28 @@ from tests.factories import north_american_vin
 PASSWORD = "conformance-pass-1"
 Events = list[str]
 
+# The clients the running test made, closed after it: each holds keep-alive sockets.
+_OPEN: list[Client] = []
+
 
 def client(stack: Stack, key: str | None = None) -> Client:
     """A client of `stack` with the publishable key (or `key`), its session in memory only."""
     s = stack.settings
     options = ClientOptions(auto_refresh_token=False, persist_session=False)
-    return create_client(s.supabase_url, key or s.publishable_key, options=options)
+    made = create_client(s.supabase_url, key or s.publishable_key, options=options)
+    _OPEN.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Close every client a test made: supabase-py leaves that to its caller."""
+    yield
+    while _OPEN:
+        made = _OPEN.pop()
+        made.auth.close()
+        if made._postgrest is not None:  # created on first use of .table()
+            made._postgrest.aclose()
 
 
 def fresh_email(tag: str) -> str:
@@ -49,6 +65,12 @@ def answer(error: AuthError) -> expected.AuthAnswer:
     """The (class, code, status) of an Auth error as supabase-py raised it."""
     assert type(error).__name__ == error.name
     return expected.AuthAnswer(error.name, error.code, getattr(error, "status", None))  # type: ignore[arg-type]
+
+
+def rows(data: list[Any]) -> list[dict[str, Any]]:
+    """PostgREST's answer as the JSON objects it is; raises AssertionError if one is not an object."""
+    assert all(isinstance(row, dict) for row in data), data
+    return data
 
 
 def recorded(supabase: Client) -> Events:
@@ -144,7 +166,7 @@ def test_update_user_reaches_on_auth_state_change(stack: Stack) -> None:
 
 def test_password_recovery_through_the_inbox(stack: Stack) -> None:
     _, email = signed_up(stack)
-    assert client(stack).auth.reset_password_for_email(email) is None
+    client(stack).auth.reset_password_for_email(email)
     subject, kind, token_hash = token_hash_mailed(stack, email)
     assert (subject, kind) == ("Reset your password", "recovery")
     nobody = fresh_email("nobody")
@@ -220,18 +242,21 @@ def rest_error(call: Callable[[], Any]) -> tuple[str | None, str | None]:
 def test_vehicles_per_role(stack: Stack) -> None:
     demo = stack.settings.demo_password
     member = client(stack)
-    member_id = member.auth.sign_in_with_password({"email": "member@example.com", "password": demo}).user.id
+    signed_member = member.auth.sign_in_with_password({"email": "member@example.com", "password": demo})
+    assert signed_member.user is not None
+    member_id = signed_member.user.id
     manager = client(stack)
     signed_manager = manager.auth.sign_in_with_password({"email": "manager@example.com", "password": demo})
+    assert signed_manager.user is not None
     manager_id = signed_manager.user.id
     vehicle = {"vin": north_american_vin(), "make": "Volvo", "model": "V70", "model_year": 2019}
 
-    inserted = member.table("vehicles").insert(vehicle).execute()
-    assert inserted.data[0]["owner_id"] == member_id
-    mine = member.table("vehicles").select("id, owner_id").execute().data
+    inserted = rows(member.table("vehicles").insert(vehicle).execute().data)
+    assert inserted[0]["owner_id"] == member_id
+    mine = rows(member.table("vehicles").select("id, owner_id").execute().data)
     assert {row["owner_id"] for row in mine} == {member_id}
-    assert inserted.data[0]["id"] in {row["id"] for row in mine}
-    everyone = manager.table("vehicles").select("id, owner_id").execute().data
+    assert inserted[0]["id"] in {row["id"] for row in mine}
+    everyone = rows(manager.table("vehicles").select("id, owner_id").execute().data)
     assert len({row["owner_id"] for row in everyone}) >= 3  # the three seeded demo users at least
     assert {row["id"] for row in mine} <= {row["id"] for row in everyone}
 

@@ -87,7 +87,7 @@ def plain(row: dict[str, Any]) -> dict[str, Any]:
 
 def fetch_one(db: Db, query: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
     """One row as a dict (None when there is none), UUIDs as strings."""
-    cursor = db.execute(query, params)  # type: ignore[arg-type]
+    cursor = db.execute(query, params)
     row = cursor.fetchone()
     if row is None:
         return None
@@ -96,7 +96,7 @@ def fetch_one(db: Db, query: str, params: tuple[Any, ...] = ()) -> dict[str, Any
 
 def fetch_all(db: Db, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     """All rows as dicts, UUIDs as strings."""
-    cursor = db.execute(query, params)  # type: ignore[arg-type]
+    cursor = db.execute(query, params)
     names = [d.name for d in cursor.description or []]
     return [plain(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 

@@ -519,7 +519,7 @@ def test_service_role_cannot_tamper_with_the_audit_log(db: Db, actors: Actors) -
 
 # -- the private schema ---------------------------------------------------------------------------
 
-PRIVATE_PATHS = [
+PRIVATE_PATHS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "idempotency_keys", None),
     ("POST", "idempotency_keys", {"key": "k"}),
     ("POST", "rpc/authorize", {"requested": "users.manage"}),

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -106,7 +107,7 @@ class handler(BaseHTTPRequestHandler):
         raise ValueError("boom while handling")
 """
 
-VERCEL_JSON = {
+VERCEL_JSON: dict[str, Any] = {
     "cleanUrls": True,
     "trailingSlash": False,
     "rewrites": [
@@ -354,8 +355,11 @@ def test_forwarding_headers_are_overwritten_with_the_connections_address(base: s
     # Like Vercel's edge: a client's own X-Forwarded-For or X-Real-IP never reaches a function.
     spoofed = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1", "X-Real-IP": "198.51.100.2"}
     headers = echo(get(f"{base}/api/hello", headers=spoofed))["headers"]
+    assert isinstance(headers, dict)
     assert (headers["X-Forwarded-For"], headers["X-Real-IP"]) == ("127.0.0.1", "127.0.0.1")
-    assert echo(get(f"{base}/api/hello"))["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    unspoofed = echo(get(f"{base}/api/hello"))["headers"]
+    assert isinstance(unspoofed, dict)
+    assert unspoofed["X-Forwarded-For"] == "127.0.0.1"
 
 
 def test_dynamic_folder_appends_param_to_query(base: str) -> None:

@@ -370,7 +370,7 @@ return out;
 def test_a_browser_page_uses_the_gateway_like_supabase_js(
     stack: Stack, db: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
-    from tests.api.test_browser import chromium, page_server
+    from tests.browser import chromium, page_server
 
     s = stack.settings
     password = f"pw-{uuid.uuid4().hex}"

@@ -103,10 +103,12 @@ def _expand(value: str) -> str:
 
 def _body(case: dict[str, Any]) -> bytes | None:
     if "body_file" in case:
-        return (CORPUS / "bodies" / case["body_file"]).read_bytes()
+        path: Path = CORPUS / "bodies" / case["body_file"]
+        return path.read_bytes()
     if "body_repeat" in case:
         prefix, unit, count, suffix = case["body_repeat"]
-        return (prefix + unit * count + suffix).encode()
+        text: str = prefix + unit * count + suffix
+        return text.encode()
     if "body" in case:
         return str(case["body"]).encode("utf-8", "surrogatepass")
     return None

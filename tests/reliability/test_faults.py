@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -110,7 +111,7 @@ def test_postgrest_stopped_then_restarted(
     isolated_stack.postgrest.stop()
     try:
         for kind in ("read", "list", "create", "update"):
-            response, elapsed = timed(lambda kind=kind: CALLS[kind](iapi, member, vehicle))
+            response, elapsed = timed(partial(CALLS[kind], iapi, member, vehicle))
             assert_clean_problem(response, 503, "service_unavailable")
             assert int(response.headers["Retry-After"]) >= 1
             assert elapsed < READ_TIMEOUT, kind
@@ -145,7 +146,7 @@ def test_postgrest_paused_is_504_well_inside_the_max_duration(
     other = create_vehicle(idb, member)
     with paused(isolated_stack.postgrest.process.pid):
         for kind in ("read", "create"):  # a fail-open read policy and a fail-closed write policy
-            response, elapsed = timed(lambda kind=kind: CALLS[kind](iapi, member, vehicle))
+            response, elapsed = timed(partial(CALLS[kind], iapi, member, vehicle))
             assert_clean_problem(response, 504, "gateway_timeout")
             assert READ_TIMEOUT <= elapsed < READ_TIMEOUT + 1.5, (kind, elapsed)
             assert elapsed < MAX_DURATION
@@ -175,9 +176,7 @@ def test_a_slow_rate_limiter_is_504_at_once(iapi: ApiClient, igateway: Gateway, 
             "/rest/v1", "delay", seconds=READ_TIMEOUT + 1.5, remaining=1, match="rpc/rate_limit_take"
         )
         body: dict[str, Any] | None = {} if method == "POST" else None
-        response, elapsed = timed(
-            lambda m=method, p=path, b=body: iapi.request(m, p, json=b, headers=member.headers)
-        )
+        response, elapsed = timed(partial(iapi.request, method, path, json=body, headers=member.headers))
         assert_clean_problem(response, 504, "gateway_timeout")
         assert elapsed < READ_TIMEOUT + 1.0, (method, elapsed)
 
