@@ -17,10 +17,10 @@ from devstack.devserver import RouteTable
 from devstack.vercel_check import HOBBY_FUNCTION_LIMIT
 from devstack.vercel_config import file_url as vercel_file_url
 from devstack.vercel_config import load_vercel_config, route_table_problems
+from lib.contract.fields import VIN_INPUT_PATTERN
 from lib.contract.openapi import build_document, docs_html, document_bytes, problem_codes
 from lib.contract.routes import ALL_ROUTES
 from lib.contract.routing import Route
-from lib.contract.schemas import VIN_INPUT_PATTERN
 from lib.http.problems import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""lib.contract.schemas and validation: login credentials, null for defaults, cursor bounds, the text rule."""
+"""lib.contract.inputs and validation: login credentials, null for defaults, cursor bounds, the text rule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lib.contract.schemas import (
+from lib.contract.inputs import (
     AuditQuery,
     Credentials,
     LoginCredentials,

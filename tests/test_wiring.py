@@ -50,8 +50,8 @@ def test_importing_the_route_table_and_the_endpoint_loads_no_model_and_no_upstre
         "import sys\n"
         "import lib.contract.routes, lib.http.endpoint, lib.pipeline\n"
         "heavy = ('pydantic', 'httpx', 'postgrest', 'supabase_auth', 'jose', 'vininfo')\n"
-        "light = ('lib.resources', 'lib.contract.schemas', 'lib.contract.openapi', 'lib.supabase.clients',"
-        " 'lib.supabase.tokens')\n"
+        "light = ('lib.resources', 'lib.contract.fields', 'lib.contract.inputs', 'lib.contract.outputs',"
+        " 'lib.contract.openapi', 'lib.supabase.clients', 'lib.supabase.tokens')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(light)))\n"
     )
     loaded = subprocess.run(

@@ -30,9 +30,9 @@ from lib.contract.openapi_operations import (
     operation_object,
     standard_keywords,
 )
+from lib.contract.outputs import Problem
 from lib.contract.routes import ALL_ROUTES
 from lib.contract.routing import Route
-from lib.contract.schemas import Problem
 from lib.http.conditional import body_etag, conditional_response
 from lib.http.cookies import ACCESS_COOKIE, CSRF_HEADER
 from lib.http.problems import CATALOG

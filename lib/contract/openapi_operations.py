@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from lib.contract.docs_page import DOCS_CSP, HTML
+from lib.contract.fields import VIN_INPUT_PATTERN
 from lib.contract.routing import Operation, Route
-from lib.contract.schemas import VIN_INPUT_PATTERN
 from lib.http.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
 from lib.http.methods import UNSAFE_METHODS
 from lib.http.response import JSON

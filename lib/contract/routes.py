@@ -10,7 +10,7 @@ paths: 10 functions, under the 12 the Hobby plan allows per deployment
 function this way rather than adding an `api/` file. The OpenAPI document
 is generated from the same entries, so a route cannot exist without being
 documented. Models are named, not imported (lib.contract.routing.ModelField):
-a function that never validates input never loads pydantic or lib.contract.schemas.
+a function that never validates input never loads pydantic or the models (lib.contract.inputs, outputs).
 """
 
 from __future__ import annotations

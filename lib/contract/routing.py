@@ -32,11 +32,15 @@ NO_STORE = "no-store"
 
 
 class ModelField:
-    """An Operation field holding a model, declared as the class or as its name in lib.contract.schemas.
+    """An Operation field holding a model, declared as the class or as its name in `module`.
 
-    A name is resolved on first read, so importing the route table loads neither
-    pydantic nor the schemas: each function pays for them only when it validates.
+    Request models (body, query) live in lib.contract.inputs, response models in
+    lib.contract.outputs. A name is resolved on first read, so importing the route table
+    loads neither pydantic nor the models: each function pays for them only when it validates.
     """
+
+    def __init__(self, module: str) -> None:
+        self.module = module
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.attribute = "_" + name
@@ -50,9 +54,7 @@ class ModelField:
             return None  # the dataclass field's default
         value: Any = instance.__dict__[self.attribute]
         if isinstance(value, str):
-            from lib.contract import schemas
-
-            value = getattr(schemas, value)
+            value = getattr(importlib.import_module(self.module), value)
             instance.__dict__[self.attribute] = value
         model: type[BaseModel] | None = value
         return model
@@ -69,9 +71,9 @@ class Operation:
     summary: str
     auth: AuthMode = "required"
     rate_limit: RatePolicy | None = None
-    body: ModelField = ModelField()  # a model, or its name in lib.contract.schemas
-    query: ModelField = ModelField()
-    response: ModelField = ModelField()
+    body: ModelField = ModelField("lib.contract.inputs")  # a model, or its name there
+    query: ModelField = ModelField("lib.contract.inputs")
+    response: ModelField = ModelField("lib.contract.outputs")
     success: int = 200
     errors: tuple[int, ...] = ()
     cache_control: str = PRIVATE

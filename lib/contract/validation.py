@@ -1,6 +1,6 @@
 """Turning pydantic validation failures into the contract's `errors[]` entries, and the text rule.
 
-The text rule is the one list of characters that the API (lib.contract.schemas) and the database
+The text rule is the one list of characters that the API (lib.contract.fields) and the database
 (`private.text_ok` in supabase/migrations) both refuse or trim, so that a direct write through
 `/rest/v1` is held to exactly what the API accepts.
 """

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lib.config import Settings, get_settings
-from lib.contract.schemas import (
+from lib.contract.inputs import (
     Credentials,
     EmptyBody,
     LoginCredentials,

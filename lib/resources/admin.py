@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lib.contract.schemas import AuditEntry, AuditQuery, PageQuery, RoleAssignment, RoleChange, UserSummary
+from lib.contract.inputs import AuditQuery, PageQuery, RoleChange
+from lib.contract.outputs import AuditEntry, RoleAssignment, UserSummary
 from lib.http.problems import NotFound
 from lib.http.response import Response, json_response
 from lib.resources import representation

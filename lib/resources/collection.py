@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lib.contract.schemas import Output, PageQuery
+from lib.contract.inputs import PageQuery
+from lib.contract.outputs import Output
 from lib.http.conditional import conditional_response
 from lib.http.response import Response
 from lib.resources import representation

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.contract.schemas import MaintenanceCreate, MaintenanceRecord, PageQuery
+from lib.contract.inputs import MaintenanceCreate, PageQuery
+from lib.contract.outputs import MaintenanceRecord
 from lib.http.conditional import conditional_response
 from lib.http.problems import NotFound
 from lib.http.response import Response, encode_json

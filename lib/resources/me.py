@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lib.contract.schemas import Me, PasswordChange
+from lib.contract.inputs import PasswordChange
+from lib.contract.outputs import Me
 from lib.http.problems import ApiError, FieldError, Forbidden, Unauthorized, ValidationFailed
 from lib.http.response import Response, empty_response, json_response
 from lib.resources import representation

@@ -1,6 +1,6 @@
 """Database rows (as PostgREST returns them) in the API's JSON shape, built by the output models.
 
-The models of lib.contract.schemas document each response in the OpenAPI document and
+The models of lib.contract.outputs document each response in the OpenAPI document and
 build it here, so the two cannot differ. A row the model cannot read (a missing column,
 a malformed value) is the database's fault: 502.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lib.contract.schemas import Output
+from lib.contract.outputs import Output
 from lib.http.problems import BadGateway
 from lib.http.response import encode_json
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.contract.schemas import Vehicle, VehicleCreate, VehicleListQuery, VehicleUpdate
+from lib.contract.inputs import VehicleCreate, VehicleListQuery, VehicleUpdate
+from lib.contract.outputs import Vehicle
 from lib.http.conditional import conditional_response, required_versions, version_etag
 from lib.http.problems import Forbidden, NotFound, PreconditionFailed
 from lib.http.response import Response, empty_response, encode_json

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from supabase_auth.errors import AuthApiError
 
-from lib.contract.schemas import (
+from lib.contract.inputs import (
     Credentials,
     EmptyBody,
     LoginCredentials,
     RecoverRequest,
     RefreshRequest,
-    Session,
     VerifyRequest,
 )
+from lib.contract.outputs import Session
 from lib.http.problems import Conflict, Forbidden, RateLimited, Unauthorized
 from lib.resources import account
 from lib.supabase.caller import csrf_token

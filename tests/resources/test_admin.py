@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lib.contract.schemas import AuditQuery, PageQuery, RoleChange
+from lib.contract.inputs import AuditQuery, PageQuery, RoleChange
 from lib.contract.validation import validate_query
 from lib.http.problems import NotFound
 from lib.resources import admin

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from lib.contract.schemas import Health
+from lib.contract.outputs import Health
 from lib.resources import health
 from tests.resources import fakes
 from tests.resources.fakes import FakeDatabase, Query

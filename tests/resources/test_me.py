@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from supabase_auth.errors import AuthApiError
 
-from lib.contract.schemas import Me, PasswordChange
+from lib.contract.inputs import PasswordChange
+from lib.contract.outputs import Me
 from lib.http.problems import Forbidden, ValidationFailed
 from lib.http.request import Request
 from lib.resources import me

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lib.contract.schemas import AuditEntry, MaintenanceRecord, UserSummary, Vehicle
+from lib.contract.outputs import AuditEntry, MaintenanceRecord, UserSummary, Vehicle
 from lib.http.problems import BadGateway
 from lib.resources import representation
 from tests.resources import rows

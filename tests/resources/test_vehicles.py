@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from postgrest.exceptions import APIError
 
-from lib.contract.schemas import VehicleCreate, VehicleListQuery, VehicleUpdate
+from lib.contract.inputs import VehicleCreate, VehicleListQuery, VehicleUpdate
 from lib.contract.validation import validate_query
 from lib.http.problems import ApiError, BadGateway, BadRequest, Forbidden, NotFound, PreconditionFailed
 from lib.http.response import Response

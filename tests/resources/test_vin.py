@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lib.contract.schemas import VinDecoded
+from lib.contract.outputs import VinDecoded
 from lib.http.problems import ValidationFailed
 from lib.resources import vin
 from tests.resources import fakes
