@@ -4,11 +4,11 @@
 of the OpenAPI document and prints its digest and the breaking changes since the previous one;
 `--check` only reports (exit 1) whether either file is out of date.
 
-The document is built as of two pinned dates and every value that differs between them (the rules
-that move with the date: `model_year` up to this year + 2, `performed_at` not after today) is
-replaced by a placeholder, so neither file changes with the calendar. Only stable interfaces are
-used: `build_document`, `CATALOG`, the settings table and a few constants; everything else comes
-from the document itself.
+The document is built as of two pinned dates (`build_document(today)`) and every value that differs
+between them (the rules that move with the date: `model_year` up to this year + 2, `performed_at`
+not after today) is replaced by a placeholder, so neither file changes with the calendar. Only
+stable interfaces are used: `build_document`, `CATALOG`, the settings table and a few constants;
+everything else comes from the document itself.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from devstack.api_diff import Change, breaking, classify
 from devstack.api_reference_constants import cookies, problem_codes, rate_limits, roles, settings
@@ -51,21 +49,10 @@ def document_as_of(day: date) -> dict[str, Any]:
     """The OpenAPI document as it would be built on `day` (UTC), bypassing the per-day cache."""
     from lib.contract import openapi
 
-    class Pinned(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> Pinned:
-            return cls(day.year, day.month, day.day, 12, tzinfo=tz or UTC)
-
-    with ExitStack() as patches:
-        # The date rules live in the contract's models; openapi's own clock only keys its cache.
-        for name, module in list(sys.modules.items()):
-            contract = name.startswith("lib.contract.") and name != openapi.__name__
-            if contract and getattr(module, "datetime", None) is datetime:
-                patches.enter_context(mock.patch.object(module, "datetime", Pinned))
-        build: Callable[[], dict[str, Any]] = getattr(
-            openapi.build_document, "__wrapped__", openapi.build_document
-        )
-        document: dict[str, Any] = json.loads(json.dumps(build()))  # a private deep copy
+    build: Callable[[date], dict[str, Any]] = getattr(
+        openapi.build_document, "__wrapped__", openapi.build_document
+    )
+    document: dict[str, Any] = json.loads(json.dumps(build(day)))  # a private deep copy
     return document
 
 

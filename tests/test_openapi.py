@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +361,16 @@ def test_vehicle_create_schema(document: dict[str, Any]) -> None:
     currency = document["components"]["schemas"]["MaintenanceCreate"]["properties"]["currency"]
     assert currency["anyOf"] == [{"type": "string", "pattern": "^[A-Z]{3}$"}, {"type": "null"}]
     assert currency["default"] == "USD"
+
+
+def test_the_date_rules_are_stated_as_of_the_given_day() -> None:
+    as_of = build_document(date(2031, 6, 17))
+    schemas = as_of["components"]["schemas"]
+    assert schemas["VehicleCreate"]["properties"]["model_year"]["maximum"] == 2033
+    pattern = re.compile(schemas["MaintenanceCreate"]["properties"]["performed_at"]["pattern"])
+    assert pattern.fullmatch("2031-06-17")
+    assert not pattern.fullmatch("2031-06-18")
+    assert build_document() != as_of  # the default is today, not the last day asked for
 
 
 def test_login_takes_any_two_strings(document: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ document. The models that use them are in lib.contract.inputs and lib.contract.o
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -122,8 +123,17 @@ def _performed_at(value: Any) -> date:
     return day
 
 
+# The day the documented date rules are stated as of: lib.contract.openapi.build_document sets it for
+# the schemas it generates (json_schema_extra callables take no arguments but the schema); None is today.
+SCHEMA_DAY: ContextVar[date | None] = ContextVar("SCHEMA_DAY", default=None)
+
+
+def _schema_day() -> date:
+    return SCHEMA_DAY.get() or datetime.now(UTC).date()
+
+
 def _model_year_bounds(schema: dict[str, Any]) -> None:
-    schema.update(minimum=FIRST_MODEL_YEAR, maximum=datetime.now(UTC).year + 2)
+    schema.update(minimum=FIRST_MODEL_YEAR, maximum=_schema_day().year + 2)
 
 
 def _digits_between(low: str, high: str) -> str:
@@ -161,7 +171,7 @@ def not_after_pattern(day: date) -> str:
 
 
 def _performed_at_bounds(schema: dict[str, Any]) -> None:
-    schema["pattern"] = not_after_pattern(datetime.now(UTC).date())
+    schema["pattern"] = not_after_pattern(_schema_day())
     schema["description"] = "A date (YYYY-MM-DD), not after today (UTC)."
 
 

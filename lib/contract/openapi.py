@@ -14,7 +14,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from lib.contract import docs_page
+from lib.contract.fields import SCHEMA_DAY
 from lib.contract.openapi_operations import (
     error_statuses,
     head_operation,
@@ -166,8 +167,19 @@ def _merge_definitions(target: dict[str, Any], definitions: Mapping[str, Any]) -
 
 
 @_daily
-def build_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route in ALL_ROUTES (built once per process and day)."""
+def build_document(today: date | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route in ALL_ROUTES, its date rules as of `today` (UTC).
+
+    None, the default, means the current UTC date; built once per process and day (and `today`).
+    """
+    token = SCHEMA_DAY.set(today)
+    try:
+        return _document()
+    finally:
+        SCHEMA_DAY.reset(token)
+
+
+def _document() -> dict[str, Any]:
     raw_refs, top = models_json_schema(_models(ALL_ROUTES), ref_template=SCHEMA_REF)
     refs: dict[tuple[object, str], Any] = dict(raw_refs.items())
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
