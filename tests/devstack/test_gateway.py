@@ -21,7 +21,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.gateway import ApiKeys, GatewayState, Upstream, make_gateway
+from devstack.gateway import make_gateway
+from devstack.gateway_state import ApiKeys, GatewayState, Upstream
 from devstack.stack import Stack
 from tests.factories import create_user, create_vehicle, north_american_vin
 from tests.support import ApiClient, random_ip
