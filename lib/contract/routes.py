@@ -6,7 +6,7 @@ sends each path that is not the file's own URL to it. The maintenance function
 serves the list and the single record, `api/auth.py` the six auth paths,
 `api/me.py` /api/me and /api/me/password, and `api/admin.py` the three admin
 paths: 10 functions, under the 12 the Hobby plan allows per deployment
-(tests/test_openapi.py fails past 12), so a new route joins an existing
+(tests/contract/test_openapi.py fails past 12), so a new route joins an existing
 function this way rather than adding an `api/` file. The OpenAPI document
 is generated from the same entries, so a route cannot exist without being
 documented. Models are named, not imported (lib.contract.routing.ModelField):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # A handler takes one argument: a typed call (lib.supabase.caller.Call[Body, Query] when the
 # operation authenticates its caller, Anonymous[Body, Query] when not) or, needing neither
-# caller, input nor collaborators, the bare lib.http.request.Request. tests/test_wiring.py
+# caller, input nor collaborators, the bare lib.http.request.Request. tests/contract/test_wiring.py
 # checks each one's annotation against its operation's declared models.
 Handler = Callable[[Any], "Response"]
 AuthMode = Literal["none", "required"]

@@ -115,7 +115,7 @@ def test_the_build_hands_undeclared_api_paths_to_the_catch_all(vercel_build: Bui
 
 
 def test_the_build_stays_within_the_hobby_plans_function_limit(vercel_build: Build) -> None:
-    # tests/test_openapi.py counts the api/ files; this counts what the CLI really built.
+    # tests/contract/test_openapi.py counts the api/ files; this counts what the CLI really built.
     built = sorted(function.name for function in vercel_build.functions())
     assert len(built) <= HOBBY_FUNCTION_LIMIT, (
         f"the build has {len(built)} functions ({', '.join(built)}); Vercel's Hobby plan allows"

@@ -16,7 +16,7 @@ from tests.factories import User
 from tests.support import random_ip
 
 # The fuzzer sends thousands of requests a minute as one user from one address; the limiter's
-# exactness is proven elsewhere (tests/test_ratelimit.py, tests/reliability/test_concurrency.py).
+# exactness is proven elsewhere (tests/supabase/test_ratelimit.py, tests/reliability/test_concurrency.py).
 UNLIMITED = "1000000/60"  # the most RATE_LIMIT_* accepts
 
 

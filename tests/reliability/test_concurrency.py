@@ -2,7 +2,7 @@
 
 Each test fires its requests from a thread pool behind a barrier, so they reach the API together.
 Also proven elsewhere: tests/api/test_idempotency.py (8 concurrent retries make one row),
-tests/test_ratelimit.py (the shared counter admits exactly its limit at 12, 50 and 200 concurrent
+tests/supabase/test_ratelimit.py (the shared counter admits exactly its limit at 12, 50 and 200 concurrent
 callers), tests/api/test_rate_limits.py (200 concurrent logins for one email admit at most 5).
 """
 

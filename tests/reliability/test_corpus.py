@@ -9,7 +9,7 @@
 * ids.txt: path traversal (plain and encoded), non-UUID and hostile ids in every `{id}` route.
 
 Requests go over a raw socket, byte for byte, so nothing (no client library) tidies them up first.
-Also proven elsewhere: tests/test_endpoint.py (framing and JSON rules on an in-process route),
+Also proven elsewhere: tests/http/test_endpoint.py (framing and JSON rules on an in-process route),
 tests/api/test_lists.py (operator-looking filter values, literal `q`, tampered cursors).
 """
 

@@ -19,7 +19,7 @@ from lib.contract.inputs import (
 )
 from lib.contract.validation import FORBIDDEN, TRIMMED, validate_body, validate_query
 from lib.http.problems import BadRequest, ValidationFailed
-from tests.test_validation import members
+from tests.contract.test_validation import members
 
 VEHICLE: dict[str, Any] = {"vin": "1HGCM82633A004352", "make": "Honda", "model": "Accord", "model_year": 2003}
 RECORD: dict[str, Any] = {"performed_at": "2026-01-10", "odometer_km": 900, "kind": "service"}

@@ -24,7 +24,7 @@ from lib.contract.routes import ALL_ROUTES
 from lib.contract.routing import Route
 from lib.http.problems import CATALOG
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 API_DIR = ROOT / "api"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTES_BY_PATH = {route.path: route for route in ALL_ROUTES}

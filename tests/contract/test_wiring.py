@@ -18,7 +18,7 @@ from lib.contract.routing import Operation
 from lib.http.request import Request
 from lib.supabase.caller import Anonymous, Call
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = [
     pytest.param(operation, id=f"{method} {route.path}")
     for route in ALL_ROUTES

@@ -57,17 +57,17 @@ def conflict(call: Anonymous[EchoBody, None]) -> Response:
 ECHO = Route(
     "/api/echo/{id}",
     {
-        "GET": Operation("tests.test_endpoint:echo", "echo", auth="none", query=EchoQuery),
-        "POST": Operation("tests.test_endpoint:echo", "echo", auth="none", body=EchoBody),
-        "DELETE": Operation("tests.test_endpoint:explode", "explode", auth="none"),
-        "PUT": Operation("tests.test_endpoint:conflict", "conflict", auth="none", body=EchoBody),
+        "GET": Operation("tests.http.test_endpoint:echo", "echo", auth="none", query=EchoQuery),
+        "POST": Operation("tests.http.test_endpoint:echo", "echo", auth="none", body=EchoBody),
+        "DELETE": Operation("tests.http.test_endpoint:explode", "explode", auth="none"),
+        "PUT": Operation("tests.http.test_endpoint:conflict", "conflict", auth="none", body=EchoBody),
     },
     vercel_file="api/echo/[id].py",
 )
 # A second route of the same function (as vercel.json rewrites a path to it).
 ECHO_ITEM = Route(
     "/api/echo/{id}/items/{item_id}",
-    {"GET": Operation("tests.test_endpoint:echo", "echo one item", auth="none")},
+    {"GET": Operation("tests.http.test_endpoint:echo", "echo one item", auth="none")},
     vercel_file="api/echo/[id].py",
 )
 
