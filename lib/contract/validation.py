@@ -122,6 +122,11 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     return list(seen.values())
 
 
+def invalid_cursor() -> BadRequest:
+    """The one answer to any cursor this server did not issue for the list (400 invalid_cursor)."""
+    return BadRequest("The cursor is not valid for this list", code="invalid_cursor")
+
+
 def validate_body[Model: "BaseModel"](model: type[Model], data: dict[str, Any]) -> Model:
     """Validate a decoded JSON body. Raises ValidationFailed (422) with one entry per field."""
     from pydantic import ValidationError
@@ -141,8 +146,6 @@ def validate_query[Model: "BaseModel"](model: type[Model], data: dict[str, str])
     except ValidationError as error:
         errors = field_errors(error)
         if errors and all(entry.code == "invalid_cursor" for entry in errors):
-            from lib.supabase.cursor import invalid_cursor
-
             # Only the cursor is wrong (empty, overlong): the same answer as a tampered one.
             raise invalid_cursor() from None
         names = ", ".join(entry.field for entry in errors)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lib.config import get_settings
-from lib.http.problems import BadRequest
+from lib.contract.validation import invalid_cursor
 
 _SIGNATURE_BYTES = 16
 
@@ -48,11 +48,6 @@ def encode_cursor(context: str, position: list[Any]) -> str:
     """Sign `position` (the last row's sort values) for this list."""
     payload = json.dumps(position, separators=(",", ":"), default=str).encode()
     return _b64(payload) + "." + _b64(_signature(context, payload))
-
-
-def invalid_cursor() -> BadRequest:
-    """The one answer to any cursor this server did not issue for the list (400 invalid_cursor)."""
-    return BadRequest("The cursor is not valid for this list", code="invalid_cursor")
 
 
 def decode_cursor(context: str, cursor: str) -> list[Any]:
