@@ -21,12 +21,19 @@ Results: bench/results/coldstart.json and the Cold start table in docs/performan
 
 `--bytecode` measures the same with everything precompiled (what a build with
 VERCEL_PYTHON_COMPILEALL=1 ships) into bench/results/coldstart-bytecode.json.
+
+`--against REV` also copies what git revision REV shipped (its files minus its .vercelignore,
+the same _vendor: REV must pin the same requirements) and runs every function present in
+both trees twice per round, "<function>" and "<function> @REV", each with the same request;
+per function it reports the medians now and at REV, their ratio and the spread over rounds,
+into bench/results/coldstart-against.json (the normal results are left alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -34,9 +41,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,8 +56,11 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
 RESULTS = ROOT / "bench" / "results" / "coldstart.json"
 RESULTS_BYTECODE = ROOT / "bench" / "results" / "coldstart-bytecode.json"
+RESULTS_AGAINST = ROOT / "bench" / "results" / "coldstart-against.json"
 DOC = ROOT / "docs" / "performance.md"
 TARGET = 0.5
+# --against: a function is "within" when its median is at most this times REV's.
+AGAINST_LIMIT = 1.10
 DEFAULT_RUNS = 11
 PASSWORD = "cold-start-password-1"
 EXCLUDED = ("__pycache__", "*.pyc")
@@ -61,14 +72,20 @@ Request = dict[str, Any]
 class Variant:
     """One thing to cold-start: a function of the API or a baseline."""
 
-    name: str  # "api/vehicles/[id]/index", "floor", "naive"
+    name: str  # "api/vehicles/[id]/index", "floor", "naive", "api/health @b32135b"
     file: str  # relative to the deployment copy
     module: str  # the module name Vercel's runtime gives it
+    rev: str = ""  # the git revision whose copy it runs (--against), "" for the working tree
 
     @property
     def is_baseline(self) -> bool:
         """True for the floor and naive baselines."""
         return not self.name.startswith("api/")
+
+    @property
+    def function(self) -> str:
+        """The name without " @REV": the same function, and the same request, in either tree."""
+        return self.name.removesuffix(f" @{self.rev}") if self.rev else self.name
 
 
 @dataclass
@@ -128,14 +145,14 @@ def vendor(dest: Path) -> int:
     return copied
 
 
-def deployment_copy(dest: Path, *, bytecode: bool = False) -> Path:
-    """The functions' code, `_vendor/` dependencies, the baselines and the probe; compiled only on request."""
+def deployment_copy(dest: Path, *, bytecode: bool = False, root: Path = ROOT) -> Path:
+    """What ships from `root`, `_vendor/`, the baselines and the probe; compiled only on request."""
     from devstack.vercel_check import shipped_files
 
-    for rel in shipped_files(ROOT):
+    for rel in shipped_files(root):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, target)
+        shutil.copy2(root / rel, target)
     files = vendor(dest / "_vendor")
     shutil.copy2(HERE / "floor_function.py", dest / "bench_floor.py")
     shutil.copy2(HERE / "naive_function.py", dest / "bench_naive.py")
@@ -297,28 +314,45 @@ def run(
     from devstack.vercel_check import python312
 
     python = python312()
-    chosen = [v for v in variants() if v.is_baseline or not only or any(o in v.name for o in only)]
-    samples = {v.name: Samples() for v in chosen}
+    chosen = _chosen(variants(), only)
     with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp, _maybe_stack(with_requests) as stack:
         copy = deployment_copy(Path(tmp), bytecode=bytecode)
         requests = Requests(stack) if stack is not None else None
-        env = _child_environment(requests)
-        for round_no in range(runs):
-            shift = round_no % len(chosen)
-            for variant in chosen[shift:] + chosen[:shift]:
-                pair = [requests.for_variant(variant.name, round_no) for _ in range(2)] if requests else []
-                data = measure(python, copy, variant, env, pair)
-                into = samples[variant.name]
-                into.import_s.append(data["import_s"])
-                into.wall_s.append(data["wall_s"])
-                into.modules = int(data["modules"])
-                if pair:
-                    first, warm = data["requests_s"]
-                    into.first_s.append(first)
-                    into.warm_s.append(warm)
-                    into.statuses.extend(int(s) for s in data["statuses"])
-            _log(f"coldstart: round {round_no + 1}/{runs} done")
+        samples = _rounds(python, chosen, {"": copy}, runs, requests)
     return _document(samples, runs, python, with_requests, bytecode)
+
+
+def _chosen(found: Sequence[Variant], only: Sequence[str]) -> list[Variant]:
+    return [v for v in found if v.is_baseline or _matches(v.name, only)]
+
+
+def _matches(name: str, only: Sequence[str]) -> bool:
+    return not only or any(o in name for o in only)
+
+
+def _rounds(
+    python: Path, chosen: Sequence[Variant], copies: Mapping[str, Path], runs: int, requests: Requests | None
+) -> dict[str, Samples]:
+    """Every variant `runs` times, once per round in a rotating order, each from its revision's copy."""
+    env = _child_environment(requests)
+    samples = {v.name: Samples() for v in chosen}
+    order = list(chosen)
+    for round_no in range(runs):
+        shift = round_no % len(order)
+        for variant in order[shift:] + order[:shift]:
+            pair = [requests.for_variant(variant.function, round_no) for _ in range(2)] if requests else []
+            data = measure(python, copies[variant.rev], variant, env, pair)
+            into = samples[variant.name]
+            into.import_s.append(data["import_s"])
+            into.wall_s.append(data["wall_s"])
+            into.modules = int(data["modules"])
+            if pair:
+                first, warm = data["requests_s"]
+                into.first_s.append(first)
+                into.warm_s.append(warm)
+                into.statuses.extend(int(s) for s in data["statuses"])
+        _log(f"coldstart: round {round_no + 1}/{runs} done")
+    return samples
 
 
 @contextmanager
@@ -353,7 +387,7 @@ def _document(
 ) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
     for name, s in samples.items():
-        cold = [i + f - w for i, f, w in zip(s.import_s, s.first_s, s.warm_s, strict=False)]
+        cold = _cold_s(s)
         rows[name] = {
             "import_ms": _median_ms(s.import_s),
             "first_request_ms": _median_ms(s.first_s),
@@ -368,7 +402,8 @@ def _document(
     for row in rows.values():
         row["import_vs_naive"] = _ratio(row["import_ms"], naive["import_ms"])
         row["cold_cost_vs_naive"] = _ratio(row["cold_cost_ms"], naive["cold_cost_ms"])
-    functions = {k: v for k, v in rows.items() if k.startswith("api/")}
+    # The target is about the working tree's functions, not --against's "@REV" twins.
+    functions = {k: v for k, v in rows.items() if k.startswith("api/") and " @" not in k}
     worst = max((v["import_vs_naive"] for v in functions.values()), default=None)
     worst_cold = max((v["cold_cost_vs_naive"] or 0 for v in functions.values()), default=None)
     return {
@@ -390,8 +425,194 @@ def _document(
     }
 
 
+def _cold_s(s: Samples) -> list[float]:
+    return [i + f - w for i, f, w in zip(s.import_s, s.first_s, s.warm_s, strict=False)]
+
+
 def _ratio(value: float | None, base: float | None) -> float | None:
     return round(value / base, 3) if value is not None and base else None
+
+
+# --------------------------------------------------------------------------- --against REV
+
+
+def api_functions(files: Iterable[str]) -> list[str]:
+    """The function files among a tree's shipped files: `api/**/*.py` but `_`/`.`-prefixed paths."""
+    found = []
+    for file in files:
+        parts = file.split("/")
+        if parts[0] == "api" and file.endswith(".py") and not any(p[:1] in "_." for p in parts[1:]):
+            found.append(file)
+    return sorted(found)
+
+
+def against_variants(
+    current: Sequence[Variant], rev_files: Iterable[str], rev: str
+) -> tuple[list[Variant], list[str], list[str]]:
+    """`current`'s variants, each function present in `rev_files` followed by its " @rev" twin.
+
+    Also returns the functions only the working tree has and those only REV has (not run).
+    """
+    at_rev = set(api_functions(rev_files))
+    paired: list[Variant] = []
+    only_now: list[str] = []
+    for variant in current:
+        paired.append(variant)
+        if variant.is_baseline:
+            continue
+        if variant.file in at_rev:
+            paired.append(Variant(f"{variant.name} @{rev}", variant.file, variant.module, rev))
+        else:
+            only_now.append(variant.name)
+    now_files = {v.file for v in current}
+    only_rev = sorted(f.removesuffix(".py") for f in at_rev - now_files)
+    return paired, only_now, only_rev
+
+
+def _spread_ms(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "median": _median_ms(values),
+        "min": round(min(values) * 1000, 1) if values else None,
+        "max": round(max(values) * 1000, 1) if values else None,
+    }
+
+
+def comparison(samples: Mapping[str, Samples], pairs: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Per function (now, @REV name pairs): import and cold cost now and at REV, ratios now/REV, verdict."""
+    rows: dict[str, dict[str, Any]] = {}
+    for now_name, rev_name in pairs:
+        now, then = samples[now_name], samples[rev_name]
+        row: dict[str, Any] = {
+            "import_ms": {"now": _spread_ms(now.import_s), "rev": _spread_ms(then.import_s)},
+            "cold_cost_ms": {"now": _spread_ms(_cold_s(now)), "rev": _spread_ms(_cold_s(then))},
+            "modules_loaded": {"now": now.modules, "rev": then.modules},
+        }
+        for key in ("import_ms", "cold_cost_ms"):
+            row[key]["ratio"] = _ratio(row[key]["now"]["median"], row[key]["rev"]["median"])
+        # The criterion is the cold start: the cold cost when there were requests, else the import.
+        decisive = row["cold_cost_ms"]["ratio"] if now.first_s else row["import_ms"]["ratio"]
+        row["within_limit"] = decisive is not None and decisive <= AGAINST_LIMIT
+        rows[now_name] = row
+    return rows
+
+
+def against_table(document: Mapping[str, Any]) -> str:
+    """The Markdown table of an --against document: medians (min..max) now and at REV, and now/REV."""
+    rev = document["against"]["rev"]
+    with_requests = document["with_first_request"]
+    head = f"| function | import now (ms) | import @{rev} (ms) | now/{rev} |"
+    rule = "|---|---:|---:|---:|"
+    if with_requests:
+        head += f" cold cost now (ms) | cold cost @{rev} (ms) | now/{rev} |"
+        rule += "---:|---:|---:|"
+    lines = [head, rule]
+    functions = document["functions"]
+    for name in sorted(functions):
+        row = functions[name]
+        line = f"| `{name}` |"
+        for key in ("import_ms", "cold_cost_ms") if with_requests else ("import_ms",):
+            line += (
+                f" {_spread(row[key]['now'])} | {_spread(row[key]['rev'])} | {_fmt(row[key]['ratio'], 2)}x |"
+            )
+        lines.append(line)
+    against = document["against"]
+    over = sorted(k for k, v in functions.items() if not v["within_limit"])
+    measure_name = "cold cost" if with_requests else "import"
+    lines += [
+        "",
+        f"Median (min..max) of {document['runs_per_variant']} interleaved runs per cell, "
+        f"{rev} = {against['commit'][:12]}. "
+        + (
+            f"Every function's {measure_name} within {AGAINST_LIMIT:.2f}x of {rev}'s."
+            if not over
+            else f"Over {AGAINST_LIMIT:.2f}x {rev}'s {measure_name}: {', '.join(over)}."
+        ),
+    ]
+    if against["only_now"]:
+        lines.append(f"Only in the working tree (not compared): {', '.join(against['only_now'])}.")
+    if against["only_rev"]:
+        lines.append(f"Only at {rev} (not compared): {', '.join(against['only_rev'])}.")
+    return "\n".join(lines)
+
+
+def _spread(cell: Mapping[str, Any]) -> str:
+    if cell["median"] is None:
+        return "-"
+    return f"{_fmt(cell['median'])} ({_fmt(cell['min'])}..{_fmt(cell['max'])})"
+
+
+def checkout(rev: str, dest: Path) -> str:
+    """Extract revision `rev` into `dest` with a git index of its files (for shipped_files); its commit.
+
+    Raises SystemExit when `rev` is not a commit of this repository.
+    """
+    resolved = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if resolved.returncode != 0:
+        raise SystemExit(f"coldstart: --against {rev}: not a commit of this repository")
+    commit = resolved.stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit], capture_output=True, check=True
+    )
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    # Every file of the archive is tracked at REV: index them all, whatever its .gitignore says.
+    for args in (["init", "-q"], ["add", "-A", "-f"]):
+        subprocess.run(["git", "-C", str(dest), *args], capture_output=True, check=True)
+    return commit
+
+
+def pin_differences(now: Mapping[str, str], rev: Mapping[str, str]) -> list[str]:
+    """One line per requirement pinned differently (or only on one side); empty when the pins agree."""
+    return [
+        f"{name}: now {now.get(name, '-')}, REV {rev.get(name, '-')}"
+        for name in sorted(set(now) | set(rev))
+        if now.get(name) != rev.get(name)
+    ]
+
+
+def compare(
+    runs: int, rev: str, *, with_requests: bool, only: Sequence[str] = (), bytecode: bool = False
+) -> dict[str, Any]:
+    """Measure the working tree's functions and REV's, interleaved in the same rounds; the --against document.
+
+    Raises SystemExit when REV is unknown or pins other requirements (its _vendor would differ).
+    """
+    from devstack.vercel_check import python312, requirement_pins, shipped_files
+
+    python = python312()
+    with tempfile.TemporaryDirectory(prefix="coldstart-against-") as tmp:
+        source = Path(tmp) / "source"
+        commit = checkout(rev, source)
+        differences = pin_differences(requirement_pins(ROOT), requirement_pins(source))
+        if differences:
+            raise SystemExit(
+                f"coldstart: {rev}'s requirements.txt pins other versions; refusing to compare "
+                "(the _vendor is the working tree's):\n  " + "\n  ".join(differences)
+            )
+        paired, only_now, only_rev = against_variants(variants(), shipped_files(source), rev)
+        chosen = _chosen(paired, only)
+        only_now, only_rev = ([f for f in names if _matches(f, only)] for names in (only_now, only_rev))
+        _log(f"coldstart: {len(chosen)} variants, {rev} = {commit[:12]}")
+        with _maybe_stack(with_requests) as stack:
+            copies = {
+                "": deployment_copy(Path(tmp) / "now", bytecode=bytecode),
+                rev: deployment_copy(Path(tmp) / "rev", bytecode=bytecode, root=source),
+            }
+            requests = Requests(stack) if stack is not None else None
+            samples = _rounds(python, chosen, copies, runs, requests)
+    document = _document(samples, runs, python, with_requests, bytecode)
+    pairs = [(v.function, v.name) for v in chosen if v.rev]
+    document["against"] = {"rev": rev, "commit": commit, "only_now": only_now, "only_rev": only_rev}
+    document["limit_vs_rev"] = AGAINST_LIMIT
+    document["functions"] = comparison(samples, pairs)
+    document["all_within_limit"] = all(v["within_limit"] for v in document["functions"].values())
+    return document
 
 
 # --------------------------------------------------------------------------- writing
@@ -473,15 +694,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--bytecode", action="store_true", help="precompile everything (not what Vercel ships)"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run each function as shipped at git revision REV, in the same rounds; compare",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.against:
+        return _main_against(args)
     document = run(args.runs, with_requests=not args.import_only, only=args.only, bytecode=args.bytecode)
     print(table(document))
     if args.bytecode and not args.no_write:
         _write_json(document, RESULTS_BYTECODE)
     elif not args.no_write and not args.only:
         write(document)
+    if _bad_statuses(document):
+        return 1
+    return 0 if document["target_met"] else 1
+
+
+def _main_against(args: argparse.Namespace) -> int:
+    """--against REV: measure, print the comparison, write coldstart-against.json; 1 when over the limit."""
+    document = compare(
+        args.runs, args.against, with_requests=not args.import_only, only=args.only, bytecode=args.bytecode
+    )
+    print(against_table(document))
+    if not args.no_write:
+        _write_json(document, RESULTS_AGAINST)
+    if _bad_statuses(document):
+        return 1
+    return 0 if document["all_within_limit"] else 1
+
+
+def _bad_statuses(document: Mapping[str, Any]) -> bool:
     bad = {
         k: v["statuses"]
         for k, v in document["variants"].items()
@@ -489,12 +736,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if bad:
         _log(f"coldstart: unexpected first-request statuses: {bad}")
-        return 1
-    return 0 if document["target_met"] else 1
+    return bool(bad)
 
 
 def _ok(name: str, statuses: Sequence[int]) -> bool:
-    want = EXPECTED.get(name, 200)
+    want = EXPECTED.get(name.partition(" @")[0], 200)
     return all(s == want for s in statuses)
 
 
