@@ -17,7 +17,6 @@ import signal
 import socket
 import struct
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.support import served
 
 # The same lookup `make test` runs before anything else, so both agree on which browser
 # is used and on what to tell someone who has none.
@@ -303,9 +304,5 @@ def page_server(host: str, handler: type[BaseHTTPRequestHandler] = PlainPage) ->
     """Serve `handler` on `host` (a free port) in a thread; yields the origin, e.g. http://127.0.0.1:5678."""
     server = ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(server, host) as origin:
+        yield origin

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from socketserver import TCPServer
 from typing import Any
 
 import psycopg
@@ -185,3 +188,16 @@ def assert_problem(response: requests.Response, status: int, code: str) -> dict[
     assert body["request_id"] == response.headers["X-Request-Id"]
     assert response.headers["Cache-Control"] == "no-store"
     return body
+
+
+@contextlib.contextmanager
+def served(server: TCPServer, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run `server` in a daemon thread for the block; yields its base URL, then shuts it down."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

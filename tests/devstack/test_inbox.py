@@ -11,6 +11,7 @@ import requests
 
 from devstack import inbox
 from devstack.stack import Stack, running_stack, throwaway_settings
+from tests.support import served
 
 TIMEOUT = 10
 
@@ -18,15 +19,8 @@ TIMEOUT = 10
 @pytest.fixture
 def mailbox() -> Iterator[str]:
     """A fresh in-process inbox."""
-    server = inbox.make_server(0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
+    with served(inbox.make_server(0)) as url:
+        yield url
 
 
 def _send(mailbox: str, to: str, subject: str, text: str) -> requests.Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -20,7 +19,7 @@ from lib.http.problems import Conflict
 from lib.http.response import Response, json_response
 from lib.pipeline import strip_route_params as _strip_route_params
 from lib.supabase.caller import Anonymous
-from tests.support import assert_problem
+from tests.support import assert_problem, served
 
 
 class EchoBody(BaseModel):
@@ -92,13 +91,8 @@ def serving(handler: type[Endpoint]) -> Iterator[str]:
     """Serve `handler` in-process until the generator is closed; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(server) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from devstack.auth import (
     make_server,
 )
 from devstack.postgres import PostgresServer
+from tests.support import served
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 JWT_SECRET = "test-jwt-secret-with-at-least-32-characters-long"
@@ -100,15 +100,8 @@ def auth_config(postgres: PostgresServer, **overrides: Any) -> AuthConfig:
 @contextmanager
 def serving(config: AuthConfig) -> Iterator[str]:
     """Serve `config` on a free port in a thread for the block; yields its URL."""
-    server = make_server("127.0.0.1", 0, config)
-    thread = threading.Thread(target=server.serve_forever, name="auth-service", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
+    with served(make_server("127.0.0.1", 0, config)) as url:
+        yield url
 
 
 def post_json(url: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
@@ -136,15 +129,8 @@ def refresh_session(url: str, refresh_token: str) -> requests.Response:
 @contextmanager
 def inbox_server() -> Iterator[str]:
     """An in-process local inbox for the block; yields its URL."""
-    server = inbox.make_server(0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
+    with served(inbox.make_server(0)) as url:
+        yield url
 
 
 def mail_config(server: PostgresServer, mailbox: str, **overrides: Any) -> AuthConfig:
