@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import httpx
 
 from lib.config import get_settings
+from lib.supabase.rest import RestClient
 
 if TYPE_CHECKING:
-    from postgrest import SyncPostgrestClient
     from supabase_auth import SyncGoTrueClient
 
 
@@ -35,7 +35,7 @@ def _raise_gateway_failures(response: httpx.Response) -> None:
 
 
 # The database's write limit answers in PostgREST's response headers (its db-pre-request
-# sets them), which postgrest-py's execute() does not return. A response hook copies them
+# sets them), which a client's execute() does not return. A response hook copies them
 # into the request's sink: each request of a function runs in its own context.
 RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit", "Retry-After")
 _RATE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("database_rate_headers", default=None)
@@ -133,33 +133,26 @@ def upstream_headers(api_key: str, access_token: str | None = None) -> dict[str,
     return headers
 
 
-def _postgrest(headers: dict[str, str]) -> SyncPostgrestClient:
-    from postgrest import SyncPostgrestClient
-
-    settings = get_settings()
-    return SyncPostgrestClient(
-        f"{settings.supabase_url}/rest/v1",
-        headers=headers,
-        http_client=http_pool(),
-        # Retrying is the caller's decision (writes are retried only with an
-        # Idempotency-Key), never a library's.
-        retry_enabled=False,
-    )
+def _rest(headers: dict[str, str]) -> RestClient:
+    # lib.supabase.rest, not postgrest-py: the same requests without its import cost
+    # (docs/coldstart.md). It never retries: that is the caller's decision (writes are
+    # retried only with an Idempotency-Key).
+    return RestClient(f"{get_settings().supabase_url}/rest/v1", headers, http_pool())
 
 
-def user_client(access_token: str) -> SyncPostgrestClient:
+def user_client(access_token: str) -> RestClient:
     """A PostgREST client as the caller (publishable key + their JWT: RLS applies); ValueError for a key."""
-    return _postgrest(upstream_headers(get_settings().publishable_key, access_token))
+    return _rest(upstream_headers(get_settings().publishable_key, access_token))
 
 
-def anon_client() -> SyncPostgrestClient:
+def anon_client() -> RestClient:
     """A PostgREST client with only the publishable key (role `anon`)."""
-    return _postgrest(upstream_headers(get_settings().publishable_key))
+    return _rest(upstream_headers(get_settings().publishable_key))
 
 
-def admin_client() -> SyncPostgrestClient:
+def admin_client() -> RestClient:
     """A PostgREST client with the secret key: bypasses RLS. Every call site says why it needs it."""
-    return _postgrest(upstream_headers(get_settings().secret_key))
+    return _rest(upstream_headers(get_settings().secret_key))
 
 
 FORWARDED_FOR = "Sb-Forwarded-For"

@@ -123,7 +123,7 @@ def matches_nothing(filters: dict[str, Any]) -> bool:
 
 
 def translate(error: Any) -> ApiError | None:
-    """The problem for a PostgREST APIError raised by our schema, or None if it is not ours."""
+    """The problem for a PostgREST error (a RestError) raised by our schema, or None if it is not ours."""
     handler = _BY_SQLSTATE.get(str(getattr(error, "code", None)))
     if handler is None:
         return None

@@ -16,25 +16,25 @@ from typing import TYPE_CHECKING
 from lib.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from postgrest import SyncPostgrestClient
     from supabase_auth import SyncGoTrueClient
 
     from lib.supabase.ratelimit import Limiter
+    from lib.supabase.rest import RestClient
 
 
-def _user_client(access_token: str) -> SyncPostgrestClient:
+def _user_client(access_token: str) -> RestClient:
     from lib.supabase.clients import user_client
 
     return user_client(access_token)
 
 
-def _anon_client() -> SyncPostgrestClient:
+def _anon_client() -> RestClient:
     from lib.supabase.clients import anon_client
 
     return anon_client()
 
 
-def _admin_client() -> SyncPostgrestClient:
+def _admin_client() -> RestClient:
     from lib.supabase.clients import admin_client
 
     return admin_client()
@@ -56,9 +56,9 @@ def _shared_limiter() -> Limiter:
 class Deps:
     """The injected collaborators of the pipeline and of every handler."""
 
-    user_client: Callable[[str], SyncPostgrestClient] = _user_client
-    anon_client: Callable[[], SyncPostgrestClient] = _anon_client
-    admin_client: Callable[[], SyncPostgrestClient] = _admin_client
+    user_client: Callable[[str], RestClient] = _user_client
+    anon_client: Callable[[], RestClient] = _anon_client
+    admin_client: Callable[[], RestClient] = _admin_client
     auth_client: Callable[[str | None], SyncGoTrueClient] = _auth_client
     settings: Callable[[], Settings] = get_settings
     clock: Callable[[], float] = time.time  # wall-clock seconds (token ages, recovery windows)

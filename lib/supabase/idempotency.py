@@ -21,7 +21,7 @@ from lib.http.request import Request
 from lib.http.response import PROBLEM_JSON, Response
 
 if TYPE_CHECKING:
-    from postgrest import SyncPostgrestClient
+    from lib.supabase.rest import RestClient
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -77,7 +77,7 @@ def remember_failures(
     request: Request,
     idempotency: Idempotency | None,
     user_id: str,
-    store: Callable[[], SyncPostgrestClient],
+    store: Callable[[], RestClient],
 ) -> Iterator[None]:
     """Store a final client error (4xx) raised inside, so a retry with the same key replays it.
 

@@ -16,6 +16,7 @@ from lib.http.problems import (
     ServiceUnavailable,
     Unauthorized,
 )
+from lib.supabase.rest import RestError
 
 # PostgREST codes that mean "your token is not acceptable"; VS401 is our
 # db-pre-request's "the token's session has ended" (logout, role change).
@@ -74,14 +75,12 @@ def _writes_limited() -> RateLimited:
 
 @contextmanager
 def upstream_call(translate: Callable[[Any], ApiError | None] | None = None) -> Iterator[None]:
-    """Run PostgREST calls; map every failure to a problem. `translate` may claim APIErrors first."""
-    from postgrest.exceptions import APIError
-
+    """Run PostgREST calls; map every failure to a problem. `translate` may claim RestErrors first."""
     try:
         yield
     except httpx.HTTPError as error:
         raise map_transport_error(error) from None
-    except APIError as error:
+    except RestError as error:
         mapped = translate(error) if translate is not None else None
         raise (mapped or map_api_error(error.code)) from None
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from postgrest.exceptions import APIError
 
 from lib.contract.inputs import VehicleCreate, VehicleListQuery, VehicleUpdate
 from lib.contract.validation import validate_query
@@ -15,6 +14,7 @@ from lib.http.problems import ApiError, BadGateway, BadRequest, Forbidden, NotFo
 from lib.http.response import Response
 from lib.resources import vehicles
 from lib.supabase.caller import Call
+from lib.supabase.rest import RestError
 from tests.resources import fakes, rows
 from tests.resources.fakes import FakeDatabase, Query
 
@@ -115,7 +115,7 @@ def test_an_idempotent_replay_says_so_and_a_stored_failure_is_replayed_as_sent()
 def test_a_final_client_error_is_stored_for_the_key_with_the_secret_key_client() -> None:
     def answer(query: Query) -> Any:
         if query.target == "rpc:create_vehicle":
-            raise APIError({"code": "23505", "message": 'violates unique constraint "vehicles_vin_key"'})
+            raise RestError({"code": "23505", "message": 'violates unique constraint "vehicles_vin_key"'})
         return None
 
     database = FakeDatabase(answer)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from postgrest.exceptions import APIError
 from supabase_auth.errors import AuthApiError, AuthRetryableError, AuthWeakPasswordError
 
 from lib.http.problems import (
@@ -20,6 +19,7 @@ from lib.http.problems import (
 )
 from lib.resources.auth_service import EmailSendLimited, auth_errors
 from lib.supabase import db_errors
+from lib.supabase.rest import RestError
 from lib.supabase.upstream import expect_object, expect_rows, upstream_call
 
 REQUEST = httpx.Request("GET", "http://db.example/rest/v1/vehicles")
@@ -40,10 +40,10 @@ REQUEST = httpx.Request("GET", "http://db.example/rest/v1/vehicles")
             GatewayTimeout,
         ),
         (httpx.RemoteProtocolError("garbage"), BadGateway),
-        (APIError({"code": "57014", "message": "canceling statement"}), GatewayTimeout),
-        (APIError({"code": "PGRST301", "message": "jwt"}), Unauthorized),
-        (APIError({"code": "VS401", "message": "session ended"}), Unauthorized),
-        (APIError({"code": "XX000", "message": "internal detail"}), BadGateway),
+        (RestError({"code": "57014", "message": "canceling statement"}), GatewayTimeout),
+        (RestError({"code": "PGRST301", "message": "jwt"}), Unauthorized),
+        (RestError({"code": "VS401", "message": "session ended"}), Unauthorized),
+        (RestError({"code": "XX000", "message": "internal detail"}), BadGateway),
     ],
 )
 def test_postgrest_failures(raised: Exception, expected: type[ApiError]) -> None:
@@ -54,7 +54,7 @@ def test_postgrest_failures(raised: Exception, expected: type[ApiError]) -> None
 
 def test_our_schemas_errors_are_claimed_first() -> None:
     with pytest.raises(Conflict) as mapped, upstream_call(db_errors.translate):
-        raise APIError(
+        raise RestError(
             {
                 "code": "23505",
                 "message": 'duplicate key value violates unique constraint "vehicles_vin_key"',
