@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 
 from devstack.processes import terminate
-from devstack.stack import Stack, StackSettings, free_port, throwaway_settings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings, free_port, throwaway_settings
 from tests.factories import User, create_user
 
 ROOT = Path(__file__).resolve().parent.parent

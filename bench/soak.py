@@ -37,7 +37,8 @@ from typing import Any
 import psycopg
 import requests
 
-from devstack.stack import StackSettings, running_stack, throwaway_settings
+from devstack.stack import running_stack
+from devstack.stack_settings import StackSettings, throwaway_settings
 from tests.factories import north_american_vin
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,14 +16,8 @@ from devstack import migrate
 from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.postgrest import PostgrestError
-from devstack.stack import (
-    DEMO_USERS,
-    Stack,
-    StackError,
-    StackSettings,
-    port_in_use,
-    resolve_stack_settings,
-)
+from devstack.stack import Stack
+from devstack.stack_settings import DEMO_USERS, StackError, StackSettings, port_in_use, resolve_stack_settings
 from lib.config import ConfigError
 
 # Every signal that means "stop": Ctrl-C, `kill`/`make` on SIGTERM, a closed terminal.

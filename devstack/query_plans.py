@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     """Start a throwaway database, load N vehicles, write the plans as Markdown."""
     import uuid
 
-    from devstack.stack import ROOT, Stack, throwaway_settings
+    from devstack.stack import Stack
+    from devstack.stack_settings import ROOT, throwaway_settings
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings, throwaway_settings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings, throwaway_settings
 from tests.support import ApiClient, Gateway
 
 

@@ -17,7 +17,7 @@ import psycopg
 from jose import jwt
 
 from devstack.auth import legacy_secret_kid
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 
 _VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 _VIN_VALUES = {

@@ -361,7 +361,8 @@ def _maybe_stack(wanted: bool) -> Iterator[Any]:
         yield None
         return
     _log("coldstart: starting a throwaway local stack for the first requests")
-    from devstack.stack import running_stack, throwaway_settings
+    from devstack.stack import running_stack
+    from devstack.stack_settings import throwaway_settings
 
     with running_stack(throwaway_settings("coldstart-stack-")) as stack:
         yield stack
@@ -371,7 +372,7 @@ def _child_environment(requests: Requests | None) -> dict[str, str]:
     if requests is not None:
         settings = requests.environment()
     else:
-        from devstack.stack import resolve_stack_settings
+        from devstack.stack_settings import resolve_stack_settings
 
         environ = {k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
         settings = dict(resolve_stack_settings(environ=environ).api_environment())

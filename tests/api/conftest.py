@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.factories import User, create_user
 
 

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings, running_stack, throwaway_settings
+from devstack.stack import Stack, running_stack
+from devstack.stack_settings import StackSettings, throwaway_settings
 from tests.factories import mint_token
 from tests.support import ApiClient, assert_problem, random_ip
 

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.api.conftest import Actors
 from tests.factories import User, create_user, create_vehicle
 from tests.support import ApiClient, assert_problem

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from tests.factories import create_user, mint_token
 from tests.support import ApiClient, Gateway, assert_problem, random_ip
 

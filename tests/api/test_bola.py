@@ -20,7 +20,7 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.api.conftest import Actors
 from tests.factories import User, create_record, create_user, create_vehicle
 from tests.support import ApiClient, assert_problem

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from lib import config
 from lib.config import resolve_settings
 from lib.contract import routes

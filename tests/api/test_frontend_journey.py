@@ -41,7 +41,8 @@ import pytest
 import requests
 
 from devstack import inbox
-from devstack.stack import StackSettings, running_stack, throwaway_settings
+from devstack.stack import running_stack
+from devstack.stack_settings import StackSettings, throwaway_settings
 from tests.browser import TIMEOUT, DevTools, chromium, page_server
 from tests.factories import north_american_vin
 

@@ -32,7 +32,8 @@ from jose import jwk, jwt
 
 from devstack.auth import legacy_secret_kid
 from devstack.postgrest import jwt_secret_setting
-from devstack.stack import Stack, running_stack, throwaway_settings
+from devstack.stack import Stack, running_stack
+from devstack.stack_settings import throwaway_settings
 from tests.factories import create_user, mint_token, north_american_vin
 from tests.support import ApiClient, assert_problem, random_ip
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.factories import create_user, session_token
 from tests.support import ApiClient, assert_problem, random_ip
 

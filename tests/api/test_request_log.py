@@ -16,7 +16,8 @@ from typing import Any
 
 import psycopg
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from tests.factories import create_user
 from tests.support import ApiClient
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
-from devstack.stack import Stack, running_stack, throwaway_settings
+from devstack.stack import Stack, running_stack
+from devstack.stack_settings import throwaway_settings
 
 AgeToken = Callable[[str, int], None]
 

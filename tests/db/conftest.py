@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from tests.db.rest import Rest
 from tests.factories import User, create_user
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.factories import User
 
 

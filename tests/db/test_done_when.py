@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.db.conftest import Db, fetch_one
 from tests.db.rest import Rest
 from tests.factories import User, create_record, create_vehicle

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.db.conftest import ACTORS, Actors, Db, actor_of, fetch_one
 from tests.db.rest import anon_denied, assert_error, rows
 from tests.factories import User, create_vehicle, north_american_vin, session_token

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.db.conftest import Db
 from tests.db.rest import Rest, assert_error
 from tests.factories import User, create_user, create_vehicle, north_american_vin

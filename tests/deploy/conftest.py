@@ -16,7 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from devstack.vercel_check import Build, cached_build
 from tests.deploy.functions import Deployment
 from tests.deploy.support import World

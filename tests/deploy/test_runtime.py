@@ -17,7 +17,8 @@ import uuid
 import psycopg
 import pytest
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from devstack.vercel_check import HOBBY_FUNCTION_LIMIT, Build
 from lib.contract.routes import ALL_ROUTES
 from tests.deploy.functions import Answer, Deployment

@@ -29,7 +29,8 @@ import requests
 
 from devstack.__main__ import banner
 from devstack.postgres import PostgresServer
-from devstack.stack import Stack, free_port, resolve_stack_settings
+from devstack.stack import Stack
+from devstack.stack_settings import free_port, resolve_stack_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIND_CHROMIUM = ROOT / "devstack" / "bin" / "find-chromium"

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from devstack import inbox
-from devstack.stack import Stack, running_stack, throwaway_settings
+from devstack.stack import Stack, running_stack
+from devstack.stack_settings import throwaway_settings
 from tests.support import served
 
 TIMEOUT = 10

@@ -14,7 +14,8 @@ import bcrypt
 import psycopg
 import requests
 
-from devstack.stack import DEMO_USERS, SEED_DEMO_PASSWORD, Stack
+from devstack.stack import Stack
+from devstack.stack_settings import DEMO_USERS, SEED_DEMO_PASSWORD
 
 PASSWORD = "seed-check-password"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 
 PUBLISHED_ANON_JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9"

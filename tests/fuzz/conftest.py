@@ -11,7 +11,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from tests.factories import User
 from tests.support import random_ip
 

@@ -17,7 +17,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import Stack, running_stack, throwaway_settings
+from devstack.stack import Stack, running_stack
+from devstack.stack_settings import throwaway_settings
 from tests.api.conftest import actors  # noqa: F401 (the route tests' fresh users, shared here)
 from tests.factories import User, create_user
 from tests.support import ApiClient, Gateway

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import requests
 
-from devstack.stack import StackSettings
+from devstack.stack_settings import StackSettings
 from tests.api.conftest import Actors
 from tests.factories import create_user, create_vehicle, north_american_vin
 from tests.support import ApiClient, assert_problem, in_one_rate_window, random_ip

@@ -27,7 +27,8 @@ from urllib.parse import quote, urlsplit
 import psycopg
 import pytest
 
-from devstack.stack import Stack, StackSettings
+from devstack.stack import Stack
+from devstack.stack_settings import StackSettings
 from lib.contract.validation import text_ok
 from tests.factories import User, create_user, create_vehicle
 from tests.reliability.conftest import upstream_text_in

@@ -21,7 +21,8 @@ import psycopg
 import pytest
 import requests
 
-from devstack.stack import DEMO_USERS, Stack
+from devstack.stack import Stack
+from devstack.stack_settings import DEMO_USERS
 from tests.factories import create_user, create_vehicle, mint_token, north_american_vin
 from tests.reliability.conftest import Secrets
 from tests.support import ApiClient, Gateway, random_ip
