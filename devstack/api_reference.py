@@ -23,7 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from devstack.api_diff import Change, breaking, classify
+from devstack.api_diff import breaking, classify
+from devstack.api_diff_schema import Change
 from devstack.api_reference_constants import cookies, problem_codes, rate_limits, roles, settings
 from devstack.api_reference_tables import cache_control, problem_schema, route_summary, routes, schemas
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from devstack.api_diff import Change, breaking, classify, leaf_differences
+from devstack.api_diff import breaking, classify, leaf_differences
+from devstack.api_diff_schema import Change
 
 
 def base() -> dict[str, Any]:
