@@ -208,7 +208,7 @@ class Report:
 
     def coldstart_targets(self) -> list[str]:
         """The cold-start rows of the targets table, from bench/results/coldstart.json."""
-        from bench.coldstart import TARGET
+        from bench.coldstart.results import TARGET
 
         if self.cold is None:
             return ["| cold start | not measured yet: `python -m bench.coldstart` | \u2013 | \u2013 |"]
@@ -589,7 +589,7 @@ class Report:
 
     def coldstart(self) -> list[str]:
         """The cold-start table from bench/results/coldstart.json; the method is in docs/coldstart.md."""
-        from bench.coldstart import table
+        from bench.coldstart.output import table
 
         lines = [
             "## Cold start",

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from bench.coldstart import (
-    Samples,
-    Variant,
-    against_table,
-    against_variants,
-    api_functions,
-    comparison,
-    pin_differences,
-)
+from bench.coldstart.against import against_variants, api_functions, comparison
+from bench.coldstart.deployment import pin_differences
+from bench.coldstart.output import against_table
+from bench.coldstart.variants import Samples, Variant
 
 
 def test_api_functions_are_the_api_python_files_vercel_builds() -> None:
