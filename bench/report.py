@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
 
+from bench.report_format import cell, fmt_ms, fmt_range, fmt_size, fmt_x, per_round_ratio
+from bench.report_targets import GET_ONE_TARGET, Targets
 from bench.scenarios import CRUD, SCALE_TARGETS, TARGET_LABELS, TARGETS
 
 SCENARIO_LABELS = {
@@ -43,228 +43,10 @@ SCENARIO_ROUTES = {
         "`.update().eq('id').eq('version')`",
     ),
 }
-GET_ONE_TARGET = 1.3
-THROUGHPUT_TARGET = 3.0
-WRITE_TARGET = 1.6  # issue #16: POST create and PATCH against direct PostgREST
-SCALE_TARGET = 1.5
 
 
-def _load(results: Path, name: str) -> Any:
-    path = results / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _ms(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "\u2013"
-    return f"{value:.1f}" if value >= 100 else f"{value:.2f}"
-
-
-def _x(value: float) -> str:
-    if value is None or math.isnan(value):
-        return "\u2013"
-    return f"{value:.1f}\u00d7" if value >= 10 else f"{value:.2f}\u00d7"
-
-
-def _size(rows: int) -> str:
-    return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows // 1000}k"
-
-
-def _verdict(ok: bool) -> str:
-    return "**met**" if ok else "**not met**"
-
-
-def _cell(run: dict[str, Any], key: str) -> float:
-    return float(run[key]["median"])
-
-
-def _per_round_ratio(
-    crud: dict[str, Any], scenario: str, a: str, b: str, *, concurrency: str, key: str
-) -> list[float]:
-    first = crud["runs"][scenario][a][concurrency]
-    second = crud["runs"][scenario][b][concurrency]
-    return [x[key] / y[key] for x, y in zip(first, second, strict=False) if y[key]]
-
-
-def _range(values: list[float]) -> str:
-    if not values:
-        return "\u2013"
-    return f"{_x(min(values))}\u2013{_x(max(values))}"
-
-
-class Report:
+class Report(Targets):
     """The page, section by section."""
-
-    def __init__(self, results: Path) -> None:
-        self.results = results
-        self.env = _load(results, "environment")
-        self.crud = _load(results, "crud")
-        self.scale = _load(results, "scale")
-        self.overhead = _load(results, "overhead")
-        self.profile = _load(results, "profile")
-        self.before = _load(results, "hot-path-before")
-        self.cold = _load(results, "coldstart")
-        self.summary = self.crud["summary"]
-
-    def run(self, scenario: str, target: str, concurrency: int) -> dict[str, Any]:
-        """Aggregated numbers of one cell of the CRUD matrix."""
-        result: dict[str, Any] = self.summary[scenario][target][str(concurrency)]
-        return result
-
-    # -- targets -------------------------------------------------------------
-
-    def get_one_ratio(self) -> tuple[float, list[float]]:
-        """API p50 / direct PostgREST p50, GET one vehicle, one client."""
-        api = _cell(self.run("get_one", "api", 1), "p50_ms")
-        rest = _cell(self.run("get_one", "postgrest", 1), "p50_ms")
-        return api / rest, _per_round_ratio(
-            self.crud, "get_one", "api", "postgrest", concurrency="1", key="p50_ms"
-        )
-
-    def throughput_ratio(self, scenario: str) -> tuple[float, list[float]]:
-        """API / naive peer throughput at 8 clients."""
-        api = _cell(self.run(scenario, "api", 8), "throughput_rps")
-        naive = _cell(self.run(scenario, "naive", 8), "throughput_rps")
-        rounds = _per_round_ratio(self.crud, scenario, "api", "naive", concurrency="8", key="throughput_rps")
-        return (api / naive if naive else math.inf), rounds
-
-    def scale_p50(self, size: str, page: int, target: str) -> float:
-        """Median p50 of one page at one size."""
-        pages = self.scale[size]["pages"]
-        return float(pages[str(page)][target]["p50_ms"]["median"]) if str(page) in pages else math.nan
-
-    def deep_pages(self) -> tuple[int, int]:
-        """(deepest page measured at the small size, at the large size)."""
-        small = max(int(p) for p in self.scale["small"]["pages"])
-        large = max(int(p) for p in self.scale["large"]["pages"])
-        return small, large
-
-    def db_per_request(self, scenario: str, target: str = "api") -> float:
-        """Median PostgREST requests per API request at one client."""
-        return float(self.run(scenario, target, 1)["db_requests_per_request"]["median"])
-
-    def targets_table(self) -> list[str]:
-        """The issue's targets, each with its measured ratio."""
-        ratio, rounds = self.get_one_ratio()
-        api_cpu = self.run("get_one", "api", 1)["cpu_ms_per_request"].get("api", math.nan)
-        api_p50 = _cell(self.run("get_one", "api", 1), "p50_ms")
-        rest_p50 = _cell(self.run("get_one", "postgrest", 1), "p50_ms")
-        throughput, t_rounds = self.throughput_ratio("get_one")
-        small_deep, large_deep = self.deep_pages()
-        small, big = _size(self.env["sizes"]["small"]), _size(self.env["sizes"]["large"])
-        p1 = self.scale_p50("large", 1, "api") / self.scale_p50("small", 1, "api")
-        deep = self.scale_p50("large", large_deep, "api") / self.scale_p50("small", small_deep, "api")
-        reads = [self.db_per_request(s) for s in ("get_one", "list_first", "list_deep")]
-        writes = [self.db_per_request(s) for s in ("create", "patch")]
-        limiter_writes = [
-            self.db_per_request(s) - self.db_per_request(s, "postgrest") for s in ("create", "patch")
-        ]
-        limiter_reads = self.db_per_request("get_one") - 1
-        limiter_ms = self.overhead["limiter"]["write_round_trip_ms"]["p50"] if self.overhead else math.nan
-        create_p50 = _cell(self.run("create", "api", 1), "p50_ms")
-        write_ratios = [
-            _cell(self.run(s, "api", 1), "p50_ms") / _cell(self.run(s, "postgrest", 1), "p50_ms")
-            for s in ("create", "patch")
-        ]
-        return [
-            "| target | measured | verdict | what bounds it |",
-            "|---|---|---|---|",
-            f"| warm p50 of GET one vehicle ≤ {GET_ONE_TARGET}\u00d7 direct PostgREST (1 client) "
-            f"| **{_x(ratio)}** ({_ms(api_p50)} ms vs {_ms(rest_p50)} ms; rounds {_range(rounds)}) "
-            f"| {_verdict(ratio <= GET_ONE_TARGET)} "
-            f"| the API is one more HTTP hop plus {_ms(api_cpu)} ms of Python CPU per request "
-            "(see [What bounds the API](#what-bounds-the-api-against-direct-postgrest)) |",
-            f"| throughput at 8 clients ≥ {THROUGHPUT_TARGET:.0f}\u00d7 the naive peer (GET one vehicle) "
-            f"| **{_x(throughput)}** (rounds {_range(t_rounds)}) "
-            f"| {_verdict(throughput >= THROUGHPUT_TARGET)} "
-            "| the naive peer builds `create_client()` per request "
-            "(see [Against the naive peer](#against-the-naive-peer)) |",
-            f"| list at {big} within {SCALE_TARGET}\u00d7 of {small}, page 1 | **{_x(p1)}** "
-            f"| {_verdict(p1 <= SCALE_TARGET)} | keyset pagination on `(created_at, id)` indexes |",
-            f"| list at {big} within {SCALE_TARGET}\u00d7 of {small}, page {large_deep} "
-            f"| **{_x(deep)}** (page {large_deep} at {big} vs page {small_deep}, the deepest full page, "
-            f"at {small}) "
-            f"| {_verdict(deep <= SCALE_TARGET)} | the cursor seeks; depth costs nothing |",
-            f"| database round trips per request: reads 1 | GET {reads[0]:.3f}, list {reads[1]:.3f}, "
-            f"deep list {reads[2]:.3f} | {_verdict(all(r <= 1.05 for r in reads))} "
-            "| counted by the gateway in this run, and asserted by `tests/api/test_round_trips.py`; "
-            "above 1.000 only by the read limiter's batch refills (4 units, doubling), amortised |",
-            f"| database round trips per request: writes 1 | POST {writes[0]:.3f}, PATCH {writes[1]:.3f} "
-            f"| {_verdict(all(w <= 1.01 for w in writes))} | the write takes its rate-limit unit in its own "
-            "transaction (PostgREST's db-pre-request), the same counter direct `/rest/v1` writes use |",
-            f"| warm p50 of POST create / PATCH ≤ {WRITE_TARGET}\u00d7 direct PostgREST (1 client) "
-            f"| **{_x(write_ratios[0])}** / **{_x(write_ratios[1])}** "
-            f"| {_verdict(max(write_ratios) <= WRITE_TARGET)} "
-            "| one more HTTP hop and the API's Python CPU, as for reads; direct PostgREST pays the same "
-            "pre-request (session check and write unit) |",
-            f"| rate limiting adds no round trip to writes, amortised refills to reads "
-            f"| writes +{max(limiter_writes):.3f}, reads "
-            f"+{max(limiter_reads, 0):.4f} "
-            f"| {_verdict(max(limiter_writes) <= 0.01 and limiter_reads <= 0.05)} "
-            f"| a separate limiter call would cost {_ms(limiter_ms)} ms p50 "
-            f"(of a {_ms(create_p50)} ms POST); reads spend a locally reserved batch |",
-            *self.coldstart_targets(),
-        ]
-
-    def coldstart_targets(self) -> list[str]:
-        """The cold-start rows of the targets table, from bench/results/coldstart.json."""
-        from bench.coldstart.results import TARGET
-
-        if self.cold is None:
-            return ["| cold start | not measured yet: `python -m bench.coldstart` | \u2013 | \u2013 |"]
-        worst = self.cold["worst_import_vs_naive"]
-        rows = [
-            f"| every function's import (Vercel's init) \u2264 {TARGET}\u00d7 the naive function's "
-            f"| **{_x(worst)}** worst | {_verdict(worst <= TARGET)} "
-            "| functions import only the route table and the pipeline; clients, models and "
-            "token verification load on first use ([Cold start](#cold-start)) |"
-        ]
-        cold = self.cold.get("worst_cold_cost_vs_naive")
-        if cold is not None:
-            rows.append(
-                f"| import + first request, against the naive function's (no target) | **{_x(cold)}** worst "
-                "| \u2013 | the first request compiles what it uses: PostgREST and Auth clients, "
-                "httpx/httpcore, python-jose ([docs/coldstart.md](coldstart.md)) |"
-            )
-        return rows
-
-    def measures(self) -> dict[str, float]:
-        """The hot path's numbers that the before/after table compares."""
-        api = self.run("get_one", "api", 1)
-        ratio, _ = self.get_one_ratio()
-        profile = self.profile or {}
-        return {
-            "GET one vehicle, API p50 (ms, 1 client)": _cell(api, "p50_ms"),
-            "GET one vehicle, API ÷ direct PostgREST p50": round(ratio, 3),
-            "GET one vehicle, API req/s (8 clients)": _cell(self.run("get_one", "api", 8), "throughput_rps"),
-            "GET one vehicle, API process CPU per request (ms)": api["cpu_ms_per_request"]["api"],
-            "function CPU per request, in-process (ms)": profile.get("function_cpu_ms", math.nan),
-            "function wall p50, in-process (ms)": profile.get("function_p50_ms", math.nan),
-        }
-
-    # -- sections ------------------------------------------------------------
-
-    def header(self) -> list[str]:
-        """Title, provenance and the targets."""
-        env = self.env
-        return [
-            "# Performance",
-            "",
-            "Generated by `make bench` (`python -m bench`, writer: `bench/report.py`) from "
-            f"`bench/results/*.json`, run of {env['date']} at commit `{env['commit']}`"
-            + (" with uncommitted changes" if env.get("worktree_dirty") else "")
-            + ". Do not edit by hand: rerun `make bench`, or `python -m bench --report-only` to "
-            "re-render the committed results.",
-            "",
-            "The machine is a shared 2-core box, so absolute times are noise: the result is the ratio "
-            "between targets measured in the same run, interleaved, with the spread over "
-            f"{self.crud['rounds']} rounds.",
-            "",
-            "## Targets",
-            "",
-            *self.targets_table(),
-            "",
-        ]
 
     def machine(self) -> list[str]:
         """Where and how it ran."""
@@ -353,12 +135,12 @@ class Report:
                     process = {"api": "api", "naive": "naive", "postgrest": "postgrest"}[target]
                     cpu = run["cpu_ms_per_request"].get(process, math.nan)
                     lines.append(
-                        f"| {concurrency} | {TARGET_LABELS[target]} | {_ms(_cell(run, 'p50_ms'))} "
-                        f"| {_ms(_cell(run, 'p95_ms'))} | {_ms(_cell(run, 'p99_ms'))} "
-                        f"| {_ms(run['p50_ms']['min'])}\u2013{_ms(run['p50_ms']['max'])} "
-                        f"| {_cell(run, 'throughput_rps'):.1f} "
+                        f"| {concurrency} | {TARGET_LABELS[target]} | {fmt_ms(cell(run, 'p50_ms'))} "
+                        f"| {fmt_ms(cell(run, 'p95_ms'))} | {fmt_ms(cell(run, 'p99_ms'))} "
+                        f"| {fmt_ms(run['p50_ms']['min'])}\u2013{fmt_ms(run['p50_ms']['max'])} "
+                        f"| {cell(run, 'throughput_rps'):.1f} "
                         f"| {run['throughput_rps']['min']:.1f}\u2013{run['throughput_rps']['max']:.1f} "
-                        f"| {run['db_requests_per_request']['median']:.3f} | {_ms(cpu)} |"
+                        f"| {run['db_requests_per_request']['median']:.3f} | {fmt_ms(cpu)} |"
                         + (f" {run['errors']} errors |" if run["errors"] else "")
                     )
             lines.append("")
@@ -370,18 +152,19 @@ class Report:
             "|---|---|---|---|---|",
         ]
         for scenario in CRUD:
-            api1 = _cell(self.run(scenario, "api", 1), "p50_ms")
-            rest1 = _cell(self.run(scenario, "postgrest", 1), "p50_ms")
-            api8 = _cell(self.run(scenario, "api", 8), "throughput_rps")
-            rest8 = _cell(self.run(scenario, "postgrest", 8), "throughput_rps")
+            api1 = cell(self.run(scenario, "api", 1), "p50_ms")
+            rest1 = cell(self.run(scenario, "postgrest", 1), "p50_ms")
+            api8 = cell(self.run(scenario, "api", 8), "throughput_rps")
+            rest8 = cell(self.run(scenario, "postgrest", 8), "throughput_rps")
             naive, naive_rounds = self.throughput_ratio(scenario)
-            rest_rounds = _per_round_ratio(
+            rest_rounds = per_round_ratio(
                 self.crud, scenario, "api", "postgrest", concurrency="1", key="p50_ms"
             )
             lines.append(
-                f"| {SCENARIO_LABELS[scenario]} | {_x(api1 / rest1)} "
-                f"({_range(rest_rounds)}) "
-                f"| {api1 - rest1:+.2f} | {_x(api8 / rest8)} | {_x(naive)} ({_range(naive_rounds)}) |"
+                f"| {SCENARIO_LABELS[scenario]} | {fmt_x(api1 / rest1)} "
+                f"({fmt_range(rest_rounds)}) "
+                f"| {api1 - rest1:+.2f} | {fmt_x(api8 / rest8)} "
+                f"| {fmt_x(naive)} ({fmt_range(naive_rounds)}) |"
             )
         lines.append("")
         return lines
@@ -406,18 +189,18 @@ class Report:
         return [
             "## What bounds the API against direct PostgREST",
             "",
-            f"GET one vehicle with one client: {_x(ratio)} of direct PostgREST. Direct PostgREST is the "
+            f"GET one vehicle with one client: {fmt_x(ratio)} of direct PostgREST. Direct PostgREST is the "
             "floor: the API makes exactly the request a direct caller makes, behind one more HTTP hop. "
             "CPU per request by process in this run (ms):",
             "",
             "| process | our API | direct PostgREST |",
             "|---|---|---|",
             *(
-                f"| {name} | {_ms(cpu.get(name, math.nan))} | {_ms(rest_cpu.get(name, math.nan))} |"
+                f"| {name} | {fmt_ms(cpu.get(name, math.nan))} | {fmt_ms(rest_cpu.get(name, math.nan))} |"
                 for name in ("api", "gateway", "postgrest", "postgres", "client")
             ),
-            f"| **total** | {_ms(sum(v for k, v in cpu.items() if k != 'naive'))} "
-            f"| {_ms(sum(v for k, v in rest_cpu.items() if k != 'naive'))} |",
+            f"| **total** | {fmt_ms(sum(v for k, v in cpu.items() if k != 'naive'))} "
+            f"| {fmt_ms(sum(v for k, v in rest_cpu.items() if k != 'naive'))} |",
             "",
             "With one client the request's path is serial, so latency is roughly the sum of this CPU "
             "plus the hops. The API adds its own process (the dev server's routing and the function: "
@@ -429,8 +212,8 @@ class Report:
             f"`httpcore`, `h11`) and {jwt * 100:.0f}% in JWT verification. "
             f"The target of {GET_ONE_TARGET}\u00d7 would leave the whole API, hop included, "
             f"{(GET_ONE_TARGET - 1) * 100:.0f}% of a direct PostgREST request: "
-            f"{(GET_ONE_TARGET - 1) * _cell(rest, 'p50_ms'):.2f} ms here, while the API's process alone "
-            f"spends {_ms(cpu.get('api', math.nan))} ms of CPU per request. In a deployment the "
+            f"{(GET_ONE_TARGET - 1) * cell(rest, 'p50_ms'):.2f} ms here, while the API's process alone "
+            f"spends {fmt_ms(cpu.get('api', math.nan))} ms of CPU per request. In a deployment the "
             "function→Supabase network round trip (absent here, where everything is on loopback) is "
             "part of both paths and the ratio shrinks; the absolute overhead (the *API overhead* column "
             "above) is the number that carries over.",
@@ -452,7 +235,8 @@ class Report:
         return [
             "## Against the naive peer",
             "",
-            f"The naive peer spends {_ms(cpu)} ms of CPU per GET (our API: {_ms(api_cpu)} ms), nearly all "
+            f"The naive peer spends {fmt_ms(cpu)} ms of CPU per GET "
+            f"(our API: {fmt_ms(api_cpu)} ms), nearly all "
             "of it in `create_client()`: each call builds two `httpx.Client`s (PostgREST and Auth), and "
             "each of those creates an SSL context and loads the CA bundle, even for a plain-http URL; "
             "then every request opens a new connection to the gateway. With 8 clients that CPU is the "
@@ -471,13 +255,13 @@ class Report:
         small_rows = self.scale["small"]["table_rows"]
         large_rows = self.scale["large"]["table_rows"]
         lines = [
-            f"## Scale: the list at {_size(self.env['sizes']['small'])} and "
-            f"{_size(self.env['sizes']['large'])} vehicles",
+            f"## Scale: the list at {fmt_size(self.env['sizes']['small'])} and "
+            f"{fmt_size(self.env['sizes']['large'])} vehicles",
             "",
             f"As the admin (every row visible): {small_rows:,} and {large_rows:,} rows in the table. "
             "p50 in ms at one client, median of "
             f"{self.crud['rounds']} rounds; page N starts after row (N\u22121)\u00d720, newest first. "
-            f"At {_size(self.env['sizes']['small'])} the "
+            f"At {fmt_size(self.env['sizes']['small'])} the "
             f"deepest full page is {small_deep}. The API and the keyset RPC address the page with a "
             "cursor (the API's is built for the row before the page, signed with `lib.supabase.cursor` "
             "exactly as `lib/resources/vehicles.py` signs it); the OFFSET rows are the naive peer's query "
@@ -490,11 +274,11 @@ class Report:
         ]
         for size in ("small", "large"):
             for page in sorted(int(p) for p in self.scale[size]["pages"]):
-                cells = " | ".join(_ms(self.scale_p50(size, page, t)) for t in SCALE_TARGETS)
+                cells = " | ".join(fmt_ms(self.scale_p50(size, page, t)) for t in SCALE_TARGETS)
                 lines.append(f"| {self.scale[size]['table_rows']:,} | {page} | {cells} |")
         lines += [
             "",
-            f"| {_size(self.env['sizes']['large'])} ÷ {_size(self.env['sizes']['small'])} | "
+            f"| {fmt_size(self.env['sizes']['large'])} ÷ {fmt_size(self.env['sizes']['small'])} | "
             + " | ".join(TARGET_LABELS[t] for t in SCALE_TARGETS)
             + " |",
             "|---|" + "---|" * len(SCALE_TARGETS),
@@ -504,7 +288,7 @@ class Report:
             comparisons.append((f"page {large_deep} vs page {small_deep}", large_deep, small_deep))
         for label, large_page, small_page in comparisons:
             cells = " | ".join(
-                _x(self.scale_p50("large", large_page, t) / self.scale_p50("small", small_page, t))
+                fmt_x(self.scale_p50("large", large_page, t) / self.scale_p50("small", small_page, t))
                 for t in SCALE_TARGETS
             )
             lines.append(f"| {label} | {cells} |")
@@ -541,8 +325,8 @@ class Report:
             "each refill up to `limit ÷ 20` (50,000 at this run's ceiling, 30 at the default 600/min), "
             "and spend them in-process, so a warm read makes no limiter call. The limiter's cost, "
             "timed in-process over the API's own keep-alive pool: one write-path call "
-            f"p50 {_ms(limiter.get('write_round_trip_ms', {}).get('p50', math.nan))} ms, p95 "
-            f"{_ms(limiter.get('write_round_trip_ms', {}).get('p95', math.nan))} ms; a warm read check "
+            f"p50 {fmt_ms(limiter.get('write_round_trip_ms', {}).get('p50', math.nan))} ms, p95 "
+            f"{fmt_ms(limiter.get('write_round_trip_ms', {}).get('p95', math.nan))} ms; a warm read check "
             f"p50 {limiter.get('warm_read_check_ms', {}).get('p50', math.nan) * 1000:.1f} µs. "
             "`tests/api/test_round_trips.py` (part of `make test`) asserts the counts: GET one, list = 1, "
             "POST/PATCH/DELETE ≤ 2, and 0 limiter calls for a read with a warm allowance.",
