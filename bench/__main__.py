@@ -110,7 +110,7 @@ def measure_all(world: Any, quick: bool, phases: Phases) -> dict[str, Any]:
     """Load, then run every scenario; returns the results by file name."""
     from bench import data
     from bench.profile import profile_get
-    from bench.scenarios import Budget, limiter_cost, run_crud, run_scale
+    from bench.runs import Budget, limiter_cost, run_crud, run_scale
 
     large = 100_000 if quick else LARGE
     budget = Budget(rounds=1, requests_c1=100, seconds=1.0) if quick else Budget()
@@ -166,7 +166,7 @@ def measure_all(world: Any, quick: bool, phases: Phases) -> dict[str, Any]:
 def run(quick: bool) -> Path:
     """The whole benchmark; returns the directory it wrote."""
     from bench.environment import bench_settings, create_actors, naive_peer
-    from bench.scenarios import World
+    from bench.world import World
     from devstack.stack import running_stack
 
     out = Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else RESULTS

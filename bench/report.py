@@ -7,7 +7,8 @@ from pathlib import Path
 
 from bench.report_format import cell, fmt_ms, fmt_range, fmt_size, fmt_x, per_round_ratio
 from bench.report_targets import GET_ONE_TARGET, Targets
-from bench.scenarios import CRUD, SCALE_TARGETS, TARGET_LABELS, TARGETS
+from bench.runs import SCALE_TARGETS
+from bench.scenarios import CRUD, TARGET_LABELS, TARGETS
 
 SCENARIO_LABELS = {
     "get_one": "GET one vehicle",
