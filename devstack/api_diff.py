@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from devstack.api_diff_schema import Change, Kind, deref, schema_changes
+from devstack.api_diff_schema import Change, Direction, Kind, deref, schema_changes
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -145,6 +145,27 @@ def _json_content(document: Mapping[str, Any], holder: Any) -> dict[str, Any]:
     return dict(content) if isinstance(content, dict) else {}
 
 
+def _content_changes(
+    label: str,
+    direction: Direction,
+    docs: tuple[Mapping[str, Any], Mapping[str, Any]],
+    holders: tuple[Any, Any],
+    gone: str,
+) -> Iterator[Change]:
+    """A body's or response's media types: one no longer there is breaking, shared ones compare schemas."""
+    old_content, new_content = _json_content(docs[0], holders[0]), _json_content(docs[1], holders[1])
+    for media in sorted(set(old_content) - set(new_content)):
+        yield Change("breaking", label, f"media type {media} {gone}")
+    for media in sorted(set(old_content) & set(new_content)):
+        yield from schema_changes(
+            f"{label} ({media})",
+            direction,
+            docs,
+            old_content[media].get("schema", {}),
+            new_content[media].get("schema", {}),
+        )
+
+
 def _request_body(
     where: str,
     old_doc: Mapping[str, Any],
@@ -165,17 +186,7 @@ def _request_body(
         return
     if deref(new_doc, after)[0].get("required") and not deref(old_doc, before)[0].get("required"):
         yield Change("breaking", label, "now required")
-    old_content, new_content = _json_content(old_doc, before), _json_content(new_doc, after)
-    for media in sorted(set(old_content) - set(new_content)):
-        yield Change("breaking", label, f"media type {media} no longer accepted")
-    for media in sorted(set(old_content) & set(new_content)):
-        yield from schema_changes(
-            f"{label} ({media})",
-            "request",
-            (old_doc, new_doc),
-            old_content[media].get("schema", {}),
-            new_content[media].get("schema", {}),
-        )
+    yield from _content_changes(label, "request", (old_doc, new_doc), (before, after), "no longer accepted")
 
 
 def _responses(
@@ -203,17 +214,9 @@ def _responses(
             yield Change("breaking", label, f"header {header} removed")
         for header in sorted(new_headers - old_headers):
             yield Change("non-breaking", label, f"header {header} added")
-        old_content, new_content = _json_content(old_doc, old_response), _json_content(new_doc, new_response)
-        for media in sorted(set(old_content) - set(new_content)):
-            yield Change("breaking", label, f"media type {media} removed")
-        for media in sorted(set(old_content) & set(new_content)):
-            yield from schema_changes(
-                f"{label} ({media})",
-                "response",
-                (old_doc, new_doc),
-                old_content[media].get("schema", {}),
-                new_content[media].get("schema", {}),
-            )
+        yield from _content_changes(
+            label, "response", (old_doc, new_doc), (old_response, new_response), "removed"
+        )
 
 
 # --------------------------------------------------------------------------- problem codes

@@ -19,7 +19,6 @@ import argparse
 import html
 import json
 import re
-import signal
 import sys
 import threading
 import urllib.parse
@@ -29,8 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
 from typing import Any, cast
+
+from devstack.processes import serve_until_terminated
 
 MAX_BODY_BYTES = 1 << 20
 MAX_MESSAGES = 1000
@@ -321,18 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"inbox: {error}", file=sys.stderr)
         return 2
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     print(f"inbox listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_terminated(server)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from socketserver import BaseServer
+from types import FrameType
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -41,3 +43,19 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
         prctl(_PR_SET_PDEATHSIG, sig)
 
     return arm
+
+
+def serve_until_terminated(server: BaseServer) -> int:
+    """Serve until SIGTERM or Ctrl-C (how the stack's supervisor stops a child), then close; returns 0."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

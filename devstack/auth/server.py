@@ -6,12 +6,10 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
-from types import FrameType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +17,7 @@ from devstack.auth.config import AuthConfig, config_from_env
 from devstack.auth.errors import ApiError
 from devstack.auth.protocol import Request, Response
 from devstack.auth.service import AuthService
+from devstack.processes import serve_until_terminated
 
 _log = logging.getLogger("devstack.auth")
 
@@ -185,16 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"devstack.auth: {error}", file=sys.stderr)
         return 2
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     host, port = server.server_address[:2]
     print(f"auth service listening on http://{host!s}:{port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_terminated(server)
