@@ -127,17 +127,20 @@ def load(
             for name, _ in indexes:
                 db.execute(f'drop index public."{name}"')
         began = time.perf_counter()
+        step = 200_000 if stop - start <= 2_000_000 else 1_000_000
         with (
             db.cursor() as cursor,
             cursor.copy(f"copy public.vehicles ({', '.join(COLUMNS)}) from stdin") as copy,
         ):
             for batch in range(start, stop, BATCH_ROWS):
                 copy.write(_rows(batch, min(stop, batch + BATCH_ROWS), owners))
-                if progress is not None and (batch - start) % 200_000 == 0 and batch > start:
-                    progress(f"  copied {batch - start:,} rows")
+                if progress is not None and (batch - start) % step == 0 and batch > start:
+                    progress(f"  copied {batch - start:,} rows ({time.perf_counter() - began:.0f} s)")
         timings["copy_s"] = round(time.perf_counter() - began, 1)
         began = time.perf_counter()
-        for _, definition in indexes:
+        for name, definition in indexes:
+            if progress is not None:
+                progress(f"  rebuilding {name}")
             db.execute(definition)
         timings["index_rebuild_s"] = round(time.perf_counter() - began, 1)
         timings["indexes_rebuilt"] = len(indexes)
@@ -165,3 +168,37 @@ def deep_position(dsn: str, *, owner: str | None, rows_before: int) -> tuple[str
     if len(rows) < 2:
         raise RuntimeError(f"fewer than {rows_before + 1} visible rows")
     return str(rows[0][0]), str(rows[0][1]), str(rows[1][1])
+
+
+# Room the table takes per row, measured, times this for the indexes' rebuild (sort space
+# and the new index beside nothing: they were dropped) and the WAL, plus a fixed margin.
+ROOM_FACTOR = 1.6
+ROOM_MARGIN = 4 * 2**30
+
+
+def room_needed(dsn: str, rows_to_add: int) -> dict[str, Any]:
+    """Bytes the table and its indexes take per row now, and what adding `rows_to_add` needs."""
+    with psycopg.connect(dsn, autocommit=True) as db:
+        size, rows = db.execute(
+            "select pg_total_relation_size('public.vehicles'), count(*) from public.vehicles"
+        ).fetchone()  # type: ignore[misc]
+    per_row = int(size) / max(int(rows), 1)
+    return {
+        "bytes_per_row": round(per_row),
+        "needed_bytes": int(per_row * rows_to_add * ROOM_FACTOR + ROOM_MARGIN),
+    }
+
+
+def ensure_room(dsn: str, data_dir: Any, rows_to_add: int) -> dict[str, Any]:
+    """Raise RuntimeError before a load that the disk holding `data_dir` has no room for."""
+    import shutil
+
+    room = room_needed(dsn, rows_to_add)
+    room["free_bytes"] = shutil.disk_usage(data_dir).free
+    if room["free_bytes"] < room["needed_bytes"]:
+        raise RuntimeError(
+            f"{rows_to_add:,} more rows need about {room['needed_bytes'] / 2**30:.1f} GiB "
+            f"({room['bytes_per_row']} bytes per row now, indexes included); "
+            f"{room['free_bytes'] / 2**30:.1f} GiB free under {data_dir}"
+        )
+    return room

@@ -13,6 +13,7 @@ import os
 import socket
 import statistics
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,19 +135,29 @@ def profile_get(environment: dict[str, str], vehicle_id: str, token: str, reques
 
 # Where the function's wall time goes, by who runs it. Anything else (the standard
 # library, built-ins) counts for whoever called it, except socket calls: there the
-# function waits on the gateway and PostgREST.
+# function waits on the gateway and PostgREST. lib/supabase/rest.py (the API's own thin
+# PostgREST client) is lib/; the HTTP client under it is its own owner, whichever it is.
+STDLIB = sysconfig.get_paths()["stdlib"]
+HTTP_CLIENT = "httpx/httpcore/h11 (HTTP client)"
+STDLIB_HTTP_CLIENT = "http.client (HTTP client, stdlib)"
+POSTGREST_PY = "postgrest-py (query builder, response)"
+JOSE = "python-jose (JWT signature)"
+TOKENS = "lib/supabase/tokens.py (JWT checks)"
 CATEGORIES = (
-    ("/site-packages/postgrest/", "postgrest-py (query builder, response)"),
-    ("/site-packages/httpx/", "httpx/httpcore/h11 (HTTP client)"),
-    ("/site-packages/httpcore/", "httpx/httpcore/h11 (HTTP client)"),
-    ("/site-packages/h11/", "httpx/httpcore/h11 (HTTP client)"),
-    ("/site-packages/jose/", "python-jose (JWT signature)"),
+    ("/site-packages/postgrest/", POSTGREST_PY),
+    ("/site-packages/httpx/", HTTP_CLIENT),
+    ("/site-packages/httpcore/", HTTP_CLIENT),
+    ("/site-packages/h11/", HTTP_CLIENT),
+    ("/site-packages/jose/", JOSE),
     ("/site-packages/pydantic", "pydantic (validation)"),
-    (f"{ROOT}/lib/tokens.py", "lib/supabase/tokens.py (JWT checks)"),
-    (f"{ROOT}/lib/", "lib/ (pipeline, response, log)"),
-    ("/http/server.py", "http.server (request line, headers)"),
+    (f"{ROOT}/lib/supabase/tokens.py", TOKENS),
+    (f"{ROOT}/lib/", "lib/ (pipeline, PostgREST client, response, log)"),
+    (f"{STDLIB}/http/client.py", STDLIB_HTTP_CLIENT),
+    (f"{STDLIB}/http/server.py", "http.server (request line, headers)"),
     (f"{ROOT}/bench/", "bench harness (socket setup)"),
 )
+# Owners that are the function's HTTP client stack (the report sums them).
+CLIENT_STACK = (HTTP_CLIENT, STDLIB_HTTP_CLIENT, POSTGREST_PY)
 NETWORK = "waiting on the gateway + PostgREST (socket)"
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench.report_format import cell, fmt_ms, fmt_range, fmt_size, fmt_x, per_round_ratio
-from bench.report_targets import GET_ONE_TARGET, Targets
-from bench.runs import SCALE_TARGETS
+from bench.profile import CLIENT_STACK, JOSE, NETWORK, TOKENS
+from bench.report_format import cell, fmt_ms, fmt_range, fmt_x, per_round_ratio
+from bench.report_scale import ScaleReport
+from bench.report_targets import GET_ONE_TARGET
 from bench.scenarios import CRUD, TARGET_LABELS, TARGETS
+
+# The owner's label before lib/tokens.py moved to lib/supabase/ (older profile.json files).
+OLD_TOKENS = ("lib/tokens.py (JWT checks)",)
 
 SCENARIO_LABELS = {
     "get_one": "GET one vehicle",
@@ -46,7 +50,7 @@ SCENARIO_ROUTES = {
 }
 
 
-class Report(Targets):
+class Report(ScaleReport):
     """The page, section by section."""
 
     def machine(self) -> list[str]:
@@ -77,9 +81,14 @@ class Report(Targets):
             "per upstream) and the API dev server. The API runs with `RATE_LIMIT_READ` and "
             "`RATE_LIMIT_WRITE` at `1000000/60` so the limiter never refuses, while every write still "
             "makes its limiter call.",
-            f"- **Data**: {small:,} vehicles, then {large - small:,} more, bulk-loaded with `COPY` "
-            "(never the API; secondary indexes dropped and rebuilt from "
-            "their own definitions for the big load), then `VACUUM ANALYZE`. Rows are one minute apart, "
+            f"- **Data**: {small:,} vehicles, then {large - small:,} more"
+            + (
+                f", and after every other scenario (`--scale-10m`) {env['sizes']['xlarge'] - large:,} more"
+                if "xlarge" in env["sizes"]
+                else ""
+            )
+            + ", bulk-loaded with `COPY` (never the API; secondary indexes dropped and rebuilt from "
+            "their own definitions for the big loads), then `VACUUM ANALYZE`. Rows are one minute apart, "
             "owned 1 in 40 by the *fleet member* and the rest by 20 other members "
             f"(plus the seed's few rows). Load times: {self._load_times()}.",
             "- **Actors**: the CRUD scenarios act as the fleet member (role `member`: RLS shows only "
@@ -102,11 +111,12 @@ class Report(Targets):
     def _load_times(self) -> str:
         loads = self.env["loads"]
         small = loads["small"]
-        large = loads["large"]
-        return (
-            f"{small['rows']:,} rows in {small['copy_s']} s; {large['rows']:,} rows in "
-            f"{large['copy_s']} s + {large['index_rebuild_s']} s for {large['indexes_rebuilt']} indexes"
-        )
+        big = [
+            f"{load['rows']:,} rows in {load['copy_s']} s + {load['index_rebuild_s']} s for "
+            f"{load['indexes_rebuilt']} indexes"
+            for load in (loads[size] for size in ("large", "xlarge") if size in loads)
+        ]
+        return "; ".join([f"{small['rows']:,} rows in {small['copy_s']} s", *big])
 
     def crud_tables(self) -> list[str]:
         """One table per scenario, then the ratios."""
@@ -177,13 +187,11 @@ class Report(Targets):
         cpu = run["cpu_ms_per_request"]
         rest_cpu = rest["cpu_ms_per_request"]
         shares = self.profile.get("shares", {}) if self.profile else {}
-        waiting = shares.get("waiting on the gateway + PostgREST (socket)", math.nan)
-        client_stack = shares.get("httpx/httpcore/h11 (HTTP client)", 0.0) + shares.get(
-            "postgrest-py (query builder, response)", 0.0
-        )
-        jwt = shares.get("python-jose (JWT signature)", 0.0) + shares.get(
-            "lib/supabase/tokens.py (JWT checks)", 0.0
-        )
+        waiting = shares.get(NETWORK, math.nan)
+        client_owners = [name for name in CLIENT_STACK if shares.get(name)]
+        client_stack = sum(shares[name] for name in client_owners)
+        owners_text = ", ".join(f"`{name.split(' (')[0]}`" for name in client_owners) or "none sampled"
+        jwt = sum(shares.get(name, 0.0) for name in (JOSE, TOKENS, *OLD_TOKENS))
         ratio, _ = self.get_one_ratio()
         ranked = sorted(shares.items(), key=lambda item: item[1], reverse=True)
         share_rows = [f"| {name} | {share * 100:.1f}% |" for name, share in ranked]
@@ -205,12 +213,13 @@ class Report(Targets):
             "",
             "With one client the request's path is serial, so latency is roughly the sum of this CPU "
             "plus the hops. The API adds its own process (the dev server's routing and the function: "
-            "`http.server` parsing, JWT verification, the `postgrest-py`/`httpx` call, the response, one "
-            "log line) and a TCP connection to it. On two shared cores those milliseconds cannot overlap "
-            "with anything. The in-process profile of the function (below) puts "
+            "`http.server` parsing, JWT verification, the PostgREST call through `lib/supabase/rest.py` "
+            "and its HTTP client, the response, one log line) and a TCP connection to it. On two shared "
+            "cores those milliseconds cannot overlap with anything. The in-process profile of the "
+            "function (below) puts "
             f"{waiting * 100:.0f}% of its wall time in waiting for the gateway and PostgREST, "
-            f"{client_stack * 100:.0f}% in the Python HTTP client stack (`postgrest-py`, `httpx`, "
-            f"`httpcore`, `h11`) and {jwt * 100:.0f}% in JWT verification. "
+            f"{client_stack * 100:.0f}% in the Python HTTP client stack "
+            f"({owners_text}) and {jwt * 100:.0f}% in JWT verification. "
             f"The target of {GET_ONE_TARGET}\u00d7 would leave the whole API, hop included, "
             f"{(GET_ONE_TARGET - 1) * 100:.0f}% of a direct PostgREST request: "
             f"{(GET_ONE_TARGET - 1) * cell(rest, 'p50_ms'):.2f} ms here, while the API's process alone "
@@ -245,63 +254,10 @@ class Report(Targets):
             "row before it; as a member it also filters through RLS without saying `owner_id = me`, so "
             "the planner walks the global `created_at` index and skips other owners' rows (the API's "
             "`list_vehicles` adds that predicate, which uses the `(owner_id, created_at, id)` index). "
-            "Our API builds one stateless PostgREST client per request over a process-wide keep-alive "
-            "pool (`lib/supabase/clients.py`).",
+            "Our API sends its PostgREST requests through `lib/supabase/rest.py`, a thin client, over a "
+            "process-wide keep-alive pool (`lib/supabase/clients.py`).",
             "",
         ]
-
-    def scale_section(self) -> list[str]:
-        """10k vs 1M."""
-        small_deep, large_deep = self.deep_pages()
-        small_rows = self.scale["small"]["table_rows"]
-        large_rows = self.scale["large"]["table_rows"]
-        lines = [
-            f"## Scale: the list at {fmt_size(self.env['sizes']['small'])} and "
-            f"{fmt_size(self.env['sizes']['large'])} vehicles",
-            "",
-            f"As the admin (every row visible): {small_rows:,} and {large_rows:,} rows in the table. "
-            "p50 in ms at one client, median of "
-            f"{self.crud['rounds']} rounds; page N starts after row (N\u22121)\u00d720, newest first. "
-            f"At {fmt_size(self.env['sizes']['small'])} the "
-            f"deepest full page is {small_deep}. The API and the keyset RPC address the page with a "
-            "cursor (the API's is built for the row before the page, signed with `lib.supabase.cursor` "
-            "exactly as `lib/resources/vehicles.py` signs it); the OFFSET rows are the naive peer's query "
-            "(`order=created_at.desc,id.desc&offset=…&limit=20`) sent straight to PostgREST, without "
-            'and with `Prefer: count=exact` (a "page N of M" UI). Every target returned the same '
-            "first row for each page before it was timed.",
-            "",
-            "| rows | page | " + " | ".join(TARGET_LABELS[t] for t in SCALE_TARGETS) + " |",
-            "|---|---|" + "---|" * len(SCALE_TARGETS),
-        ]
-        for size in ("small", "large"):
-            for page in sorted(int(p) for p in self.scale[size]["pages"]):
-                cells = " | ".join(fmt_ms(self.scale_p50(size, page, t)) for t in SCALE_TARGETS)
-                lines.append(f"| {self.scale[size]['table_rows']:,} | {page} | {cells} |")
-        lines += [
-            "",
-            f"| {fmt_size(self.env['sizes']['large'])} ÷ {fmt_size(self.env['sizes']['small'])} | "
-            + " | ".join(TARGET_LABELS[t] for t in SCALE_TARGETS)
-            + " |",
-            "|---|" + "---|" * len(SCALE_TARGETS),
-        ]
-        comparisons = [("page 1", 1, 1), (f"page {small_deep} (same depth)", small_deep, small_deep)]
-        if large_deep != small_deep:
-            comparisons.append((f"page {large_deep} vs page {small_deep}", large_deep, small_deep))
-        for label, large_page, small_page in comparisons:
-            cells = " | ".join(
-                fmt_x(self.scale_p50("large", large_page, t) / self.scale_p50("small", small_page, t))
-                for t in SCALE_TARGETS
-            )
-            lines.append(f"| {label} | {cells} |")
-        lines += [
-            "",
-            "Keyset pages cost the same at any size and any depth: the RPC seeks the `(created_at, id)` "
-            "index to the cursor and reads 21 rows. OFFSET reads and discards every row before the page, "
-            "so its cost grows with depth, and `count=exact` counts every visible row, so its cost grows "
-            "with the table.",
-            "",
-        ]
-        return lines
 
     def round_trips(self) -> list[str]:
         """Round trips and the limiter."""

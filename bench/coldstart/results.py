@@ -36,6 +36,8 @@ def results_document(
             "modules_loaded": s.modules,
             "statuses": sorted(set(s.statuses)),
             "samples_import_ms": [round(v * 1000, 1) for v in s.import_s],
+            # Per round, in round order: the report takes per-round ratios to naive from these.
+            "samples_cold_cost_ms": [round(v * 1000, 1) for v in cold],
         }
     naive = rows["naive"]
     for row in rows.values():

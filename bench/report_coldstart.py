@@ -1,0 +1,92 @@
+"""The cold-start rows of the targets table: cold cost per function against the naive one, by group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench.report_format import fmt_range, fmt_x, verdict
+
+COLD_PROFILE_LINK = (
+    "the `-X importtime` profile in [What the first request still pays]"
+    "(coldstart.md#what-the-first-request-still-pays), per function in [Cold start](#cold-start)"
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Functions the issue gives one cold-cost target: a route prefix each, and the bound."""
+
+    label: str
+    prefixes: tuple[str, ...]
+    target: float
+
+    def has(self, function: str) -> bool:
+        """True when `function` ("api/vehicles/[id]/index") serves one of this group's routes."""
+        return any(function == p or function.startswith(p + "/") for p in self.prefixes)
+
+
+# Issue #16: the data functions at most half the naive function's cold cost each; auth and admin
+# (sign-in, user admin: they load the Auth client too) at most 0.7x. docs and openapi are in neither.
+DATA_FUNCTIONS = Group(
+    "the functions that serve vehicles, maintenance, `/api/me`, health and VIN",
+    ("api/vehicles", "api/me", "api/health", "api/vin"),
+    0.5,
+)
+AUTH_FUNCTIONS = Group("the auth and admin functions", ("api/auth", "api/admin"), 0.7)
+GROUPS = (DATA_FUNCTIONS, AUTH_FUNCTIONS)
+
+
+def cold_ratio_rounds(variants: Mapping[str, Any], function: str) -> list[float]:
+    """The function's cold cost / naive's in each round (empty when the run kept no samples)."""
+    mine = variants[function].get("samples_cold_cost_ms") or []
+    naive = variants.get("naive", {}).get("samples_cold_cost_ms") or []
+    return [a / b for a, b in zip(mine, naive, strict=False) if b]
+
+
+def group_row(cold: Mapping[str, Any] | None, group: Group) -> str:
+    """One targets-table row: every function of `group`, its worst, the spread and the verdict."""
+    head = (
+        f"| cold cost (import + first request \u2212 warm; Vercel's default build, no bytecode) of "
+        f"{group.label} \u2264 {group.target}\u00d7 the naive `create_client` function, each "
+    )
+    variants: Mapping[str, Any] = (cold or {}).get("variants", {})
+    ratios = {
+        name: row.get("cold_cost_vs_naive")
+        for name, row in variants.items()
+        if group.has(name) and " @" not in name
+    }
+    measured = {name: r for name, r in ratios.items() if r is not None}
+    if cold is None or not measured:
+        return head + "| not measured in this run (`python -m bench.coldstart`) | \u2013 | \u2013 |"
+    worst = max(measured, key=lambda name: measured[name])
+    within = sum(1 for r in measured.values() if r <= group.target)
+    each = ", ".join(f"`{name}` {fmt_x(measured[name])}" for name in sorted(measured))
+    rounds = cold_ratio_rounds(variants, worst)
+    spread = f"; rounds {fmt_range(rounds)}" if rounds else "; spread over rounds not recorded in this run"
+    missing = sorted(set(ratios) - set(measured))
+    ok = within == len(measured) and not missing
+    return (
+        head
+        + f"| **{fmt_x(measured[worst])}** worst (`{worst}`{spread}), {within} of {len(measured)} within; "
+        + each
+        + (f"; not measured: {', '.join(missing)}" if missing else "")
+        + f" | {verdict(ok)} | "
+        + (
+            "\u2013 |"
+            if ok
+            else "the first request compiles what it uses (the HTTP client, token verification, the "
+            f"contract's models): {COLD_PROFILE_LINK} |"
+        )
+    )
+
+
+def others(cold: Mapping[str, Any] | None) -> list[str]:
+    """Functions in no group (docs, openapi): reported in the Cold start table, not as a target."""
+    variants: Mapping[str, Any] = (cold or {}).get("variants", {})
+    return sorted(
+        name
+        for name in variants
+        if name.startswith("api/") and " @" not in name and not any(g.has(name) for g in GROUPS)
+    )
