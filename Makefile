@@ -8,10 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON312 = $(shell devstack/bin/find-python312)
 
-.PHONY: deps help chromium dev lint test db-reset migration bench fuzz soak vercel-check clean
+.PHONY: deps help chromium dev lint test db-reset migration bench bench-10m fuzz soak vercel-check clean
 
 help: ## List the targets and the local stack's ports
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo
 	@if [ -x $(PY) ]; then $(PY) -m devstack ports || true; \
 	  else echo "Ports: shown here once the virtualenv exists (make deps, or any target that needs it)."; fi
@@ -54,6 +54,9 @@ vercel-check: deps ## Build with the real Vercel CLI and check what would ship
 
 bench: deps ## Benchmarks against baselines; writes bench/results/ and docs/performance.md
 	$(PY) -m bench
+
+bench-10m: deps ## make bench, then the list at 10M rows too (about 30 min more, ~15 GB of disk)
+	$(PY) -m bench --scale-10m
 
 soak: deps ## Five minutes of mixed load against the local stack (not in CI)
 	$(PY) -m bench.soak

@@ -181,7 +181,8 @@ def measure_xlarge(world: Any, results: dict[str, Any], rows: int, quick: bool, 
     _log(
         f"== COPY {rows - loaded:,} more vehicles, to {fmt_size(rows)} (indexes rebuilt afterwards); "
         f"about {room['needed_bytes'] / 2**30:.1f} GiB of {room['free_bytes'] / 2**30:.0f} GiB free; "
-        f"roughly {per_row * (rows - loaded) / 60:.0f} min at the last load's rate (more: indexes sort)"
+        f"roughly {per_row * (rows - loaded) / 60:.1f} min at the last load's rate (more: indexes sort), "
+        f"{room['bytes_per_row']} bytes per row with its indexes"
     )
     owners = data.Owners(world.actors.fleet.id, tuple(user.id for user in world.actors.others))
     env["loads"]["xlarge"] = data.load(world.dsn, owners, loaded, rows, rebuild_indexes=True, progress=_log)

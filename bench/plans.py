@@ -56,7 +56,7 @@ def summarise(text: str) -> dict[str, Any]:
     head = [line.split("plan:")[0].strip() for line in lines[:1] if "duration" in line]
     plan = "\n".join([*head, *lines[first_node:]]).strip()
     scans = re.findall(
-        r"(Index Only Scan|Index Scan|Seq Scan|Bitmap Heap Scan)(?: Backward)? (?:using (\S+) )?on", text
+        r"((?:Index Only Scan|Index Scan|Seq Scan|Bitmap Heap Scan)(?: Backward)?) (?:using (\S+) )?on", text
     )
     buffers = re.search(r"Buffers: ([^\n]+)", "\n".join(lines[first_node:]))
     return {

@@ -165,15 +165,26 @@ class Targets:
                 f"| list at {big} rows ≤ {SCALE_TARGET}\u00d7 of {small}, page {page} "
                 f"| **{fmt_x(ratio)}** (our API: {self.scale_spread(size, page)} vs "
                 f"{self.scale_spread('small', small_page)} at {versus}; p50 median (min\u2013max) of rounds) "
-                f"| {verdict(ok)} "
-                + (
-                    "| keyset pagination: the RPC seeks the `(created_at, id)` index "
-                    "([plans](#query-plans-of-the-list)) |"
-                    if ok
-                    else "| see the plans in [Query plans of the list](#query-plans-of-the-list) |"
-                )
+                f"| {verdict(ok)} | {self.plan_note(size, page, small_page)} |"
             )
         return rows
+
+    def plan_note(self, size: str, page: int, small_page: int) -> str:
+        """What the two pages' plans show: the same index seek, and the buffers each touched."""
+        plans = [self.scale[s].get("plans", {}).get(str(p)) for s, p in ((size, page), ("small", small_page))]
+        link = "([plans](#query-plans-of-the-list))"
+        if not all(plans):
+            return f"keyset pagination: the RPC seeks the `(created_at, id)` index {link}"
+        big, small = plans
+        assert big is not None
+        assert small is not None
+        if big["index_seek"] and small["index_seek"]:
+            return (
+                f"both plans seek the index ({', '.join(big['scans'])}): buffers {big['buffers']} "
+                f"vs {small['buffers']}, execution {fmt_ms(big['execution_ms'])} vs "
+                f"{fmt_ms(small['execution_ms'])} ms {link}"
+            )
+        return f"the plan at {self.size_label(size)} does not seek an index: {', '.join(big['scans'])} {link}"
 
     def other_checks(self) -> list[str]:
         """Checks kept from earlier work: round trips, the limiter, the naive peer, import time."""

@@ -1,0 +1,327 @@
+"""docs/performance.md's targets, scale and plans, rendered from small synthetic results (no timing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bench import profile, report
+from bench.plans import summarise
+from bench.report_coldstart import AUTH_FUNCTIONS, DATA_FUNCTIONS, others
+from bench.report_targets import Targets
+from bench.runs import SCALE_TARGETS
+from bench.scenarios import CRUD, TARGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+X = "\u00d7"  # the times sign the report writes after a ratio
+D = "\u2013"  # its dash: a range, or no entry
+DATA = (
+    "api/health",
+    "api/me",
+    "api/vehicles/index",
+    "api/vehicles/[id]/index",
+    "api/vehicles/[id]/maintenance",
+    "api/vin/[vin]",
+)
+AUTH = ("api/auth", "api/admin")
+PLAN_TEXT = """duration: 0.081 ms  plan:
+Query Text:
+      select * from (
+        select v.* from public.vehicles v
+      ) v
+      order by v.created_at desc, v.id desc
+      limit $12
+Limit  (cost=0.43..2.10 rows=21 width=120) (actual time=0.020..0.060 rows=21 loops=1)
+  Buffers: shared hit=25
+  ->  Index Scan Backward using vehicles_created_at_id_idx on vehicles v  (cost=0.43..80.1 rows=999)
+        Index Cond: (ROW(created_at, id) < ROW($10::timestamptz, $11))
+        Buffers: shared hit=25"""
+
+
+def spread(value: float) -> dict[str, float]:
+    """A median/min/max cell with the same value three times."""
+    return {"median": value, "min": value, "max": value}
+
+
+def crud_cell(p50: float, rps: float) -> dict[str, Any]:
+    """One aggregated CRUD cell."""
+    return {
+        "p50_ms": spread(p50),
+        "p95_ms": spread(p50 * 2),
+        "p99_ms": spread(p50 * 3),
+        "throughput_rps": spread(rps),
+        "min_ms": spread(p50 / 2),
+        "max_ms": spread(p50 * 4),
+        "requests": 100,
+        "errors": 0,
+        "db_requests_per_request": spread(1.0),
+        "api_cpu_ms_per_request": spread(1.0),
+        "cpu_ms_per_request": {"api": 1.0, "gateway": 0.5, "postgrest": 0.5, "postgres": 0.5, "client": 0.5},
+    }
+
+
+def scale_size(rows: int, pages: tuple[int, ...], p50: float, plans: bool) -> dict[str, Any]:
+    """One table size of scale.json."""
+    size: dict[str, Any] = {
+        "table_rows": rows,
+        "pages": {str(page): {target: {"p50_ms": spread(p50)} for target in SCALE_TARGETS} for page in pages},
+    }
+    if plans:
+        size["plans"] = {str(page): summarise(PLAN_TEXT) for page in pages}
+    return size
+
+
+def cold_variant(ratio: float, samples: list[float] | None) -> dict[str, Any]:
+    """One coldstart.json variant whose cold cost is `ratio` times naive's (1000 ms)."""
+    row: dict[str, Any] = {
+        "import_ms": 100.0,
+        "import_vs_naive": 0.1,
+        "first_request_ms": ratio * 1000,
+        "warm_request_ms": 5.0,
+        "cold_cost_ms": ratio * 1000,
+        "cold_cost_vs_naive": ratio,
+        "statuses": [200],
+    }
+    if samples is not None:
+        row["samples_cold_cost_ms"] = samples
+    return row
+
+
+def coldstart(ratios: dict[str, float], samples: bool = True) -> dict[str, Any]:
+    """A coldstart.json with naive at 1000 ms and each function at its ratio."""
+    variants = {
+        "floor": cold_variant(0.05, [50.0, 50.0, 50.0] if samples else None),
+        "naive": cold_variant(1.0, [1000.0, 1000.0, 1000.0] if samples else None),
+    }
+    for name, ratio in ratios.items():
+        variants[name] = cold_variant(ratio, [ratio * 900, ratio * 1000, ratio * 1100] if samples else None)
+    return {
+        "variants": variants,
+        "with_first_request": True,
+        "worst_import_vs_naive": 0.1,
+        "worst_cold_cost_vs_naive": max(ratios.values()),
+        "target_met": True,
+        "runs_per_variant": 3,
+        "python": "3.12",
+        "cpus": 2,
+        "generated_at": "2026-12-03T00:00:00+00:00",
+    }
+
+
+def write_results(
+    directory: Path,
+    *,
+    cold: dict[str, Any] | None,
+    xlarge: bool = False,
+    plans: bool = True,
+    api_p50: float = 6.0,
+) -> Path:
+    """A complete synthetic bench/results directory; the API at `api_p50` against PostgREST's 5 ms."""
+    sizes = {"small": 10_000, "large": 1_000_000}
+    loads: dict[str, Any] = {
+        "small": {"rows": 10_000, "copy_s": 1.0},
+        "large": {"rows": 990_000, "copy_s": 50.0, "index_rebuild_s": 20.0, "indexes_rebuilt": 14},
+    }
+    scale = {
+        "small": scale_size(10_030, (1, 500), 10.0, plans),
+        "large": scale_size(1_000_030, (1, 500, 1000), 11.0, plans),
+    }
+    if xlarge:
+        sizes["xlarge"] = 10_000_000
+        loads["xlarge"] = {
+            "rows": 9_000_000,
+            "copy_s": 500.0,
+            "index_rebuild_s": 300.0,
+            "indexes_rebuilt": 14,
+        }
+        scale["xlarge"] = scale_size(10_000_030, (1, 500, 1000), 20.0, plans)
+    cells = {"api": (api_p50, 100.0), "postgrest": (5.0, 200.0), "naive": (100.0, 10.0)}
+    summary = {s: {t: {str(c): crud_cell(*cells[t]) for c in (1, 8)} for t in TARGETS} for s in CRUD}
+    runs = {
+        s: {
+            t: {str(c): [{"p50_ms": cells[t][0], "throughput_rps": cells[t][1]}] * 3 for c in (1, 8)}
+            for t in TARGETS
+        }
+        for s in CRUD
+    }
+    files: dict[str, Any] = {
+        "environment": {
+            "date": "2026-12-03 00:00 UTC",
+            "commit": "abc1234",
+            "worktree_dirty": False,
+            "machine": {"cpu": "test", "cores_usable": 2, "memory_gib": 8, "os": "Linux", "python": "3.12"},
+            "versions": {"postgres": "18", "postgrest": "12"},
+            "sizes": sizes,
+            "loads": loads,
+            "phases_s": {"total": 1.0},
+        },
+        "crud": {
+            "rounds": 3,
+            "budget": {"seconds": 3.0, "requests_c1": 300, "warmup": 2},
+            "summary": summary,
+            "runs": runs,
+        },
+        "scale": scale,
+        "overhead": {
+            "limiter": {"write_round_trip_ms": {"p50": 3.0, "p95": 6.0}, "warm_read_check_ms": {"p50": 0.004}}
+        },
+        "profile": {"requests": 10, "shares": {profile.NETWORK: 0.5, profile.HTTP_CLIENT: 0.5}},
+    }
+    if cold is not None:
+        files["coldstart"] = cold
+    for name, payload in files.items():
+        (directory / f"{name}.json").write_text(json.dumps(payload))
+    return directory
+
+
+def target_rows(page: str) -> list[str]:
+    """The rows of the first (targets) table of a rendered page."""
+    table = page.split("## Targets", 1)[1].split("Also checked in this run", 1)[0]
+    return [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def row_with(rows: list[str], text: str) -> str:
+    """The one row containing `text`."""
+    found = [row for row in rows if text in row]
+    assert len(found) == 1, (text, rows)
+    return found[0]
+
+
+def test_the_targets_table_has_a_row_for_each_of_the_issues_targets(tmp_path: Path) -> None:
+    cold = coldstart({**dict.fromkeys(DATA, 0.4), **dict.fromkeys(AUTH, 0.6), "api/docs": 0.3})
+    rows = target_rows(report.render(write_results(tmp_path, cold=cold)))
+    for text in (
+        f"vehicles, maintenance, `/api/me`, health and VIN ≤ 0.5{X}",
+        f"the auth and admin functions ≤ 0.7{X}",
+        f"GET one vehicle ≤ 1.3{X}",
+        f"POST create ≤ 1.6{X} direct PostgREST, 1 round trip",
+        f"PATCH with If-Match ≤ 1.6{X} direct PostgREST, 1 round trip",
+        f"throughput at 8 clients ≥ 0.8{X} direct PostgREST",
+        f"list at 1M rows ≤ 1.5{X} of 10k, page 1 ",
+        f"list at 1M rows ≤ 1.5{X} of 10k, page 1000",
+        "list at 10M rows",
+    ):
+        row_with(rows, text)
+    assert len(rows) == 9
+    assert all("api/docs" not in row and "api/openapi" not in row for row in rows)
+
+
+def test_cold_cost_groups_name_each_function_the_worst_and_the_spread(tmp_path: Path) -> None:
+    ratios = {
+        **dict.fromkeys(DATA, 0.4),
+        "api/vehicles/[id]/maintenance": 0.62,
+        "api/auth": 0.65,
+        "api/admin": 0.5,
+    }
+    rows = target_rows(report.render(write_results(tmp_path, cold=coldstart(ratios))))
+    data = row_with(rows, "health and VIN")
+    assert (
+        f"**0.62{X}** worst (`api/vehicles/[id]/maintenance`; rounds 0.56{X}{D}0.68{X}), 5 of 6 within"
+        in data
+    )
+    for name in DATA:
+        assert f"`{name}`" in data
+    assert "| **not met** |" in data
+    assert "coldstart.md#what-the-first-request-still-pays" in data
+    auth = row_with(rows, "auth and admin")
+    assert f"**0.65{X}** worst (`api/auth`" in auth
+    assert f"| **met** | {D} |" in auth
+
+
+def test_results_from_before_the_new_fields_render_not_measured(tmp_path: Path) -> None:
+    ratios = dict.fromkeys(DATA + AUTH, 0.8)
+    page = report.render(write_results(tmp_path, cold=coldstart(ratios, samples=False), plans=False))
+    rows = target_rows(page)
+    assert "spread over rounds not recorded in this run" in row_with(rows, "health and VIN")
+    assert "not measured in this run (opt-in: `make bench-10m`)" in row_with(rows, "list at 10M rows")
+    assert "results from before plans were recorded" in page
+
+
+def test_without_coldstart_results_the_cold_rows_say_so(tmp_path: Path) -> None:
+    rows = target_rows(report.render(write_results(tmp_path, cold=None)))
+    assert "not measured in this run" in row_with(rows, "health and VIN")
+    assert "not measured in this run" in row_with(rows, "auth and admin")
+
+
+def test_verdicts_follow_the_ratios_and_unmet_rows_link_the_profile(tmp_path: Path) -> None:
+    rows = target_rows(report.render(write_results(tmp_path, cold=None, api_p50=9.0)))
+    get = row_with(rows, f"GET one vehicle ≤ 1.3{X}")
+    assert f"**1.80{X}**" in get
+    assert "**not met**" in get
+    assert "#what-bounds-the-api-against-direct-postgrest" in get
+    assert "**not met**" in row_with(rows, "POST create")
+    throughput = row_with(rows, "throughput at 8 clients")
+    assert f"**0.50{X}**" in throughput
+    assert "#what-bounds-the-api-against-direct-postgrest" in throughput
+    fast = target_rows(report.render(write_results(tmp_path, cold=None, api_p50=6.0)))
+    assert f"| **met** | {D} |" in row_with(fast, f"GET one vehicle ≤ 1.3{X}")
+
+
+def test_the_10m_step_renders_its_rows_and_plans(tmp_path: Path) -> None:
+    page = report.render(write_results(tmp_path, cold=None, xlarge=True))
+    rows = target_rows(page)
+    first = row_with(rows, f"list at 10M rows ≤ 1.5{X} of 10k, page 1 ")
+    assert f"**2.00{X}**" in first
+    assert "**not met**" in first
+    assert "#query-plans-of-the-list" in first
+    row_with(rows, f"list at 10M rows ≤ 1.5{X} of 10k, page 1000")
+    assert "## Scale: the list at 10k, 1M and 10M vehicles" in page
+    assert (
+        "| 10,000,030 | 1000 | Index Scan Backward using vehicles_created_at_id_idx | 0.08 "
+        "| shared hit=25 | yes |" in page
+    )
+    assert "The plan of page 1000 at 10,000,030 rows:" in page
+    assert "Query Text" not in page
+    assert "9,000,000 rows in 500.0 s + 300.0 s for 14 indexes" in page
+
+
+def test_the_committed_results_still_render() -> None:
+    page = report.render(ROOT / "bench" / "results")
+    assert len(target_rows(page)) == 9
+
+
+def test_summarise_keeps_the_plan_and_drops_the_query_text() -> None:
+    plan = summarise(PLAN_TEXT)
+    assert plan["execution_ms"] == 0.081
+    assert plan["scans"] == ["Index Scan Backward using vehicles_created_at_id_idx"]
+    assert plan["buffers"] == "shared hit=25"
+    assert plan["index_seek"] is True
+    assert plan["plan"].startswith("duration: 0.081 ms\nLimit")
+    assert "select v.*" not in plan["plan"]
+    assert summarise("duration: 9 ms  plan:\nSeq Scan on vehicles v  (cost=0..1)")["index_seek"] is False
+
+
+def test_function_groups() -> None:
+    assert all(DATA_FUNCTIONS.has(name) for name in DATA)
+    assert all(AUTH_FUNCTIONS.has(name) for name in AUTH)
+    assert not DATA_FUNCTIONS.has("api/mention")
+    assert not DATA_FUNCTIONS.has("api/docs")
+    cold = coldstart(dict.fromkeys((*DATA, *AUTH, "api/docs", "api/openapi"), 0.5))
+    assert others(cold) == ["api/docs", "api/openapi"]
+
+
+@pytest.mark.parametrize(
+    ("path", "owner"),
+    [
+        (f"{profile.STDLIB}/http/client.py", profile.STDLIB_HTTP_CLIENT),
+        (f"{profile.STDLIB}/http/server.py", "http.server (request line, headers)"),
+        (f"{profile.ROOT}/lib/supabase/rest.py", "lib/ (pipeline, PostgREST client, response, log)"),
+        (f"{profile.ROOT}/lib/http/endpoint.py", "lib/ (pipeline, PostgREST client, response, log)"),
+        (f"{profile.ROOT}/lib/supabase/tokens.py", profile.TOKENS),
+        ("/x/site-packages/httpcore/_sync/connection.py", profile.HTTP_CLIENT),
+        (f"{profile.STDLIB}/json/decoder.py", "caller"),
+    ],
+)
+def test_profile_owners(path: str, owner: str) -> None:
+    frame = SimpleNamespace(file_path=path, function="f")
+    assert profile._category(frame, "caller") == owner
+
+
+def test_targets_survive_results_without_an_xlarge_size(tmp_path: Path) -> None:
+    targets = Targets(write_results(tmp_path, cold=None))
+    assert targets.sizes() == ["small", "large"]
+    assert targets.size_label("large") == "1M"
