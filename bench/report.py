@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from bench.profile import CLIENT_STACK, JOSE, NETWORK, TOKENS
+from bench.report_coldstart import imports_section
 from bench.report_format import cell, fmt_ms, fmt_range, fmt_x, per_round_ratio
 from bench.report_scale import ScaleReport
 from bench.report_targets import GET_ONE_TARGET
@@ -345,7 +346,7 @@ class Report(ScaleReport):
         ]
         if self.cold is None:
             return [*lines, "Not measured yet.", ""]
-        return [*lines, table(self.cold), ""]
+        return [*lines, table(self.cold), "", *imports_section(self.cold)]
 
     def render(self) -> str:
         """The whole page."""

@@ -9,8 +9,8 @@ from typing import Any
 from bench.report_format import fmt_range, fmt_x, verdict
 
 COLD_PROFILE_LINK = (
-    "the `-X importtime` profile in [What the first request still pays]"
-    "(coldstart.md#what-the-first-request-still-pays), per function in [Cold start](#cold-start)"
+    "this run's `-X importtime` profile, [What the first request imports](#what-the-first-request-imports), "
+    "and the levers in [What the first request still pays](coldstart.md#what-the-first-request-still-pays)"
 )
 
 
@@ -90,3 +90,32 @@ def others(cold: Mapping[str, Any] | None) -> list[str]:
         for name in variants
         if name.startswith("api/") and " @" not in name and not any(g.has(name) for g in GROUPS)
     )
+
+
+def imports_section(cold: Mapping[str, Any] | None) -> list[str]:
+    """What each function's first request imported, by owner: the profile behind the cold-cost rows."""
+    lines = ["### What the first request imports", ""]
+    found: Mapping[str, Any] = (cold or {}).get("first_request_imports", {})
+    if not found:
+        return [*lines, "Not measured in this run (older results: no import profile recorded).", ""]
+    lines += [
+        "One more cold start of each function after the measured rounds, under `python -X importtime` "
+        "(`bench/coldstart/imports.py`): the import time of everything its first request loads, "
+        "compiling included (no bytecode), summed by top-level package over each module's own time, "
+        "largest first. `-X importtime` slows imports, so read the shares, not the milliseconds.",
+        "",
+        "| function | group | imports in the first request (ms) | largest owners (share of that time) |",
+        "|---|---|---:|---|",
+    ]
+    for name in sorted(found):
+        row = found[name]
+        group = next((f"\u2264 {g.target}\u00d7" for g in GROUPS if g.has(name)), "no target")
+        if "error" in row:
+            lines.append(f"| `{name}` | {group} | failed | {row['error'][:80]!r} |")
+            continue
+        total = row["total_ms"] or 1.0
+        owners = ", ".join(f"`{owner}` {ms / total:.0%}" for owner, ms in row["owners"])
+        lines.append(
+            f"| `{name}` | {group} | {row['total_ms']:.0f} | {owners}, others {row['other_ms'] / total:.0%} |"
+        )
+    return [*lines, ""]

@@ -16,7 +16,11 @@ Baselines, measured the same way in the same run:
   floor  a bare BaseHTTPRequestHandler answering hello (nothing else imported)
   naive  `from supabase import create_client; client = create_client(...)` at import
 
-Target: every function's import at most 0.5x the naive baseline's.
+Target: every function's import at most 0.5x the naive baseline's; issue #16's cold-cost
+targets (per function group, against naive) are judged in docs/performance.md's Targets table.
+After the rounds each function is cold-started once more under `-X importtime`, and what its
+first request imported is recorded by package (bench/coldstart/imports.py): the profile
+behind the cold cost.
 Results: bench/results/coldstart.json and the Cold start table in docs/performance.md.
 
 `--bytecode` measures the same with everything precompiled (what a build with

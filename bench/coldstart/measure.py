@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.coldstart.deployment import deployment_copy
+from bench.coldstart.imports import profile_imports
 from bench.coldstart.results import results_document
 from bench.coldstart.variants import Request, Samples, Variant, chosen_variants, log, variants
 from bench.coldstart.workload import Requests, child_environment, maybe_stack
@@ -48,7 +49,26 @@ def run(
         copy = deployment_copy(Path(tmp), bytecode=bytecode)
         requests = Requests(stack) if stack is not None else None
         samples = rounds(python, chosen, {"": copy}, runs, requests)
-    return results_document(samples, runs, python, with_requests, bytecode)
+        imports = first_request_imports(python, copy, chosen, requests, runs) if requests else {}
+    document = results_document(samples, runs, python, with_requests, bytecode)
+    if imports:
+        document["first_request_imports"] = imports
+    return document
+
+
+def first_request_imports(
+    python: Path, copy: Path, chosen: Sequence[Variant], requests: Requests, round_no: int
+) -> dict[str, Any]:
+    """Each function's first-request imports by owner (`-X importtime`), with a round's fresh users."""
+    env = child_environment(requests)
+    found = {}
+    for variant in chosen:
+        if variant.is_baseline:
+            continue
+        pair = [requests.for_variant(variant.function, round_no) for _ in range(2)]
+        found[variant.name] = profile_imports(python, copy, variant, env, pair)
+    log("coldstart: first-request imports profiled")
+    return found
 
 
 def rounds(

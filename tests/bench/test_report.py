@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bench import profile, report
+from bench.coldstart.imports import first_request_owners, summary
 from bench.plans import summarise
 from bench.report_coldstart import AUTH_FUNCTIONS, DATA_FUNCTIONS, others
 from bench.report_targets import Targets
@@ -325,3 +326,39 @@ def test_targets_survive_results_without_an_xlarge_size(tmp_path: Path) -> None:
     targets = Targets(write_results(tmp_path, cold=None))
     assert targets.sizes() == ["small", "large"]
     assert targets.size_label("large") == "1M"
+
+
+IMPORTTIME = """import time: self [us] | cumulative | imported package
+import time:       300 |        300 | lib.http
+bench-coldstart: request 0
+import time:      2000 |       2000 |     httpcore._sync
+import time:      1000 |       3000 |   httpcore
+import time:      4000 |       7000 | lib.supabase.rest
+import time:       500 |        500 | jose
+bench-coldstart: request 1
+import time:      9000 |       9000 | late
+"""
+
+
+def test_the_first_requests_imports_are_summed_by_package_between_the_marks() -> None:
+    owners = first_request_owners(IMPORTTIME)
+    assert owners == {"httpcore": 3.0, "lib": 4.0, "jose": 0.5}
+    assert summary(owners) == {
+        "total_ms": 7.5,
+        "owners": [["lib", 4.0], ["httpcore", 3.0], ["jose", 0.5]],
+        "other_ms": 0.0,
+    }
+
+
+def test_the_cold_start_section_shows_the_import_profile(tmp_path: Path) -> None:
+    cold = coldstart(dict.fromkeys(DATA + AUTH, 0.8))
+    cold["first_request_imports"] = {
+        "api/health": summary({"httpx": 120.0, "lib": 30.0}),
+        "api/docs": {"error": "Traceback"},
+    }
+    page = report.render(write_results(tmp_path, cold=cold))
+    assert "### What the first request imports" in page
+    assert f"| `api/health` | ≤ 0.5{X} | 150 | `httpx` 80%, `lib` 20%, others 0% |" in page
+    assert "| `api/docs` | no target | failed |" in page
+    old = report.render(write_results(tmp_path, cold=coldstart(dict.fromkeys(DATA + AUTH, 0.8))))
+    assert "no import profile recorded" in old
