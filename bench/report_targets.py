@@ -268,7 +268,15 @@ class Targets:
             "",
             "The machine is a shared 2-core box, so absolute times are noise: the result is the ratio "
             "between targets measured in the same run, interleaved, with the spread over "
-            f"{self.crud['rounds']} rounds.",
+            f"{self.crud['rounds']} rounds."
+            + (
+                f" The cold-cost rows come from `python -m bench.coldstart`, which `make bench` runs "
+                f"right after ({self.cold['runs_per_variant']} interleaved cold starts of every function "
+                f"and of the naive one, {self.cold['generated_at']}); their spread is the range of the "
+                "per-round ratios of the worst function."
+                if self.cold
+                else ""
+            ),
             "",
             "## Targets",
             "",
