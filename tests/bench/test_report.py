@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bench import profile, report
+from bench.__main__ import check_xlarge
 from bench.coldstart.imports import first_request_owners, summary
 from bench.plans import summarise
 from bench.report_coldstart import AUTH_FUNCTIONS, DATA_FUNCTIONS, others
@@ -362,3 +363,20 @@ def test_the_cold_start_section_shows_the_import_profile(tmp_path: Path) -> None
     assert "| `api/docs` | no target | failed |" in page
     old = report.render(write_results(tmp_path, cold=coldstart(dict.fromkeys(DATA + AUTH, 0.8))))
     assert "no import profile recorded" in old
+
+
+def test_a_failed_10m_step_says_so(tmp_path: Path) -> None:
+    results = write_results(tmp_path, cold=None)
+    environment = json.loads((results / "environment.json").read_text())
+    environment["xlarge_failed"] = "RuntimeError('no room | at all')"
+    (results / "environment.json").write_text(json.dumps(environment))
+    row = row_with(target_rows(report.render(results)), "list at 10M rows")
+    assert "failed in this run: `RuntimeError('no room / at all')`" in row
+
+
+def test_the_10m_step_is_refused_before_the_run_when_it_cannot_work() -> None:
+    with pytest.raises(SystemExit, match="above the 100,000 rows"):
+        check_xlarge(100_000, quick=True)
+    with pytest.raises(SystemExit, match="GiB free"):
+        check_xlarge(10**12, quick=False)
+    check_xlarge(200_000, quick=True)
