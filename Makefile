@@ -55,8 +55,9 @@ vercel-check: deps ## Build with the real Vercel CLI and check what would ship
 bench: deps ## Benchmarks against baselines; writes bench/results/ and docs/performance.md
 	$(PY) -m bench
 
-bench-10m: deps ## make bench, then the list at 10M rows too (about 30 min more, ~15 GB of disk)
-	$(PY) -m bench --scale-10m
+bench-10m: deps ## The list at 10k, 1M and 10M rows, a run of its own (~25-40 min, ~15 GB): bench/results/scale-10m.json, then the report
+	$(PY) -m bench.scale10m
+	$(PY) -m bench --report-only
 
 soak: deps ## Five minutes of mixed load against the local stack (not in CI)
 	$(PY) -m bench.soak

@@ -3,9 +3,9 @@
     python -m bench                 # the full run: bench/results/*.json and docs/performance.md
     python -m bench --quick         # a smoke run (100k rows, one short round) into a temporary directory
     python -m bench --report-only   # regenerate docs/performance.md from bench/results/*.json
-    python -m bench --scale-10m     # the full run, then the list at 10M rows too (`make bench-10m`)
 
-Then `python -m bench.coldstart` runs, when that package exists.
+Then `python -m bench.coldstart` runs, when that package exists. The list at 10M rows is a run
+of its own, `python -m bench.scale10m` (`make bench-10m`), with its own results file.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
 SMALL = 10_000
 LARGE = 1_000_000
-XLARGE = 10_000_000  # opt-in (--scale-10m): the list's plan and timing at 10M rows
 
 
 def _log(message: str) -> None:
@@ -165,35 +164,6 @@ def measure_all(world: Any, quick: bool, phases: Phases) -> dict[str, Any]:
     }
 
 
-def measure_xlarge(world: Any, results: dict[str, Any], rows: int, quick: bool, phases: Phases) -> None:
-    """The opt-in step: load up to `rows` vehicles, then time and explain the list as at the other sizes."""
-    from bench import data
-    from bench.report_format import fmt_size
-    from bench.runs import Budget, run_scale
-
-    env = results["environment"]
-    loaded = int(env["sizes"]["large"])  # bulk rows 0 .. large-1 are in; the CRUD rows never collide
-    if rows <= loaded:
-        raise ValueError(f"--scale-rows {rows:,} must be above the {loaded:,} rows already loaded")
-    room = data.ensure_room(world.dsn, world.stack.settings.data_dir, rows - loaded)
-    large = env["loads"]["large"]
-    per_row = (large["copy_s"] + large["index_rebuild_s"] + large["vacuum_analyze_s"]) / max(large["rows"], 1)
-    _log(
-        f"== COPY {rows - loaded:,} more vehicles, to {fmt_size(rows)} (indexes rebuilt afterwards); "
-        f"about {room['needed_bytes'] / 2**30:.1f} GiB of {room['free_bytes'] / 2**30:.0f} GiB free; "
-        f"roughly {per_row * (rows - loaded) / 60:.1f} min at the last load's rate (more: indexes sort), "
-        f"{room['bytes_per_row']} bytes per row with its indexes"
-    )
-    owners = data.Owners(world.actors.fleet.id, tuple(user.id for user in world.actors.others))
-    env["loads"]["xlarge"] = data.load(world.dsn, owners, loaded, rows, rebuild_indexes=True, progress=_log)
-    env["loads"]["xlarge"]["room"] = room
-    phases.done("load xlarge")
-    budget = Budget(rounds=1, requests_c1=100, seconds=1.0) if quick else Budget()
-    results["scale"]["xlarge"] = run_scale(world, fmt_size(rows), (1, 500, 1000), budget, _log)
-    env["sizes"]["xlarge"] = rows
-    phases.done("scale xlarge")
-
-
 def write_results(out: Path, results: dict[str, Any], phases: Phases) -> None:
     """Every results file (and profile.txt) into `out`; may be called again as the run goes on."""
     results["environment"]["phases_s"] = phases.total()
@@ -205,8 +175,8 @@ def write_results(out: Path, results: dict[str, Any], phases: Phases) -> None:
         write_json(out, name, payload)
 
 
-def run(quick: bool, xlarge: int | None = None) -> Path:
-    """The whole benchmark, and the list at `xlarge` rows when asked; returns the directory it wrote."""
+def run(quick: bool) -> Path:
+    """The whole benchmark; returns the directory it wrote."""
     from bench.environment import bench_settings, create_actors, naive_peer
     from bench.world import World
     from devstack.stack import running_stack
@@ -219,36 +189,9 @@ def run(quick: bool, xlarge: int | None = None) -> Path:
         world = World(stack, create_actors(stack), peer)
         phases.done("stack start")
         results = measure_all(world, quick, phases)
-        # Written before the optional step, so a failure there keeps the main run's results.
         write_results(out, results, phases)
-        if xlarge:
-            try:
-                measure_xlarge(world, results, xlarge, quick, phases)
-            except Exception as error:  # the main run's results stand; the page says the step failed
-                _log(f"== the {xlarge:,}-row step failed: {error!r}")
-                results["environment"]["xlarge_failed"] = repr(error)[:500]
-                results["scale"].pop("xlarge", None)
-            write_results(out, results, phases)
     _log(f"== results in {out} ({results['environment']['phases_s']['total']} s)")
     return out
-
-
-def check_xlarge(rows: int, quick: bool) -> None:
-    """Refuse a --scale-10m/--scale-rows run at once, not after the main run, when it cannot work."""
-    import shutil
-
-    from bench import data
-
-    loaded = 100_000 if quick else LARGE
-    if rows <= loaded:
-        raise SystemExit(f"--scale-rows must be above the {loaded:,} rows the main run loads")
-    needed = data.ROOM_GUESS_BYTES_PER_ROW * (rows - loaded) * data.ROOM_FACTOR + data.ROOM_MARGIN
-    free = shutil.disk_usage(tempfile.gettempdir()).free
-    if free < needed:
-        raise SystemExit(
-            f"{rows:,} rows need about {needed / 2**30:.0f} GiB under {tempfile.gettempdir()}; "
-            f"{free / 2**30:.0f} GiB free"
-        )
 
 
 def crud_vehicle(world: Any) -> str:
@@ -279,25 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run into a temporary directory")
     parser.add_argument("--report-only", action="store_true", help="only regenerate docs/performance.md")
     parser.add_argument("--no-coldstart", action="store_true", help="skip python -m bench.coldstart")
-    parser.add_argument(
-        "--scale-10m",
-        action="store_true",
-        help=f"after the run, load up to {XLARGE:,} vehicles and time and explain the list there too",
-    )
-    # Hidden: the same step at another size (a smoke test of it: --quick --scale-rows 200000).
-    parser.add_argument("--scale-rows", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from bench import report
 
     if not args.report_only:
-        xlarge = args.scale_rows or (XLARGE if args.scale_10m else None)
-        if xlarge:
-            check_xlarge(xlarge, args.quick)
-        out = run(args.quick, xlarge)
+        out = run(args.quick)
         if args.quick:
-            quick = report.Report(out)
-            _log("\n".join(quick.targets_table()))
-            return 1 if quick.env.get("xlarge_failed") else 0
+            _log("\n".join(report.Report(out).targets_table()))
+            return 0
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(report.render(RESULTS))
     _log(f"== wrote {DOC.relative_to(ROOT)}")
@@ -305,10 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     if status:
         _log(f"bench.coldstart exited with {status}")
         return status
-    failed = None if args.report_only else report.Report(RESULTS).env.get("xlarge_failed")
-    if failed:
-        _log(f"the large-table step failed: {failed}")
-        return 1
     return 0
 
 

@@ -82,13 +82,8 @@ class Report(ScaleReport):
             "per upstream) and the API dev server. The API runs with `RATE_LIMIT_READ` and "
             "`RATE_LIMIT_WRITE` at `1000000/60` so the limiter never refuses, while every write still "
             "makes its limiter call.",
-            f"- **Data**: {small:,} vehicles, then {large - small:,} more"
-            + (
-                f", and after every other scenario (`--scale-10m`) {env['sizes']['xlarge'] - large:,} more"
-                if "xlarge" in env["sizes"]
-                else ""
-            )
-            + ", bulk-loaded with `COPY` (never the API; secondary indexes dropped and rebuilt from "
+            f"- **Data**: {small:,} vehicles, then {large - small:,} more, bulk-loaded with `COPY` "
+            "(never the API; secondary indexes dropped and rebuilt from "
             "their own definitions for the big loads), then `VACUUM ANALYZE`. Rows are one minute apart, "
             "owned 1 in 40 by the *fleet member* and the rest by 20 other members "
             f"(plus the seed's few rows). Load times: {self._load_times()}.",
@@ -115,7 +110,7 @@ class Report(ScaleReport):
         big = [
             f"{load['rows']:,} rows in {load['copy_s']} s + {load['index_rebuild_s']} s for "
             f"{load['indexes_rebuilt']} indexes"
-            for load in (loads[size] for size in ("large", "xlarge") if size in loads)
+            for load in (loads[size] for size in ("large",) if size in loads)
         ]
         return "; ".join([f"{small['rows']:,} rows in {small['copy_s']} s", *big])
 

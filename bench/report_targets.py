@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,59 @@ NOT_MEASURED = "not measured in this run"
 CPU_CEILING = "on two shared cores the API process's CPU per request is the ceiling: "
 DASH = "\u2013"
 SIZES = ("small", "large", "xlarge")
+OWN_RUN = "scale-10m"  # `python -m bench.scale10m` writes it; `python -m bench` never touches it
+PLANS_ANCHOR = "query-plans-of-the-list"
+OWN_PLANS_ANCHOR = "query-plans-of-the-list-its-own-run"
+
+
+@dataclass(frozen=True)
+class ScaleRun:
+    """One run's list timings and plans by table size: the main run's, or `python -m bench.scale10m`'s."""
+
+    env: dict[str, Any]
+    scale: dict[str, Any]
+    file: str
+
+    def sizes(self) -> list[str]:
+        """The sizes measured, smallest first."""
+        return [size for size in SIZES if size in self.scale]
+
+    def label(self, size: str) -> str:
+        """10k, 1M, 10M."""
+        rows = self.env.get("sizes", {}).get(size) or self.scale[size].get("table_rows", 0)
+        return fmt_size(int(rows))
+
+    def p50(self, size: str, page: int, target: str) -> float:
+        """Median p50 of one page at one size; NaN when not measured."""
+        pages = self.scale[size]["pages"] if size in self.scale else {}
+        each = pages.get(str(page), {}).get(target)
+        return float(each["p50_ms"]["median"]) if each else math.nan
+
+    def spread(self, size: str, page: int, target: str = "api") -> str:
+        """ "10.35 ms (8.89\u201310.54)": the median p50 and its min\u2013max over rounds."""
+        p50 = self.scale[size]["pages"][str(page)][target]["p50_ms"]
+        return f"{fmt_ms(p50['median'])} ms ({fmt_ms(p50['min'])}\u2013{fmt_ms(p50['max'])})"
+
+    def deepest(self, size: str) -> int:
+        """The deepest page measured at one size."""
+        return max(int(p) for p in self.scale[size]["pages"])
+
+    def plan(self, size: str, page: int) -> dict[str, Any] | None:
+        """The recorded plan of one page, if any."""
+        plan: dict[str, Any] | None = self.scale.get(size, {}).get("plans", {}).get(str(page))
+        return plan
+
+    def provenance(self) -> str:
+        """ "`python -m bench.scale10m` of <date> at commit `abc`, load average 1.0 \u2192 2.0"."""
+        load = self.env.get("load_average", {})
+        average = (
+            f", load average {load['start'][0]} \u2192 {load['end'][0]}"
+            if "start" in load and "end" in load
+            else ""
+        )
+        dirty = " with uncommitted changes" if self.env.get("worktree_dirty") else ""
+        commit = f"commit `{self.env['commit']}`{dirty}"
+        return f"`python -m bench.scale10m` of {self.env['date']} at {commit}{average}"
 
 
 class Targets:
@@ -38,6 +92,13 @@ class Targets:
         self.env = load_result(results, "environment")
         self.crud = load_result(results, "crud")
         self.scale = load_result(results, "scale")
+        self.main = ScaleRun(
+            self.env,
+            {size: self.scale[size] for size in ("small", "large") if size in self.scale},
+            "scale.json",
+        )
+        own = load_result(results, OWN_RUN)
+        self.own = ScaleRun(own["environment"], own["scale"], f"{OWN_RUN}.json") if own else None
         self.overhead = load_result(results, "overhead")
         self.profile = load_result(results, "profile")
         self.before = load_result(results, "hot-path-before")
@@ -71,27 +132,20 @@ class Targets:
         return (api / other if other else math.inf), rounds
 
     def sizes(self) -> list[str]:
-        """The table sizes this run measured the list at: small, large and, opted in, xlarge."""
-        return [size for size in SIZES if size in self.scale]
+        """The table sizes the main run measured the list at: small and large."""
+        return self.main.sizes()
 
     def size_label(self, size: str) -> str:
-        """10k, 1M, 10M."""
-        rows = self.env["sizes"].get(size) or self.scale[size].get("table_rows", 0)
-        return fmt_size(int(rows))
+        """10k, 1M (the main run's sizes)."""
+        return self.main.label(size)
 
     def scale_p50(self, size: str, page: int, target: str) -> float:
-        """Median p50 of one page at one size."""
-        pages = self.scale[size]["pages"] if size in self.scale else {}
-        return float(pages[str(page)][target]["p50_ms"]["median"]) if str(page) in pages else math.nan
-
-    def scale_spread(self, size: str, page: int, target: str = "api") -> str:
-        """ "10.35 ms (8.89\u201310.54)": the median p50 and its min\u2013max over rounds."""
-        p50 = self.scale[size]["pages"][str(page)][target]["p50_ms"]
-        return f"{fmt_ms(p50['median'])} ms ({fmt_ms(p50['min'])}\u2013{fmt_ms(p50['max'])})"
+        """Median p50 of one page at one size, in the main run."""
+        return self.main.p50(size, page, target)
 
     def deepest(self, size: str) -> int:
-        """The deepest page measured at one size."""
-        return max(int(p) for p in self.scale[size]["pages"])
+        """The deepest page the main run measured at one size."""
+        return self.main.deepest(size)
 
     def deep_pages(self) -> tuple[int, int]:
         """(deepest page measured at the small size, at the large size)."""
@@ -150,50 +204,51 @@ class Targets:
         )
 
     def scale_rows(self, size: str) -> list[str]:
-        """The list at `size` against the small table, page 1 and the deepest page."""
-        small = self.size_label("small")
+        """The list at 1M (main run) or 10M (its own run) against 10k of the same run: page 1, deepest."""
+        run = self.main if size == "large" else self.own
         label = {"large": "1M", "xlarge": "10M"}[size]
-        if size not in self.scale:
-            failed = self.env.get("xlarge_failed") if size == "xlarge" else None
+        if run is None or size not in run.scale or "small" not in run.scale:
+            failed = run and run.env.get("failed")
             failed = failed and failed.replace("|", "/").replace("`", "'")
             why = (
-                f"failed in this run: `{failed}`" if failed else f"{NOT_MEASURED} (opt-in: `make bench-10m`)"
+                f"failed in its own run ({run.provenance()}): `{failed}`"
+                if run and failed
+                else "not measured yet (opt-in, a run of its own: `make bench-10m`)"
             )
             return [
-                f"| list at {label} rows ≤ {SCALE_TARGET}\u00d7 of {small} (page 1, page 1000) "
+                f"| list at {label} rows ≤ {SCALE_TARGET}\u00d7 of 10k (page 1, page 1000) "
                 f"| {why} | \u2013 | \u2013 |"
             ]
-        big = self.size_label(size)
-        small_deep, deep = self.deepest("small"), self.deepest(size)
+        small, big = run.label("small"), run.label(size)
+        small_deep, deep = run.deepest("small"), run.deepest(size)
+        source = "" if run is self.main else f"; from its own run, {run.provenance()}"
         rows = []
         for page, small_page in ((1, 1), (deep, small_deep)):
-            ratio = self.scale_p50(size, page, "api") / self.scale_p50("small", small_page, "api")
+            ratio = run.p50(size, page, "api") / run.p50("small", small_page, "api")
             ok = ratio <= SCALE_TARGET
             versus = f"page {small_page}, the deepest full page at {small}" if small_page != page else small
             rows.append(
                 f"| list at {big} rows ≤ {SCALE_TARGET}\u00d7 of {small}, page {page} "
-                f"| **{fmt_x(ratio)}** (our API: {self.scale_spread(size, page)} vs "
-                f"{self.scale_spread('small', small_page)} at {versus}; p50 median (min\u2013max) of rounds) "
-                f"| {verdict(ok)} | {self.plan_note(size, page, small_page)} |"
+                f"| **{fmt_x(ratio)}** (our API: {run.spread(size, page)} vs "
+                f"{run.spread('small', small_page)} at {versus}; "
+                f"p50 median (min\u2013max) of rounds{source}) "
+                f"| {verdict(ok)} | {self.plan_note(run, size, page, small_page)} |"
             )
         return rows
 
-    def plan_note(self, size: str, page: int, small_page: int) -> str:
+    def plan_note(self, run: ScaleRun, size: str, page: int, small_page: int) -> str:
         """What the two pages' plans show: the same index seek, and the buffers each touched."""
-        plans = [self.scale[s].get("plans", {}).get(str(p)) for s, p in ((size, page), ("small", small_page))]
-        link = "([plans](#query-plans-of-the-list))"
-        if not all(plans):
+        big, small = run.plan(size, page), run.plan("small", small_page)
+        link = f"([plans](#{PLANS_ANCHOR if run is self.main else OWN_PLANS_ANCHOR}))"
+        if big is None or small is None:
             return f"keyset pagination: the RPC seeks the `(created_at, id)` index {link}"
-        big, small = plans
-        assert big is not None
-        assert small is not None
         if big["index_seek"] and small["index_seek"]:
             return (
                 f"both plans seek the index ({', '.join(big['scans'])}): buffers {big['buffers']} "
                 f"vs {small['buffers']}, execution {fmt_ms(big['execution_ms'])} vs "
                 f"{fmt_ms(small['execution_ms'])} ms {link}"
             )
-        return f"the plan at {self.size_label(size)} does not seek an index: {', '.join(big['scans'])} {link}"
+        return f"the plan at {run.label(size)} does not seek an index: {', '.join(big['scans'])} {link}"
 
     def other_checks(self) -> list[str]:
         """Checks kept from earlier work: round trips, the limiter, the naive peer, import time."""

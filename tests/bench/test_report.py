@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from bench import profile, report
-from bench.__main__ import check_xlarge
+from bench.__main__ import Phases
+from bench.__main__ import write_results as write_main_results
 from bench.coldstart.imports import first_request_owners, summary
 from bench.plans import summarise
 from bench.report_coldstart import AUTH_FUNCTIONS, DATA_FUNCTIONS, others
 from bench.report_targets import Targets
 from bench.runs import SCALE_TARGETS
+from bench.scale10m import check_disk, parse_sizes
 from bench.scenarios import CRUD, TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,15 +134,6 @@ def write_results(
         "small": scale_size(10_030, (1, 500), 10.0, plans),
         "large": scale_size(1_000_030, (1, 500, 1000), 11.0, plans),
     }
-    if xlarge:
-        sizes["xlarge"] = 10_000_000
-        loads["xlarge"] = {
-            "rows": 9_000_000,
-            "copy_s": 500.0,
-            "index_rebuild_s": 300.0,
-            "indexes_rebuilt": 14,
-        }
-        scale["xlarge"] = scale_size(10_000_030, (1, 500, 1000), 20.0, plans)
     cells = {"api": (api_p50, 100.0), "postgrest": (5.0, 200.0), "naive": (100.0, 10.0)}
     summary = {s: {t: {str(c): crud_cell(*cells[t]) for c in (1, 8)} for t in TARGETS} for s in CRUD}
     runs = {
@@ -175,9 +168,39 @@ def write_results(
     }
     if cold is not None:
         files["coldstart"] = cold
+    if xlarge:
+        files["scale-10m"] = own_run(plans)
     for name, payload in files.items():
         (directory / f"{name}.json").write_text(json.dumps(payload))
     return directory
+
+
+def own_run(plans: bool = True, failed: str | None = None) -> dict[str, Any]:
+    """A synthetic bench/results/scale-10m.json: 10k at 8 ms, 1M at 9 ms, 10M at 16 ms (2x of 10k)."""
+    scale = {
+        "small": scale_size(10_020, (1, 500), 8.0, plans),
+        "large": scale_size(1_000_020, (1, 500, 1000), 9.0, plans),
+    }
+    if failed is None:
+        scale["xlarge"] = scale_size(10_000_020, (1, 500, 1000), 16.0, plans)
+    environment = {
+        "date": "2026-12-04 09:00 UTC",
+        "finished": "2026-12-04 09:30 UTC",
+        "commit": "def5678",
+        "worktree_dirty": False,
+        "machine": {"cpu": "test", "cores_usable": 2, "memory_gib": 8, "os": "Linux", "python": "3.12"},
+        "load_average": {"start": [1.5, 1.0, 0.5], "end": [2.5, 2.0, 1.5]},
+        "sizes": {"small": 10_000, "large": 1_000_000, "xlarge": 10_000_000},
+        "budget": {"rounds": 3, "requests_c1": 300, "seconds": 3.0, "warmup": 2},
+        "loads": {
+            "small": {"rows": 10_000, "copy_s": 1.0, "index_rebuild_s": 0.0, "indexes_rebuilt": 0},
+            "xlarge": {"rows": 9_000_000, "copy_s": 500.0, "index_rebuild_s": 300.0, "indexes_rebuilt": 14},
+        },
+        "phases_s": {"load xlarge": 800.0, "total": 1500.0},
+    }
+    if failed is not None:
+        environment["failed"] = failed
+    return {"environment": environment, "scale": scale}
 
 
 def target_rows(page: str) -> list[str]:
@@ -239,7 +262,9 @@ def test_results_from_before_the_new_fields_render_not_measured(tmp_path: Path) 
     page = report.render(write_results(tmp_path, cold=coldstart(ratios, samples=False), plans=False))
     rows = target_rows(page)
     assert "spread over rounds not recorded in this run" in row_with(rows, "health and VIN")
-    assert "not measured in this run (opt-in: `make bench-10m`)" in row_with(rows, "list at 10M rows")
+    assert "not measured yet (opt-in, a run of its own: `make bench-10m`)" in row_with(
+        rows, "list at 10M rows"
+    )
     assert "results from before plans were recorded" in page
 
 
@@ -263,22 +288,36 @@ def test_verdicts_follow_the_ratios_and_unmet_rows_link_the_profile(tmp_path: Pa
     assert f"| **met** | {D} |" in row_with(fast, f"GET one vehicle ≤ 1.3{X}")
 
 
-def test_the_10m_step_renders_its_rows_and_plans(tmp_path: Path) -> None:
+def test_the_10m_run_renders_its_rows_and_plans_from_its_own_file(tmp_path: Path) -> None:
     page = report.render(write_results(tmp_path, cold=None, xlarge=True))
     rows = target_rows(page)
     first = row_with(rows, f"list at 10M rows ≤ 1.5{X} of 10k, page 1 ")
-    assert f"**2.00{X}**" in first
+    assert f"**2.00{X}**" in first  # 16 ms / 8 ms, both from scale-10m.json
     assert "**not met**" in first
-    assert "#query-plans-of-the-list" in first
+    assert "from its own run, `python -m bench.scale10m` of 2026-12-04 09:00 UTC at commit `def5678`" in first
+    assert "load average 1.5 \u2192 2.5" in first
+    assert "#query-plans-of-the-list-its-own-run" in first
     row_with(rows, f"list at 10M rows ≤ 1.5{X} of 10k, page 1000")
-    assert "## Scale: the list at 10k, 1M and 10M vehicles" in page
+    # The 1M target stays the main run's: 11 ms / 10 ms in scale.json.
+    large = row_with(rows, f"list at 1M rows ≤ 1.5{X} of 10k, page 1 ")
+    assert f"**1.10{X}**" in large
+    assert "own run" not in large
+    assert "#query-plans-of-the-list" in large
+    assert "## Scale: the list at 10k and 1M vehicles" in page
+    own = page.split("### The list in a run of its own (`make bench-10m`)", 1)[1]
+    assert "From `bench/results/scale-10m.json`" in own
+    assert "[1.5, 1.0, 0.5] at the start and [2.5, 2.0, 1.5] at the end" in own
+    assert "#### Query plans of the list, its own run" in own
     assert (
-        "| 10,000,030 | 1000 | Index Scan Backward using vehicles_created_at_id_idx | 0.08 "
-        "| shared hit=25 | yes |" in page
+        "| 10,000,020 | 1000 | Index Scan Backward using vehicles_created_at_id_idx | 0.08 "
+        "| shared hit=25 | yes |" in own
     )
-    assert "The plan of page 1000 at 10,000,030 rows:" in page
+    assert "The plan of page 1000 at 10,000,020 rows:" in own
+    assert "| 10M \u00f7 10k | " in own
+    assert "Loads: 10k: 10,000 rows in 1.0 s; 10M: 9,000,000 rows in 500.0 s + 300.0 s for 14 indexes" in own
+    assert "(10k, 1M and 10M rows)" in own
     assert "Query Text" not in page
-    assert "9,000,000 rows in 500.0 s + 300.0 s for 14 indexes" in page
+    assert "(#the-list-in-a-run-of-its-own-make-bench-10m)" in page
 
 
 def test_the_committed_results_still_render() -> None:
@@ -365,18 +404,41 @@ def test_the_cold_start_section_shows_the_import_profile(tmp_path: Path) -> None
     assert "no import profile recorded" in old
 
 
-def test_a_failed_10m_step_says_so(tmp_path: Path) -> None:
+def test_a_failed_10m_run_says_so_and_keeps_its_smaller_sizes(tmp_path: Path) -> None:
     results = write_results(tmp_path, cold=None)
-    environment = json.loads((results / "environment.json").read_text())
-    environment["xlarge_failed"] = "RuntimeError('no room | at all')"
-    (results / "environment.json").write_text(json.dumps(environment))
-    row = row_with(target_rows(report.render(results)), "list at 10M rows")
-    assert "failed in this run: `RuntimeError('no room / at all')`" in row
+    (results / "scale-10m.json").write_text(json.dumps(own_run(failed="RuntimeError('no room | at all')")))
+    page = report.render(results)
+    row = row_with(target_rows(page), "list at 10M rows")
+    assert "failed in its own run (`python -m bench.scale10m` of 2026-12-04 09:00 UTC" in row
+    assert "`RuntimeError('no room / at all')`" in row
+    assert "**The run failed** after the sizes shown" in page
 
 
-def test_the_10m_step_is_refused_before_the_run_when_it_cannot_work() -> None:
-    with pytest.raises(SystemExit, match="above the 100,000 rows"):
-        check_xlarge(100_000, quick=True)
+def test_without_the_10m_run_its_row_says_how_to_run_it(tmp_path: Path) -> None:
+    page = report.render(write_results(tmp_path, cold=None))
+    row = row_with(target_rows(page), "list at 10M rows")
+    assert "not measured yet (opt-in, a run of its own: `make bench-10m`)" in row
+    assert "a run of its own" in page.split("## Scale", 1)[1]
+
+
+def test_the_main_run_leaves_the_10m_runs_file_alone(tmp_path: Path) -> None:
+    own = json.dumps(own_run())
+    (tmp_path / "scale-10m.json").write_text(own)
+    (tmp_path / "main").mkdir()
+    results = {
+        name: json.loads((write_results(tmp_path / "main", cold=None) / f"{name}.json").read_text())
+        for name in ("environment", "crud", "scale", "overhead", "profile")
+    }
+    write_main_results(tmp_path, results, Phases())
+    assert (tmp_path / "scale-10m.json").read_text() == own
+    assert (tmp_path / "scale.json").exists()
+
+
+def test_the_10m_runs_sizes_and_disk_are_checked_before_it_starts() -> None:
+    assert parse_sizes("10000,100000,300000") == {"small": 10_000, "large": 100_000, "xlarge": 300_000}
+    for bad in ("10000,100000", "10000,5000,300000", "0,1,2"):
+        with pytest.raises(ValueError, match="three rising"):
+            parse_sizes(bad)
     with pytest.raises(SystemExit, match="GiB free"):
-        check_xlarge(10**12, quick=False)
-    check_xlarge(200_000, quick=True)
+        check_disk({"small": 1, "large": 2, "xlarge": 10**12})
+    check_disk({"small": 10_000, "large": 100_000, "xlarge": 300_000})
