@@ -73,6 +73,18 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the API logs what matters."""
 
+    def finish(self) -> None:
+        """End the client's connection and close the upstream ones this thread pooled for it."""
+        try:
+            super().finish()
+        finally:
+            # One thread serves one client connection and its pool dies with it: close the
+            # sockets here rather than leave them to the garbage collector.
+            connections = self.pool.connections
+            while connections:
+                _, connection = connections.popitem()
+                connection.close()
+
     def _send_json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)

@@ -106,6 +106,8 @@ class PostgrestServer:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         return
+            except urllib.error.HTTPError as error:
+                error.close()  # an answer other than 200 (still loading): it holds the socket
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.1)

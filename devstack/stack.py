@@ -51,7 +51,8 @@ def _wait_http(
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (local URL)
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as error:
+            error.close()  # it holds the answer's socket
             return  # it answered: it is up
         except (urllib.error.URLError, OSError):
             time.sleep(0.05)

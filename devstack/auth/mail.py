@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
@@ -72,8 +73,12 @@ def post_to_inbox(inbox_url: str | None, mail: Mail) -> None:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            response.read()
+    except urllib.error.HTTPError as error:
+        error.close()  # a refusal holds its socket; the caller only needs the OSError it is
+        raise
 
 
 def otp_token_hash(email: str, otp: str) -> str:

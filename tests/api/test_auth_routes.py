@@ -382,6 +382,8 @@ def api_with_frontend(stack: Stack, repo_root: Path) -> Iterator[ApiClient]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
 
 
 def test_a_frontend_on_another_host_uses_the_session_bodys_csrf_token(api_with_frontend: ApiClient) -> None:

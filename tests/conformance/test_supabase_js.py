@@ -45,7 +45,7 @@ def run_script(stack: Stack, scenario: str, age: AgeToken | None = None) -> Resu
         "OTHER_VIN": north_american_vin(),
     }
     assert NODE is not None
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [NODE, str(SCRIPT), scenario],
         cwd=s.root,
         env=env,
@@ -53,32 +53,32 @@ def run_script(stack: Stack, scenario: str, age: AgeToken | None = None) -> Resu
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    watchdog = threading.Timer(TIMEOUT, process.kill)
-    watchdog.start()
-    results: Results = {}
-    done = False
-    try:
-        assert process.stdout is not None
-        assert process.stdin is not None
-        for line in process.stdout:
-            record = json.loads(line)
-            if record.get("ask") == "age_refresh_token":
-                assert age is not None, f"scenario {scenario} cannot age tokens"
-                age(record["token"], record["seconds"])
-                process.stdin.write("{}\n")
-                process.stdin.flush()
-            elif "step" in record:
-                results[record.pop("step")] = record
-            elif record.get("done"):
-                done = True
-        process.wait()
-    finally:
-        watchdog.cancel()
-        if process.poll() is None:
-            process.kill()
+    ) as process:  # its exit closes the three pipes
+        watchdog = threading.Timer(TIMEOUT, process.kill)
+        watchdog.start()
+        results: Results = {}
+        done = False
+        try:
+            assert process.stdout is not None
+            assert process.stdin is not None
+            for line in process.stdout:
+                record = json.loads(line)
+                if record.get("ask") == "age_refresh_token":
+                    assert age is not None, f"scenario {scenario} cannot age tokens"
+                    age(record["token"], record["seconds"])
+                    process.stdin.write("{}\n")
+                    process.stdin.flush()
+                elif "step" in record:
+                    results[record.pop("step")] = record
+                elif record.get("done"):
+                    done = True
             process.wait()
-    stderr = process.stderr.read() if process.stderr else ""
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stderr = process.stderr.read() if process.stderr else ""
     assert process.returncode == 0, f"node exited {process.returncode}: {stderr}"
     assert done, f"the script stopped before its last step: {stderr}"
     thrown = {name: r["thrown"] for name, r in results.items() if "thrown" in r}

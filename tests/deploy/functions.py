@@ -152,9 +152,12 @@ class FunctionInstance:
 
     def close(self) -> None:
         """Stop the instance (closing stdin ends it, as at the end of a Lambda's life)."""
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
+        assert self.process.stdin is not None
+        # Closed even when the process has died already: the pipe is ours either way (and a
+        # dead reader can leave an unflushed line behind, as Popen.__exit__ allows for).
+        with contextlib.suppress(BrokenPipeError):
             self.process.stdin.close()
+        if self.process.poll() is None:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

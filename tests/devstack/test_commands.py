@@ -232,6 +232,8 @@ def make_dev() -> Iterator[DevStack]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

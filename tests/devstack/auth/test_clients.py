@@ -95,8 +95,11 @@ def test_supabase_admin_api_lists_and_updates_users(
     assert missing.value.status == 404
     assert missing.value.code == "user_not_found"
 
-    with pytest.raises(AuthApiError) as not_admin:
-        SyncGoTrueAdminAPI(url=auth, headers=bearer(first["access_token"])).list_users()
+    with (
+        SyncGoTrueAdminAPI(url=auth, headers=bearer(first["access_token"])) as as_user,
+        pytest.raises(AuthApiError) as not_admin,
+    ):
+        as_user.list_users()
     assert not_admin.value.status == 403
     assert not_admin.value.code == "not_admin"
 
