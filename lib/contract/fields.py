@@ -8,8 +8,10 @@ document. The models that use them are in lib.contract.inputs and lib.contract.o
 from __future__ import annotations
 
 import re
+import sys
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr, WithJsonSchema
@@ -22,6 +24,27 @@ from lib.contract.validation import (
     has_forbidden_character,
 )
 from lib.contract.vin import VinFormatError, check_digit_status, normalise_vin
+
+
+def _no_plugin_discovery() -> None:
+    """Tell pydantic there are no plugins before it looks for any (this API installs none).
+
+    The first model pydantic builds imports its plugin loader, which imports importlib.metadata
+    (zipfile, csv, tempfile, importlib.resources ...) and reads every installed distribution's entry
+    points: 30-70 ms of a cold start compiling and scanning, to find nothing. The loader is the one
+    module pydantic.plugin._schema_validator imports `get_plugins` from; answering for it here
+    leaves pydantic building plain SchemaValidators, as it does when it finds no plugin. A no-op when
+    the loader is already imported (its answer stands). tests/contract/test_wiring.py checks that a
+    validation still loads no importlib.metadata, so a pydantic that looks for plugins elsewhere is noticed.
+    """
+    name = "pydantic.plugin._loader"
+    if name not in sys.modules:
+        loader = ModuleType(name, "No pydantic plugins (lib.contract.fields)")
+        loader.__dict__["get_plugins"] = lambda: ()
+        sys.modules[name] = loader
+
+
+_no_plugin_discovery()
 
 PLATE_PATTERN = re.compile(r"^[A-Z0-9 -]{1,16}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -182,6 +205,15 @@ def _currency(value: str) -> str:
     return value
 
 
+def _trimmed_text(max_length: int) -> tuple[Any, ...]:
+    """A text field's rules (the text rule): 1-`max_length` characters once trimmed, documented exactly."""
+    return (
+        BeforeValidator(_trim),
+        Field(min_length=1, max_length=max_length),
+        WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(max_length)}),
+    )
+
+
 # The documented schema of each input type is exact: what it matches is accepted, nothing else is
 # (rules no JSON Schema keyword can state are named `format`s, described where they are declared).
 Vin = Annotated[
@@ -197,30 +229,15 @@ Vin = Annotated[
         }
     ),
 ]
-Name = Annotated[
-    StrictStr,
-    BeforeValidator(_trim),
-    Field(min_length=1, max_length=64),
-    WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(64)}),
-]
+Name = Annotated[StrictStr, *_trimmed_text(64)]
 Plate = Annotated[
     StrictStr, AfterValidator(_plate), WithJsonSchema({"type": "string", "pattern": PLATE_INPUT_PATTERN})
 ]
-Color = Annotated[
-    StrictStr,
-    BeforeValidator(_trim),
-    Field(min_length=1, max_length=32),
-    WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(32)}),
-]
+Color = Annotated[StrictStr, *_trimmed_text(32)]
 ModelYear = Annotated[StrictInt, AfterValidator(_model_year), Field(json_schema_extra=_model_year_bounds)]
 Odometer = Annotated[StrictInt, Field(ge=0, le=MAX_ODOMETER)]
 PerformedAt = Annotated[date, BeforeValidator(_performed_at), Field(json_schema_extra=_performed_at_bounds)]
-Description = Annotated[
-    StrictStr,
-    BeforeValidator(_trim),
-    Field(min_length=1, max_length=2000),
-    WithJsonSchema({"type": "string", "pattern": trimmed_text_pattern(2000)}),
-]
+Description = Annotated[StrictStr, *_trimmed_text(2000)]
 Currency = Annotated[
     StrictStr, AfterValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})
 ]

@@ -51,7 +51,9 @@ from lib.contract.fields import (
 class Input(BaseModel):
     """Base of request bodies: unknown fields are errors, nothing is coerced."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built on its first use, so a cold start builds only the
+    # models its request uses, not every route's.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _default_if_null(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
@@ -233,7 +235,7 @@ class RoleChange(Input):
 class Query(BaseModel):
     """Base of query parameter models: strings in, types out, unknown names rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # as Input's
 
 
 class PageQuery(Query):

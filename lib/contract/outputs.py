@@ -16,8 +16,9 @@ def _utc_timestamp(value: Any) -> str:
 
     Raises ValueError (so a ValidationError) for anything that is not an ISO 8601 timestamp.
     """
-    moment = datetime.fromisoformat(str(value))
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = datetime.fromisoformat(str(value)).astimezone(UTC)
+    # isoformat, not strftime: a third of the time per row (and %Y would not pad years before 1000).
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # A response's timestamp, built from the database's (any offset, any precision).
@@ -32,7 +33,8 @@ class Output(BaseModel):
     ValidationError (lib.resources.representation answers 502 for it).
     """
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use (defer_build): a cold start builds the models its response uses, no others.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Vehicle(Output):

@@ -32,4 +32,12 @@ def one(model: type[Output], row: dict[str, Any]) -> dict[str, Any]:
 
 def page(model: type[Output], rows: Iterable[dict[str, Any]], next_cursor: str | None) -> bytes:
     """A list page's body: `{"data": [...], "next_cursor": ...}`. Raises BadGateway for a malformed row."""
-    return encode_json({"data": [one(model, row) for row in rows], "next_cursor": next_cursor})
+    # Each row goes straight from the model to JSON (one pass, not a dict then json.dumps): pydantic
+    # writes the same compact UTF-8 JSON as encode_json for every value a row holds (strings, integers,
+    # booleans, null; tests/resources/test_representation.py compares the two). Floats, which no column
+    # holds, could differ in exponent style (1.5e-7, not 1.5e-07).
+    try:
+        data = b",".join(model.model_validate(row).model_dump_json().encode() for row in rows)
+    except ValidationError:
+        raise invalid_answer() from None
+    return b'{"data":[' + data + b'],"next_cursor":' + encode_json(next_cursor) + b"}"

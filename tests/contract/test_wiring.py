@@ -58,3 +58,22 @@ def test_importing_the_route_table_and_the_endpoint_loads_no_model_and_no_upstre
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_a_validation_builds_only_its_model_and_looks_for_no_pydantic_plugin() -> None:
+    # Cold starts: models are built on first use (defer_build), and lib.contract.fields keeps
+    # pydantic from importing importlib.metadata to look for plugins.
+    code = (
+        "import sys\n"
+        "from pydantic import BaseModel\n"
+        "from lib.contract import inputs, outputs\n"
+        "inputs.VehicleListQuery.model_validate({})\n"
+        "models = {m for module in (inputs, outputs) for m in vars(module).values()"
+        " if isinstance(m, type) and issubclass(m, BaseModel)}\n"
+        "built = sorted(m.__name__ for m in models if m.__pydantic_complete__)\n"
+        "print(built, 'importlib.metadata' in sys.modules)\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "['VehicleListQuery'] False"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from lib.contract.outputs import AuditEntry, MaintenanceRecord, UserSummary, Vehicle
+from lib.contract.outputs import AuditEntry, MaintenanceRecord, Output, UserSummary, Vehicle
 from lib.http.problems import BadGateway
+from lib.http.response import encode_json
 from lib.resources import representation
 from tests.resources import rows
 
@@ -27,6 +29,7 @@ def test_a_vehicle_in_the_contracts_field_order_without_other_columns() -> None:
         ("2026-11-25T10:00:00.999999+00:00", "2026-11-25T10:00:00Z"),
         ("2026-11-25T12:00:00+02:00", "2026-11-25T10:00:00Z"),
         ("2026-11-25 10:00:00Z", "2026-11-25T10:00:00Z"),
+        ("0999-01-02T03:04:05+00:00", "0999-01-02T03:04:05Z"),  # RFC 3339: four digits
     ],
 )
 def test_timestamps_are_utc_to_the_second(stamp: str, expected: str) -> None:
@@ -59,3 +62,27 @@ def test_a_page_is_compact_utf8_json() -> None:
     assert b'"next_cursor":null' in body
     assert "zoë".encode() in body
     assert json.loads(body)["data"][0]["email"] == "zoë@example.com"
+
+
+def test_a_page_is_the_rows_shaped_one_by_one_then_encoded() -> None:
+    # page() encodes each row with pydantic; the bytes are those of encode_json, the encoding of
+    # every other body (and the ETag is taken from them).
+    text = 'zoë \\ " / \x00\x1f\x7f \u2028 \U0001f697 ' + "".join(map(chr, range(0x80, 0x100)))
+    cases: list[tuple[type[Output], list[dict[str, Any]]]] = [
+        (
+            Vehicle,
+            [rows.vehicle(make=text), rows.vehicle(color=None, updated_at="2026-11-25T12:00:00+02:00")],
+        ),
+        (MaintenanceRecord, [rows.record("5f0c3a52-8d1e-4b7a-9c61-2e4f7a9b0d13", description=text)]),
+        (UserSummary, [rows.user(email=text), rows.user()]),
+        (AuditEntry, [rows.audit(3, changes={"make": [text, None], "n": [1, -(2**40)], "b": [True, False]})]),
+    ]
+    for model, shaped in cases:
+        for cursor in (None, "eyJ.abc", "zoë"):
+            expected = encode_json(
+                {"data": [representation.one(model, row) for row in shaped], "next_cursor": cursor}
+            )
+            assert representation.page(model, shaped, cursor) == expected
+    assert representation.page(Vehicle, [], None) == b'{"data":[],"next_cursor":null}'
+    with pytest.raises(BadGateway):
+        representation.page(Vehicle, [rows.vehicle(), rows.vehicle(status="flying")], None)
