@@ -1,8 +1,11 @@
 """Supabase client factory: stateless per-request clients over one warm connection pool.
 
 Nothing about a caller survives the request: each call builds a fresh client
-object carrying that request's credentials. Only the HTTP connection pool is
-shared, which is what makes a warm function fast.
+object carrying that request's credentials. Only the connection pools are shared,
+which is what makes a warm function fast: PostgREST (and the JWKS) go through
+lib.supabase.transport's pool over http.client, Supabase Auth through the httpx
+client of lib.supabase.auth_pool (supabase_auth needs one), imported only by the
+flows that call Auth.
 """
 
 from __future__ import annotations
@@ -13,10 +16,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-import httpx
-
 from lib.config import get_settings
 from lib.supabase.rest import RestClient
+from lib.supabase.transport import GatewayFailed, Pool, Response
 
 if TYPE_CHECKING:
     from supabase_auth import SyncGoTrueClient
@@ -24,30 +26,34 @@ if TYPE_CHECKING:
 
 GATEWAY_FAILURES = frozenset({502, 503, 504, 520, 521, 522, 523, 524, 530})
 API_KEY_PREFIXES = ("sb_publishable_", "sb_secret_")
+KEEPALIVE_EXPIRY = 30.0  # seconds an idle connection is kept
+MAX_IDLE_PER_ORIGIN = 16
 
 
-def _raise_gateway_failures(response: httpx.Response) -> None:
-    # A gateway or proxy failure is not an answer from PostgREST or Auth: raise
-    # it as such, before a client library mistakes its body for an API error.
-    if response.status_code in GATEWAY_FAILURES:
-        response.read()
-        raise httpx.HTTPStatusError("upstream unavailable", request=response.request, response=response)
+def _raise_gateway_failures(response: Response) -> None:
+    # A gateway or proxy failure is not an answer from PostgREST: raise it as such,
+    # before the client mistakes its body for an API error.
+    if response.status in GATEWAY_FAILURES:
+        raise GatewayFailed(response.status)
 
 
 # The database's write limit answers in PostgREST's response headers (its db-pre-request
-# sets them), which a client's execute() does not return. A response hook copies them
+# sets them), which a client's execute() does not return. A response check copies them
 # into the request's sink: each request of a function runs in its own context.
 RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit", "Retry-After")
 _RATE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("database_rate_headers", default=None)
 
 
-def _capture_rate_headers(response: httpx.Response) -> None:
+def _capture_rate_headers(response: Response) -> None:
     sink = _RATE_HEADERS.get()
-    if sink is None or "RateLimit" not in response.headers or "/rest/v1/" not in response.request.url.path:
+    if sink is None or response.header("RateLimit") is None or "/rest/v1/" not in response.path:
         return
     # The latest counted response is the current state of the caller's budget.
     sink.clear()
-    sink.update({name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers})
+    for name in RATE_LIMIT_HEADERS:
+        value = response.header(name)
+        if value is not None:
+            sink[name] = value
 
 
 @contextmanager
@@ -66,52 +72,16 @@ def captured_rate_headers() -> dict[str, str]:
     return dict(_RATE_HEADERS.get() or {})
 
 
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that keeps nothing."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        """Ignore Set-Cookie."""
-
-
-_NO_COOKIES = _NoCookies()
-
-
-class _SharedPool(httpx.Client):
-    """An httpx.Client without a cookie jar.
-
-    The pool serves every caller, so nothing an upstream sets may outlive its
-    response (a cookie stored here would be sent on the next caller's
-    requests). Skipping the jar also skips httpx's per-response cookie
-    bookkeeping (a urllib Request built and parsed for every response), about
-    a tenth of the function's CPU on a warm GET.
-    """
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        """Always empty."""
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        """Ignored: httpx's constructor sets the (absent) client cookies."""
-
-
 @functools.cache
-def http_pool() -> httpx.Client:
-    """The instance's keep-alive pool, with the configured connect/read timeouts."""
+def upstream_pool() -> Pool:
+    """The instance's keep-alive pool for PostgREST and the JWKS, with the configured timeouts."""
     settings = get_settings()
-    timeout = httpx.Timeout(
-        connect=settings.upstream_connect_timeout,
-        read=settings.upstream_read_timeout,
-        write=settings.upstream_read_timeout,
-        pool=settings.upstream_connect_timeout,
-    )
-    return _SharedPool(
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30),
-        follow_redirects=False,
-        http2=False,
-        event_hooks={"response": [_raise_gateway_failures, _capture_rate_headers]},
+    return Pool(
+        connect_timeout=settings.upstream_connect_timeout,
+        read_timeout=settings.upstream_read_timeout,
+        max_idle=MAX_IDLE_PER_ORIGIN,
+        idle_expiry=KEEPALIVE_EXPIRY,
+        checks=(_raise_gateway_failures, _capture_rate_headers),
     )
 
 
@@ -135,9 +105,9 @@ def upstream_headers(api_key: str, access_token: str | None = None) -> dict[str,
 
 def _rest(headers: dict[str, str]) -> RestClient:
     # lib.supabase.rest, not postgrest-py: the same requests without its import cost
-    # (docs/coldstart.md). It never retries: that is the caller's decision (writes are
-    # retried only with an Idempotency-Key).
-    return RestClient(f"{get_settings().supabase_url}/rest/v1", headers, http_pool())
+    # (docs/coldstart.md). It never retries a request that may have been processed: that
+    # is the caller's decision (writes are retried only with an Idempotency-Key).
+    return RestClient(f"{get_settings().supabase_url}/rest/v1", headers, upstream_pool())
 
 
 def user_client(access_token: str) -> RestClient:
@@ -179,6 +149,8 @@ def auth_client(client_ip: str | None = None) -> SyncGoTrueClient:
     """A Supabase Auth client for one caller (their IP forwarded); no session storage or refresh."""
     from supabase_auth import SyncGoTrueClient
 
+    from lib.supabase.auth_pool import auth_http_client
+
     settings = get_settings()
     return SyncGoTrueClient(
         url=f"{settings.supabase_url}/auth/v1",
@@ -186,5 +158,5 @@ def auth_client(client_ip: str | None = None) -> SyncGoTrueClient:
         headers=auth_headers(client_ip),
         auto_refresh_token=False,
         persist_session=False,
-        http_client=http_pool(),
+        http_client=auth_http_client(),
     )

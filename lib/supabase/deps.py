@@ -3,7 +3,9 @@
 The pipeline hands one `Deps` to every handler, so a test can run a handler, or the
 whole pipeline, with fakes and no stack. The defaults are the real implementations,
 each imported on first call: building a `Deps` loads neither httpx nor the Supabase
-libraries, which keeps a function's cold start to what its request needs.
+libraries, which keeps a function's cold start to what its request needs. The PostgREST
+clients never load them (lib.supabase.rest over lib.supabase.transport); only the Auth
+client does.
 """
 
 from __future__ import annotations

@@ -107,12 +107,17 @@ def load_key_set(document: object) -> dict[str, VerificationKey]:
 
 def _http_fetcher(apikey: str) -> Callable[[str], Any]:
     def fetch(url: str) -> Any:
-        # Imported here: httpx and the pool are only needed on the JWKS path.
-        from lib.supabase.clients import http_pool
+        # Imported here: the pool is only needed on the JWKS path.
+        import json
 
-        response = http_pool().get(url, headers={"apikey": apikey, "Accept": "application/json"})
-        response.raise_for_status()
-        return response.json()
+        from lib.supabase.clients import upstream_pool
+
+        headers = {"apikey": apikey, "Accept": "application/json"}
+        response = upstream_pool().request("GET", url, headers=headers)
+        if not response.is_success:
+            # A redirect or an error is a failed fetch: the previous keys stay.
+            raise ValueError(f"JWKS answered {response.status}")
+        return json.loads(response.body)
 
     return fetch
 

@@ -1,13 +1,14 @@
-"""A thin PostgREST client over the shared httpx pool: the subset of postgrest-py the API uses.
+"""A thin PostgREST client over the shared connection pool: the subset of postgrest-py the API uses.
 
 `postgrest` costs a cold function about half a second of compiling (Vercel ships no
 bytecode): the package imports its sync and async halves, pydantic and its models.
 The API calls a handful of its methods, so this module sends the same requests
 postgrest-py 2.x sends for those calls (same URL, query string, headers and body, less
-its X-Client-Info) and reads the answers the same way: a 2xx body as JSON (its text if
-it is not JSON), any other status as PostgREST's error JSON, or as an error made from
-the status when the body is not one. Retrying is the caller's decision, never this
-client's; transport failures and timeouts are raised as httpx exceptions.
+its X-Client-Info and httpx's transport headers) and reads the answers the same way: a
+2xx body as JSON (its text if it is not JSON), any other status as PostgREST's error
+JSON, or as an error made from the status when the body is not one. Retrying is the
+caller's decision, never this client's; transport failures and timeouts are raised as
+lib.supabase.transport's TransportError.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-import httpx
+if TYPE_CHECKING:
+    from lib.supabase.transport import Pool, Response
 
 # postgrest-py sends the schema in both profile headers, even for `public`.
 _SCHEMA = "public"
 _RESERVED = ',:()"\\'  # characters that make postgrest-py quote a filter value
+# httpx's default Accept, which postgrest-py's requests carry: PostgREST negotiates on it.
+_ACCEPT = "*/*"
 
 
 class RestError(Exception):
@@ -65,7 +70,7 @@ def _sanitize(value: str) -> str:
 
 def _rpc_query_param(value: Any) -> Any:
     # A GET call's arguments go in the query string: lists as Postgres array literals,
-    # objects as JSON (postgrest-py's rpc_query_param); httpx renders the scalars.
+    # objects as JSON (postgrest-py's rpc_query_param); _query renders the scalars.
     if isinstance(value, list | tuple):
         elements = ("NULL" if element is None else _array_element(str(element)) for element in value)
         return "{" + ",".join(elements) + "}"
@@ -88,10 +93,26 @@ def _json_body(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _proxy_status_code(response: httpx.Response) -> str | None:
+def _query_value(value: Any) -> str:
+    # As httpx renders a query parameter (primitive_value_to_str): JSON's booleans, None empty.
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _query(params: list[tuple[str, Any]]) -> str:
+    """The query string httpx builds from `params` (urlencode, `+` for a space), "" for none."""
+    return urlencode([(name, _query_value(value)) for name, value in params])
+
+
+def _proxy_status_code(response: Response) -> str | None:
     # PostgREST names its error in `Proxy-Status: PostgREST; error=PGRST…` as well; that
     # is the code left when the body is not its error JSON.
-    for member in _split(response.headers.get("Proxy-Status", ""), ","):
+    for member in _split(response.header("Proxy-Status") or "", ","):
         name, *parameters = _split(member, ";")
         if _unquote(name).lower() != "postgrest":
             continue
@@ -130,9 +151,9 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _error(response: httpx.Response) -> RestError:
+def _error(response: Response) -> RestError:
     try:
-        body = json.loads(response.content)
+        body = json.loads(response.body)
     except ValueError:
         body = None
     # postgrest-py accepts an object whose message, code and hint are strings or absent
@@ -143,8 +164,8 @@ def _error(response: httpx.Response) -> RestError:
         return RestError({name: body.get(name) for name in ("message", "code", "hint", "details")})
     return RestError(
         {
-            "message": response.reason_phrase or f"Request failed with status {response.status_code}",
-            "code": _proxy_status_code(response) or str(response.status_code),
+            "message": response.reason or f"Request failed with status {response.status}",
+            "code": _proxy_status_code(response) or str(response.status),
             "hint": None,
             "details": response.text or None,
         }
@@ -185,19 +206,19 @@ class Query:
         return self
 
     def execute(self) -> RestResponse:
-        """Send it once. Raises RestError for an error answer, httpx.HTTPError on a transport failure."""
-        headers = self._headers
+        """Send it once. Raises RestError for an error answer, TransportError on a transport failure."""
+        headers = {"Accept": _ACCEPT, **self._headers}
         content = None
         if self._body is not None:
             content = _json_body(self._body)
-            headers = {**headers, "Content-Type": "application/json"}
-        response = self._client.http.request(
-            self._method, self._url, params=self._params, headers=headers, content=content
-        )
+            headers["Content-Type"] = "application/json"
+        query = _query(self._params)
+        url = f"{self._url}?{query}" if query else self._url
+        response = self._client.http.request(self._method, url, headers=headers, body=content)
         if not response.is_success:
             raise _error(response)
         try:
-            data = json.loads(response.content)
+            data = json.loads(response.body)
         except ValueError:
             data = response.text or []
         return RestResponse(data)
@@ -230,9 +251,9 @@ class Table:
 
 
 class RestClient:
-    """A PostgREST client for one set of credentials (`headers`) over a shared httpx pool."""
+    """A PostgREST client for one set of credentials (`headers`) over a shared connection pool."""
 
-    def __init__(self, base_url: str, headers: Mapping[str, str], http: httpx.Client) -> None:
+    def __init__(self, base_url: str, headers: Mapping[str, str], http: Pool) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers: dict[str, str] = {
             **headers,

@@ -6,8 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from lib.http.problems import (
     ApiError,
     BadGateway,
@@ -17,6 +15,7 @@ from lib.http.problems import (
     Unauthorized,
 )
 from lib.supabase.rest import RestError
+from lib.supabase.transport import ConnectFailed, GatewayFailed, ReadTimedOut, TransportError
 
 # PostgREST codes that mean "your token is not acceptable"; VS401 is our
 # db-pre-request's "the token's session has ended" (logout, role change).
@@ -27,16 +26,14 @@ QUERY_CANCELED = "57014"  # statement_timeout
 WRITES_LIMITED = "VR429"
 
 
-def map_transport_error(error: httpx.HTTPError) -> ApiError:
-    """The problem for a network-level failure talking to an upstream."""
-    if isinstance(error, httpx.HTTPStatusError):
-        return map_status(error.response.status_code) or BadGateway("The database service failed")
-    if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+def map_transport_error(error: TransportError) -> ApiError:
+    """The problem for a network-level failure talking to PostgREST (lib.supabase.transport's errors)."""
+    if isinstance(error, GatewayFailed):
+        return map_status(error.status) or BadGateway("The database service failed")
+    if isinstance(error, ConnectFailed):  # refused, unreachable, or ConnectTimedOut
         return ServiceUnavailable("The database service is not reachable")
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, ReadTimedOut):
         return GatewayTimeout("The database service did not answer in time")
-    if isinstance(error, httpx.ConnectError):
-        return ServiceUnavailable("The database service is not reachable")
     return BadGateway("The database service answered with an invalid response")
 
 
@@ -78,7 +75,7 @@ def upstream_call(translate: Callable[[Any], ApiError | None] | None = None) -> 
     """Run PostgREST calls; map every failure to a problem. `translate` may claim RestErrors first."""
     try:
         yield
-    except httpx.HTTPError as error:
+    except TransportError as error:
         raise map_transport_error(error) from None
     except RestError as error:
         mapped = translate(error) if translate is not None else None

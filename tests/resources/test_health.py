@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from lib.contract.outputs import Health
 from lib.resources import health
+from lib.supabase.transport import ConnectFailed
 from tests.resources import fakes
 from tests.resources.fakes import FakeDatabase, Query
 
@@ -25,7 +24,7 @@ def test_ok_when_the_database_answers_through_postgrest() -> None:
 
 def test_degraded_is_503_with_retry_after() -> None:
     def down(query: Query) -> bool:
-        raise httpx.ConnectError("refused")
+        raise ConnectFailed("refused")
 
     response = health.check_health(fakes.anonymous(fakes.deps(FakeDatabase(down))))
     assert response.status == 503

@@ -19,6 +19,7 @@ from jose import jwt
 
 from lib.config import Settings, resolve_settings
 from lib.supabase import clients
+from lib.supabase.transport import Pool
 
 SUPABASE_URL = "http://127.0.0.1:54321"
 JWT_SECRET = "clients-test-secret-with-at-least-32-characters"
@@ -45,8 +46,10 @@ def settings(
     """Settings with either key style, used by lib.supabase.clients; a private pool that never connects."""
     resolved = _settings(tmp_path, NEW_KEYS if request.param == "new" else LEGACY_KEYS)
     monkeypatch.setattr(clients, "get_settings", lambda: resolved)
-    with httpx.Client() as pool:
-        monkeypatch.setattr(clients, "http_pool", lambda: pool)
+    pool = Pool(connect_timeout=1.0, read_timeout=1.0)
+    monkeypatch.setattr(clients, "upstream_pool", lambda: pool)
+    with httpx.Client() as auth_pool:
+        monkeypatch.setattr("lib.supabase.auth_pool.auth_http_client", lambda: auth_pool)
         yield resolved
 
 

@@ -11,7 +11,6 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -29,6 +28,7 @@ from lib.supabase.ratelimit import (
     limit_for,
     policy_key,
 )
+from lib.supabase.transport import Response
 from lib.supabase.upstream import map_api_error
 
 
@@ -190,8 +190,10 @@ def _write() -> Request:
 
 def _database_answers(status: int, values: dict[str, str]) -> None:
     """What lib.supabase.clients sees when PostgREST answers a write with these headers."""
-    request = httpx.Request("POST", "http://db.example/rest/v1/rpc/create_vehicle")
-    _capture_rate_headers(httpx.Response(status, headers=values, request=request))
+    headers = Message()
+    for name, value in values.items():
+        headers[name] = value
+    _capture_rate_headers(Response(status, "", headers, b"{}", "/rest/v1/rpc/create_vehicle"))
 
 
 def _setup() -> tuple[FakeCounter, Limiter, Any]:

@@ -1,35 +1,77 @@
 """The thin PostgREST client (lib/supabase/rest.py): the requests it sends, how it reads the answers.
 
-Every call the API makes is sent to an httpx.MockTransport by this client and by
-postgrest-py, which it replaces: the two requests must be the same (method, URL, query
-string, headers, body), less postgrest-py's X-Client-Info. Error answers must raise what
-lib.supabase.upstream maps as it mapped postgrest-py's APIError.
+Every call the API makes is sent by this client over lib.supabase.transport's pool to a
+loopback server, and by postgrest-py, which it replaces, to an httpx.MockTransport: the
+two requests must be the same (method, path and query string, headers, body), less
+postgrest-py's X-Client-Info and the transports' own headers (Host, User-Agent,
+Accept-Encoding, Connection). Error answers must raise what lib.supabase.upstream maps as
+it mapped postgrest-py's APIError.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from lib.http.problems import ApiError, BadGateway, Conflict, GatewayTimeout, Unauthorized
+from lib.http.problems import ApiError, BadGateway, Conflict, GatewayTimeout, ServiceUnavailable, Unauthorized
 from lib.supabase import db_errors
 from lib.supabase.rest import RestClient, RestError
+from lib.supabase.transport import ConnectFailed, Pool
 from lib.supabase.upstream import upstream_call
+from tests.supabase.loopback import Answer, Recording, Seen, upstream
 
 BASE = "http://db.example/rest/v1"
 HEADERS = {"apikey": "sb_publishable_x", "Authorization": "Bearer eyJ.user.jwt"}
 VEHICLE = "8d0fd2b3-9ca7-4c9e-a5a2-5b5a1b0f3c11"
 ROOT = Path(__file__).resolve().parents[2]
+# Each transport's own headers, not the client's: what the comparison leaves out.
+TRANSPORT_HEADERS = frozenset({"host", "user-agent", "accept-encoding", "connection", "x-client-info"})
 
 
-def _pool(answer: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Request]) -> httpx.Client:
+class Served:
+    """Our client over a real pool to a loopback server, and what that server saw."""
+
+    def __init__(self, recording: Recording, pool: Pool) -> None:
+        self.recording = recording
+        self.pool = pool
+
+    @property
+    def seen(self) -> list[Seen]:
+        """The requests so far."""
+        return self.recording.seen
+
+    def client(self) -> RestClient:
+        """A RestClient with HEADERS at the server's /rest/v1."""
+        return RestClient(f"{self.recording.url}/rest/v1", HEADERS, self.pool)
+
+
+@contextmanager
+def _serving(answer: Answer) -> Iterator[Served]:
+    pool = Pool(connect_timeout=2.0, read_timeout=5.0)
+    with upstream(lambda request: answer) as recording:
+        try:
+            yield Served(recording, pool)
+        finally:
+            pool.close()
+
+
+@pytest.fixture
+def ours() -> Iterator[Served]:
+    """Our client to a loopback server that answers `[]`."""
+    with _serving(Answer()) as served:
+        yield served
+
+
+def _mock(answer: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Request]) -> httpx.Client:
     def handler(request: httpx.Request) -> httpx.Response:
         request.read()
         seen.append(request)
@@ -38,12 +80,10 @@ def _pool(answer: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Re
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
-@pytest.fixture
-def sent() -> Iterator[tuple[list[httpx.Request], httpx.Client]]:
-    """The requests made over a mock pool that answers `[]`."""
-    seen: list[httpx.Request] = []
-    with _pool(lambda request: httpx.Response(200, json=[]), seen) as pool:
-        yield seen, pool
+def _postgrest_py(pool: httpx.Client) -> Any:
+    from postgrest import SyncPostgrestClient
+
+    return SyncPostgrestClient(BASE, headers=HEADERS, http_client=pool, retry_enabled=False)
 
 
 # Each call as lib/ makes it: (name, call on a client).
@@ -78,59 +118,64 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-def _wire(request: httpx.Request) -> tuple[str, str, dict[str, str], bytes]:
+def _their_wire(request: httpx.Request) -> tuple[str, str, dict[str, str], bytes]:
     headers = {
-        name.lower(): value for name, value in request.headers.items() if name.lower() != "x-client-info"
+        name.lower(): value
+        for name, value in request.headers.items()
+        if name.lower() not in TRANSPORT_HEADERS
     }
-    return request.method, str(request.url), headers, request.content
+    return request.method, request.url.raw_path.decode("ascii"), headers, request.content
+
+
+def _our_wire(request: Seen) -> tuple[str, str, dict[str, str], bytes]:
+    headers = {name: value for name, value in request.header_items().items() if name not in TRANSPORT_HEADERS}
+    return request.method, request.target, headers, request.body
 
 
 @pytest.mark.parametrize(("name", "build"), CALLS, ids=[name for name, _ in CALLS])
-def test_the_same_request_as_postgrest_py(
-    sent: tuple[list[httpx.Request], httpx.Client], name: str, build: Callable[[Any], Any]
-) -> None:
-    from postgrest import SyncPostgrestClient
+def test_the_same_request_as_postgrest_py(ours: Served, name: str, build: Callable[[Any], Any]) -> None:
+    build(ours.client()).execute()
+    theirs: list[httpx.Request] = []
+    with _mock(lambda request: httpx.Response(200, json=[]), theirs) as pool:
+        build(_postgrest_py(pool)).execute()
+    (sent,), (expected,) = ours.seen, theirs
+    assert _our_wire(sent) == _their_wire(expected)
+    # Nothing else on the wire: the transport adds only Host, its User-Agent and Accept-Encoding.
+    assert set(sent.header_items()) - set(_our_wire(sent)[2]) == {"host", "user-agent", "accept-encoding"}
+    assert sent.headers["Accept-Encoding"] == "identity"  # answers arrive uncompressed
 
-    seen, pool = sent
-    build(RestClient(BASE, HEADERS, pool)).execute()
-    build(SyncPostgrestClient(BASE, headers=HEADERS, http_client=pool, retry_enabled=False)).execute()
-    ours, theirs = seen
-    assert _wire(ours) == _wire(theirs)
-    assert "x-client-info" not in ours.headers
 
-
-def test_what_a_select_and_an_update_look_like(sent: tuple[list[httpx.Request], httpx.Client]) -> None:
-    seen, pool = sent
-    client = RestClient(BASE, HEADERS, pool)
+def test_what_a_select_and_an_update_look_like(ours: Served) -> None:
+    client = ours.client()
     client.from_("vehicles").select("*").eq("id", "a b").execute()
     client.from_("vehicles").update({"make": "Å"}).eq("id", VEHICLE).in_("version", [1, 2]).execute()
-    select, update = seen
+    select, update = ours.seen
     assert select.method == "GET"
-    assert str(select.url) == f"{BASE}/vehicles?select=%2A&id=eq.a+b"
+    assert select.target == "/rest/v1/vehicles?select=%2A&id=eq.a+b"
     assert select.headers["apikey"] == "sb_publishable_x"
     assert select.headers["authorization"] == "Bearer eyJ.user.jwt"
     assert select.headers["accept-profile"] == select.headers["content-profile"] == "public"
+    assert select.headers["accept"] == "*/*"
     assert "prefer" not in select.headers
     assert "content-type" not in select.headers
-    assert select.content == b""
+    assert "content-length" not in select.headers
+    assert select.body == b""
     assert update.method == "PATCH"
-    assert str(update.url) == f"{BASE}/vehicles?id=eq.{VEHICLE}&version=in.%281%2C2%29"
+    assert update.target == f"/rest/v1/vehicles?id=eq.{VEHICLE}&version=in.%281%2C2%29"
     assert update.headers["prefer"] == "return=representation"
     assert update.headers["content-type"] == "application/json"
-    assert update.content == '{"make":"Å"}'.encode()
+    assert update.body == '{"make":"Å"}'.encode()
+    assert ours.recording.connections() == 1  # kept alive between the two
 
 
-def test_rpc_posts_its_arguments_or_gets_them_in_the_query(
-    sent: tuple[list[httpx.Request], httpx.Client],
-) -> None:
-    seen, pool = sent
-    client = RestClient(BASE, HEADERS, pool)
+def test_rpc_posts_its_arguments_or_gets_them_in_the_query(ours: Served) -> None:
+    client = ours.client()
     client.rpc("rate_limit_take", {"p_key": "k", "p_cost": 1}).execute()
     client.rpc("healthcheck", {}, get=True).execute()
-    post, get = seen
-    assert (post.method, str(post.url)) == ("POST", f"{BASE}/rpc/rate_limit_take")
-    assert json.loads(post.content) == {"p_key": "k", "p_cost": 1}
-    assert (get.method, str(get.url), get.content) == ("GET", f"{BASE}/rpc/healthcheck", b"")
+    post, get = ours.seen
+    assert (post.method, post.target) == ("POST", "/rest/v1/rpc/rate_limit_take")
+    assert json.loads(post.body) == {"p_key": "k", "p_cost": 1}
+    assert (get.method, get.target, get.body) == ("GET", "/rest/v1/rpc/healthcheck", b"")
 
 
 @pytest.mark.parametrize(
@@ -144,30 +189,22 @@ def test_rpc_posts_its_arguments_or_gets_them_in_the_query(
     ],
 )
 def test_a_success_is_its_json_or_its_text(status: int, body: bytes, data: Any) -> None:
-    seen: list[httpx.Request] = []
-    with _pool(lambda request: httpx.Response(status, content=body), seen) as pool:
-        assert RestClient(BASE, HEADERS, pool).rpc("me", {}).execute().data == data
+    with _serving(Answer(status, body)) as served:
+        assert served.client().rpc("me", {}).execute().data == data
 
 
-def _raised(response: httpx.Response) -> RestError:
-    seen: list[httpx.Request] = []
-    with _pool(lambda request: response, seen) as pool, pytest.raises(RestError) as caught:
-        RestClient(BASE, HEADERS, pool).from_("vehicles").select("*").execute()
+def _raised(answer: Answer) -> RestError:
+    with _serving(answer) as served, pytest.raises(RestError) as caught:
+        served.client().from_("vehicles").select("*").execute()
     return caught.value
 
 
+JSON = (("Content-Type", "application/json"),)
+
+
 def test_an_error_answer_carries_postgrests_fields() -> None:
-    error = _raised(
-        httpx.Response(
-            409,
-            json={
-                "code": "23505",
-                "message": 'violates "vehicles_vin_key"',
-                "details": {"a": 1},
-                "hint": None,
-            },
-        )
-    )
+    body = {"code": "23505", "message": 'violates "vehicles_vin_key"', "details": {"a": 1}, "hint": None}
+    error = _raised(Answer(409, json.dumps(body).encode(), JSON))
     assert (error.code, error.message, error.details, error.hint) == (
         "23505",
         'violates "vehicles_vin_key"',
@@ -177,128 +214,165 @@ def test_an_error_answer_carries_postgrests_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    ("response", "code"),
+    ("answer", "code"),
     [
-        (httpx.Response(500, content=b"<html>oops</html>"), "500"),
-        (httpx.Response(400, content=b"{truncated"), "400"),
-        (httpx.Response(400, json=[1]), "400"),
-        (httpx.Response(400, json={"code": 42}), "400"),  # not PostgREST's shape
+        (Answer(500, b"<html>oops</html>", ()), "500"),
+        (Answer(400, b"{truncated", JSON), "400"),
+        (Answer(400, b"[1]", JSON), "400"),
+        (Answer(400, b'{"code":42}', JSON), "400"),  # not PostgREST's shape
+        (Answer(401, b"", (("Proxy-Status", 'PostgREST; error="PGRST301"'),)), "PGRST301"),
         (
-            httpx.Response(401, content=b"", headers={"Proxy-Status": 'PostgREST; error="PGRST301"'}),
-            "PGRST301",
+            Answer(404, b"x", (("Proxy-Status", "other; error=E1, PostgREST; error=PGRST205"),)),
+            "PGRST205",
         ),
         (
-            httpx.Response(
-                404, content=b"x", headers={"Proxy-Status": "other; error=E1, PostgREST; error=PGRST205"}
+            # Two Proxy-Status fields read as one list, as httpx joined them.
+            Answer(
+                404,
+                b"x",
+                (("Proxy-Status", "other; error=E1"), ("Proxy-Status", "PostgREST; error=PGRST205")),
             ),
             "PGRST205",
         ),
-        (httpx.Response(302, headers={"Location": "/elsewhere"}), "302"),
+        (Answer(302, b"", (("Location", "/elsewhere"),)), "302"),
     ],
 )
 def test_an_answer_that_is_not_postgrests_error_json_is_named_by_its_status(
-    response: httpx.Response, code: str
+    answer: Answer, code: str
 ) -> None:
-    error = _raised(response)
+    error = _raised(answer)
     assert error.code == code
     assert error.hint is None
-    assert error.details == (response.text or None)
+    assert error.details == (answer.body.decode() or None)
 
 
 @pytest.mark.parametrize(
     "answer",
     [
-        httpx.Response(
-            400,
-            json={"code": "VV422", "message": "m", "hint": "vehicles_make_check", "details": None, "x": 1},
+        Answer(
+            400, b'{"code":"VV422","message":"m","hint":"vehicles_make_check","details":null,"x":1}', JSON
         ),
-        httpx.Response(500, content=b"<html>oops</html>"),
-        httpx.Response(400, json={"code": 42}),
-        httpx.Response(401, content=b"", headers={"Proxy-Status": 'PostgREST; error="PGRST301"'}),
+        Answer(500, b"<html>oops</html>", ()),
+        Answer(400, b'{"code":42}', JSON),
+        Answer(401, b"", (("Proxy-Status", 'PostgREST; error="PGRST301"'),)),
     ],
 )
-def test_the_error_matches_postgrest_pys(answer: httpx.Response) -> None:
-    from postgrest import APIError, SyncPostgrestClient
+def test_the_error_matches_postgrest_pys(answer: Answer) -> None:
+    from postgrest import APIError
 
-    seen: list[httpx.Request] = []
-    with _pool(lambda request: answer, seen) as pool:
-        with pytest.raises(RestError) as ours:
-            RestClient(BASE, HEADERS, pool).rpc("f", {}).execute()
-        theirs_client = SyncPostgrestClient(BASE, headers=HEADERS, http_client=pool, retry_enabled=False)
-        with pytest.raises(APIError) as theirs:
-            theirs_client.rpc("f", {}).execute()
+    with _serving(answer) as served, pytest.raises(RestError) as ours:
+        served.client().rpc("f", {}).execute()
+    theirs_seen: list[httpx.Request] = []
+    response = httpx.Response(answer.status, content=answer.body, headers=list(answer.headers))
+    with _mock(lambda request: response, theirs_seen) as pool, pytest.raises(APIError) as theirs:
+        _postgrest_py(pool).rpc("f", {}).execute()
     fields = ("code", "message", "hint", "details")
     assert [getattr(ours.value, name) for name in fields] == [getattr(theirs.value, name) for name in fields]
 
 
 @pytest.mark.parametrize(
-    ("response", "expected"),
+    ("answer", "expected"),
     [
         (
-            httpx.Response(409, json={"code": "23505", "message": 'unique constraint "vehicles_vin_key"'}),
+            Answer(409, b'{"code":"23505","message":"unique constraint \\"vehicles_vin_key\\""}', JSON),
             Conflict,
         ),
-        (httpx.Response(401, json={"code": "PGRST301", "message": "jwt"}), Unauthorized),
-        (httpx.Response(500, json={"code": "57014", "message": "canceling statement"}), GatewayTimeout),
-        (httpx.Response(500, content=b"<html>internal detail</html>"), BadGateway),
-        (httpx.Response(400, content=b"{truncated"), BadGateway),
+        (Answer(401, b'{"code":"PGRST301","message":"jwt"}', JSON), Unauthorized),
+        (Answer(500, b'{"code":"57014","message":"canceling statement"}', JSON), GatewayTimeout),
+        (Answer(500, b"<html>internal detail</html>", ()), BadGateway),
+        (Answer(400, b"{truncated", JSON), BadGateway),
+        (
+            Answer(503, b"<html>internal detail</html>", ()),
+            ServiceUnavailable,
+        ),  # a gateway's, not PostgREST's
     ],
 )
-def test_errors_map_to_problems_through_upstream_call(
-    response: httpx.Response, expected: type[ApiError]
-) -> None:
-    seen: list[httpx.Request] = []
-    with (
-        _pool(lambda request: response, seen) as pool,
-        pytest.raises(expected) as mapped,
-        upstream_call(db_errors.translate),
-    ):
-        RestClient(BASE, HEADERS, pool).from_("vehicles").select("*").execute()
+def test_errors_map_to_problems_through_upstream_call(answer: Answer, expected: type[ApiError]) -> None:
+    from lib.supabase.clients import _capture_rate_headers, _raise_gateway_failures
+
+    pool = Pool(
+        connect_timeout=2.0, read_timeout=5.0, checks=(_raise_gateway_failures, _capture_rate_headers)
+    )
+    with upstream(lambda request: answer) as recording:
+        with pytest.raises(expected) as mapped, upstream_call(db_errors.translate):
+            RestClient(f"{recording.url}/rest/v1", HEADERS, pool).from_("vehicles").select("*").execute()
+        pool.close()
     assert "internal detail" not in str(mapped.value)
 
 
-def test_transport_failures_are_httpx_errors() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
-
-    with httpx.Client(transport=httpx.MockTransport(refuse)) as pool:
-        with pytest.raises(httpx.ReadTimeout):
-            RestClient(BASE, HEADERS, pool).rpc("me", {}).execute()
-        with pytest.raises(GatewayTimeout), upstream_call():
-            RestClient(BASE, HEADERS, pool).rpc("me", {}).execute()
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-def test_a_data_route_imports_no_postgrest() -> None:
-    # A fresh interpreter: serving a data route's code path (its handlers, the clients,
-    # a request's client built and sent) must not load postgrest-py or pydantic through it.
-    code = (
-        "import sys, httpx\n"
-        "import lib.resources.vehicles, lib.resources.collection, lib.resources.health\n"
-        "import lib.supabase.upstream, lib.supabase.ratelimit, lib.supabase.idempotency\n"
-        "from lib.supabase import clients\n"
-        "answer = httpx.MockTransport(lambda r: httpx.Response(200, json=[]))\n"
-        "clients.http_pool = lambda: httpx.Client(transport=answer)\n"
-        "clients.user_client('eyJ.user.jwt').from_('vehicles').select('*').eq('id', '1').execute()\n"
-        "clients.admin_client().rpc('rate_limit_take', {}).execute()\n"
-        "clients.anon_client().rpc('healthcheck', {}, get=True).execute()\n"
-        "loaded = sorted(m for m in sys.modules if m == 'postgrest' or m.startswith('postgrest.'))\n"
-        "assert not loaded, loaded\n"
-    )
-    env = {
-        "APP_ENV": "development",
-        "SUPABASE_URL": "http://127.0.0.1:54321",
-        "SUPABASE_JWT_SECRET": "jwt-secret-for-the-rest-unit-tests-32-characters",
-        "SUPABASE_PUBLISHABLE_KEY": "sb_publishable_unit0001",
-        "SUPABASE_SECRET_KEY": "sb_secret_unit0001",
-        "PATH": "/usr/bin:/bin",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def test_transport_failures_are_transport_errors() -> None:
+    pool = Pool(connect_timeout=2.0, read_timeout=5.0)
+    client = RestClient(f"http://127.0.0.1:{_closed_port()}/rest/v1", HEADERS, pool)
+    with pytest.raises(ConnectFailed):
+        client.rpc("me", {}).execute()
+    with pytest.raises(ServiceUnavailable), upstream_call():
+        client.rpc("me", {}).execute()
+
+
+# A vehicle GET served in a fresh interpreter, through the pipeline and the real clients, to a
+# loopback PostgREST: what it imports must not include postgrest-py nor the httpx stack.
+DATA_REQUEST = """
+import io, json, os, sys
+from email.message import Message
+from lib.contract import routes
+from lib.http.request import Incoming
+from lib.pipeline import handle
+from lib.supabase import clients, jwks
+
+headers = Message()
+headers["Authorization"] = "Bearer " + os.environ["TEST_TOKEN"]
+target = "/api/vehicles/" + os.environ["TEST_VEHICLE"]
+def status(target, headers, route):
+    return handle(Incoming("GET", target, headers, "192.0.2.10", io.BytesIO(b"")), [route]).status
+statuses = [status(target, headers, routes.VEHICLE), status("/api/health", Message(), routes.HEALTH)]
+# The JWKS fetch (a JWKS URL instead of a shared secret) goes through the same pool.
+jwks._http_fetcher("sb_publishable_unit0001")(os.environ["SUPABASE_URL"] + "/auth/v1/.well-known/jwks.json")
+heavy = ("postgrest", "httpx", "httpcore", "h11", "supabase_auth")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
+print(json.dumps({"statuses": statuses, "loaded": loaded}))
+"""
+
+
+def _stub_postgrest(request: Seen) -> Answer:
+    if request.target.startswith("/rest/v1/rpc/rate_limit_take"):
+        return Answer(200, b'{"granted": 1, "remaining": 99, "reset": 60}')
+    if request.target.startswith("/rest/v1/rpc/healthcheck"):
+        return Answer(200, b"true")
+    if request.target.startswith("/auth/v1/.well-known/jwks.json"):
+        return Answer(200, b'{"keys": []}')
+    return Answer(200, b"[]")  # the vehicle: not there, 404
+
+
+def test_a_data_request_imports_neither_postgrest_nor_httpx() -> None:
+    from tests.resources import fakes
+
+    with upstream(_stub_postgrest) as recording:
+        env = {
+            **fakes.ENV,
+            "SUPABASE_URL": recording.url,
+            "TEST_TOKEN": fakes.token(iss=f"{recording.url}/auth/v1"),
+            "TEST_VEHICLE": VEHICLE,
+            "PATH": "/usr/bin:/bin",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", DATA_REQUEST],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"statuses": [404, 200], "loaded": []}, done.stderr
+    targets = [request.target.partition("?")[0] for request in recording.seen]
+    assert "/rest/v1/vehicles" in targets
+    assert "/rest/v1/rpc/healthcheck" in targets
+    assert "/auth/v1/.well-known/jwks.json" in targets

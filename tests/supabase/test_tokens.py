@@ -12,10 +12,10 @@ import string
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -24,6 +24,7 @@ from jose import jwt as jose_jwt
 from lib.config import Settings, resolve_settings
 from lib.supabase import tokens
 from lib.supabase.tokens import Claims, InvalidToken, KeySource, default_key_source, verify_access_token
+from lib.supabase.transport import ConnectFailed, Pool, ReadTimedOut, Response
 
 SUPABASE_URL = "http://127.0.0.1:54321"
 ISSUER = f"{SUPABASE_URL}/auth/v1"
@@ -177,11 +178,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     calls: list[str] = []
 
-    def forbidden() -> httpx.Client:
-        calls.append("http_pool")
+    def forbidden() -> Pool:
+        calls.append("upstream_pool")
         raise AssertionError("unit tests must not use the network")
 
-    monkeypatch.setattr(clients, "http_pool", forbidden)
+    monkeypatch.setattr(clients, "upstream_pool", forbidden)
     yield
     assert calls == []
 
@@ -983,8 +984,8 @@ def test_custom_ttl_and_interval(
 @pytest.mark.parametrize(
     "failure",
     [
-        pytest.param(httpx.ConnectError("refused"), id="network-error"),
-        pytest.param(httpx.ReadTimeout("slow"), id="timeout"),
+        pytest.param(ConnectFailed("refused"), id="network-error"),
+        pytest.param(ReadTimedOut("slow"), id="timeout"),
         pytest.param(ValueError("Expecting value"), id="non-json"),
         pytest.param(RuntimeError("anything"), id="any-exception"),
         pytest.param("<html>not json</html>", id="string"),
@@ -1029,7 +1030,7 @@ def test_an_empty_key_set_is_a_successful_fetch(
 def test_failing_first_fetch_recovers_after_the_interval(
     settings: Settings, ec_key: ec.EllipticCurvePrivateKey, es256: Callable[..., str]
 ) -> None:
-    fetch = FakeFetch(httpx.ConnectError("refused"))
+    fetch = FakeFetch(ConnectFailed("refused"))
     clock = FakeClock()
     keys = KeySource(settings, fetch=fetch, clock=clock)
     rejected(es256(claims()), settings, keys=keys)
@@ -1093,25 +1094,26 @@ def test_default_fetch_uses_the_shared_pool_with_the_apikey(
 ) -> None:
     from lib.supabase import clients
 
-    requests: list[httpx.Request] = []
+    requests: list[tuple[str, str, dict[str, str]]] = []
     status = {"code": 200}
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        if status["code"] != 200:
-            return httpx.Response(status["code"], text="upstream trouble")
-        return httpx.Response(200, json={"keys": [ec_jwk(ec_key, "ec-1")]})
+    class RecordingPool:
+        def request(
+            self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
+        ) -> Response:
+            requests.append((method, url, {name.lower(): value for name, value in headers.items()}))
+            document = {"keys": [ec_jwk(ec_key, "ec-1")]} if status["code"] == 200 else "upstream trouble"
+            return Response(status["code"], "", Message(), json.dumps(document).encode(), url)
 
-    pool = httpx.Client(transport=httpx.MockTransport(handler))
-    monkeypatch.setattr(clients, "http_pool", lambda: pool)
+    monkeypatch.setattr(clients, "upstream_pool", RecordingPool)
     clock = FakeClock()
     keys = KeySource(settings, clock=clock)
     assert verify_access_token(es256(claims()), settings, now=NOW, keys=keys).sub == USER_ID
     assert len(requests) == 1
-    assert str(requests[0].url) == JWKS_URL
-    assert requests[0].method == "GET"
-    assert requests[0].headers["apikey"] == PUBLISHABLE_KEY
-    assert "authorization" not in requests[0].headers
+    method, url, headers = requests[0]
+    assert (method, url) == ("GET", JWKS_URL)
+    assert headers["apikey"] == PUBLISHABLE_KEY
+    assert "authorization" not in headers
     # A 5xx (or a redirect) is a failed fetch: the previous keys stay.
     for code in (503, 302, 404):
         status["code"] = code

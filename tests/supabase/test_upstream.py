@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from supabase_auth.errors import AuthApiError, AuthRetryableError, AuthWeakPasswordError
 
@@ -20,26 +19,29 @@ from lib.http.problems import (
 from lib.resources.auth_service import EmailSendLimited, auth_errors
 from lib.supabase import db_errors
 from lib.supabase.rest import RestError
+from lib.supabase.transport import (
+    ConnectFailed,
+    ConnectTimedOut,
+    ExchangeFailed,
+    GatewayFailed,
+    ReadTimedOut,
+    TransportError,
+)
 from lib.supabase.upstream import expect_object, expect_rows, upstream_call
-
-REQUEST = httpx.Request("GET", "http://db.example/rest/v1/vehicles")
 
 
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
-        (httpx.ConnectError("refused"), ServiceUnavailable),
-        (httpx.ConnectTimeout("slow"), ServiceUnavailable),
-        (httpx.ReadTimeout("slow"), GatewayTimeout),
-        (
-            httpx.HTTPStatusError("x", request=REQUEST, response=httpx.Response(503, request=REQUEST)),
-            ServiceUnavailable,
-        ),
-        (
-            httpx.HTTPStatusError("x", request=REQUEST, response=httpx.Response(504, request=REQUEST)),
-            GatewayTimeout,
-        ),
-        (httpx.RemoteProtocolError("garbage"), BadGateway),
+        (ConnectFailed("refused"), ServiceUnavailable),
+        (ConnectTimedOut("slow"), ServiceUnavailable),
+        (ReadTimedOut("slow"), GatewayTimeout),
+        (GatewayFailed(503), ServiceUnavailable),
+        (GatewayFailed(504), GatewayTimeout),
+        (GatewayFailed(502), BadGateway),
+        (GatewayFailed(530), BadGateway),
+        (ExchangeFailed("garbage"), BadGateway),
+        (TransportError("other"), BadGateway),
         (RestError({"code": "57014", "message": "canceling statement"}), GatewayTimeout),
         (RestError({"code": "PGRST301", "message": "jwt"}), Unauthorized),
         (RestError({"code": "VS401", "message": "session ended"}), Unauthorized),
