@@ -15,8 +15,12 @@ a function that never validates input never loads pydantic or the models (lib.co
 
 from __future__ import annotations
 
-from lib.config import RatePolicy
+from typing import TYPE_CHECKING
+
 from lib.contract.routing import NO_STORE, Operation, Route
+
+if TYPE_CHECKING:
+    from lib.config import RatePolicy
 
 PUBLIC_CACHE = "public, max-age=3600, s-maxage=86400"
 
