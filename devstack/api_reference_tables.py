@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from lib.contract.docs_page import schema_bounds
+
 _LONG_PATTERN = 60
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -70,32 +72,14 @@ def _type(schema: Mapping[str, Any]) -> str:
     return text + (f" ({schema['format']})" if "format" in schema else "")
 
 
-_RULES = (
-    ("minLength", "min length"),
-    ("maxLength", "max length"),
-    ("minimum", "≥"),
-    ("maximum", "≤"),
-    ("exclusiveMinimum", ">"),
-    ("exclusiveMaximum", "<"),
-    ("minItems", "min items"),
-    ("maxItems", "max items"),
-)
+def _bound(label: str, value: Any) -> str:
+    if label == "pattern" and len(value) > _LONG_PATTERN and not value.startswith("<"):
+        return "pattern (see the document)"  # too long for a table cell; the document has it
+    return f"{label} {code(value)}"
 
 
 def _rules(schema: Mapping[str, Any]) -> str:
-    found: list[str] = []
-    for option in [schema, *schema.get("anyOf", [])]:
-        if not isinstance(option, dict):
-            continue
-        for key, label in _RULES:
-            if key in option:
-                found.append(f"{label} {code(option[key])}")
-        pattern = option.get("pattern")
-        if isinstance(pattern, str):
-            shown = (
-                pattern if len(pattern) <= _LONG_PATTERN or pattern.startswith("<") else "(see the document)"
-            )
-            found.append(f"pattern {code(shown)}" if shown == pattern else f"pattern {shown}")
+    found = [_bound(label, value) for label, value in schema_bounds(schema)]
     if "default" in schema:
         found.append(f"default {code(schema['default'])}")
     return ", ".join(found)

@@ -131,25 +131,29 @@ def _type_html(schema: Mapping[str, Any]) -> str:
     return text
 
 
-_CONSTRAINTS = (
+# The JSON Schema keywords that bound a value, as the docs word them: this page and docs/api.md's
+# field tables (devstack.api_reference_tables) both list a schema's bounds through schema_bounds.
+BOUNDS = (
     ("minLength", "min length"),
     ("maxLength", "max length"),
     ("minimum", "≥"),
     ("maximum", "≤"),
+    ("exclusiveMinimum", ">"),
+    ("exclusiveMaximum", "<"),
     ("pattern", "pattern"),
     ("minItems", "min items"),
     ("maxItems", "max items"),
 )
 
 
+def schema_bounds(schema: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(label, value) of each bound `schema` or one of its anyOf options sets, option by option."""
+    options = [option for option in [schema, *schema.get("anyOf", [])] if isinstance(option, dict)]
+    return [(label, option[key]) for option in options for key, label in BOUNDS if key in option]
+
+
 def _constraints(schema: Mapping[str, Any]) -> str:
-    found: list[str] = []
-    for option in [schema, *schema.get("anyOf", [])]:
-        if not isinstance(option, dict):
-            continue
-        for key, label in _CONSTRAINTS:
-            if key in option:
-                found.append(f"{_e(label)} <code>{_e(option[key])}</code>")
+    found = [f"{_e(label)} <code>{_e(value)}</code>" for label, value in schema_bounds(schema)]
     if "default" in schema:
         found.append(f"default <code>{_e(json.dumps(schema['default']))}</code>")
     return ", ".join(found)

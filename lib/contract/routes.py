@@ -15,7 +15,12 @@ a function that never validates input never loads pydantic or the models (lib.co
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lib.contract.routing import NO_STORE, Operation, Route
+
+if TYPE_CHECKING:
+    from lib.config import RatePolicy
 
 PUBLIC_CACHE = "public, max-age=3600, s-maxage=86400"
 
@@ -23,429 +28,199 @@ UPSTREAM = (502, 503, 504)
 SIGNED_IN = (401, 429)
 WITH_BODY = (400, 411, 413, 415, 422)
 
-HEALTH = Route(
-    "/api/health",
-    {
-        "GET": Operation(
-            "lib.resources.health:check_health",
-            "Liveness and database reachability",
-            auth="none",
-            # Every call reaches the database: limited per client IP like any anonymous read.
-            rate_limit="read",
-            response="Health",
-            cache_control=NO_STORE,
-            errors=(429, 503, 504),
-            tags=("meta",),
-            description=(
-                "200 when the database answers through PostgREST, else 503 with status degraded and"
-                " Retry-After."
-            ),
-        )
-    },
-    vercel_file="api/health.py",
-)
+# Request headers operations document, each worded once.
+IF_NONE_MATCH_PAGE = {"If-None-Match": "ETag of a previous page: 304 when unchanged"}
+IF_NONE_MATCH_READ = {"If-None-Match": "ETag from a previous read: 304 when unchanged"}
+IF_MATCH = {"If-Match": "ETag from a previous read: 412 and no change when stale"}
+IDEMPOTENCY_KEY = {"Idempotency-Key": "1-255 printable ASCII characters; retries replay the first response"}
 
-VIN = Route(
-    "/api/vin/{vin}",
-    {
-        "GET": Operation(
-            "lib.resources.vin:lookup_vin",
-            "Decode a VIN",
-            auth="none",
-            rate_limit="read",
-            response="VinDecoded",
-            cache_control=PUBLIC_CACHE,
-            errors=(422, 429),
-            tags=("vin",),
-            description="Check digit (49 CFR 565) where it applies, maker, region, country, model year.",
-        )
-    },
-    vercel_file="api/vin/[vin].py",
-)
 
-VEHICLES = Route(
-    "/api/vehicles",
-    {
-        "GET": Operation(
-            "lib.resources.vehicles:list_vehicles",
-            "List the vehicles the caller may see",
-            rate_limit="read",
-            query="VehicleListQuery",
-            response="VehiclePage",
-            errors=(400, 304, *SIGNED_IN, *UPSTREAM),
-            tags=("vehicles",),
-            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
-        ),
-        "POST": Operation(
-            "lib.resources.vehicles:create_vehicle",
-            "Create a vehicle",
-            rate_limit="write",
-            body="VehicleCreate",
-            response="Vehicle",
-            success=201,
-            errors=(*WITH_BODY, *SIGNED_IN, 403, 409, *UPSTREAM),
-            tags=("vehicles",),
-            headers={
-                "Idempotency-Key": "1-255 printable ASCII characters; retries replay the first response"
-            },
-        ),
-    },
-    vercel_file="api/vehicles/index.py",
-)
+def _auth_route(
+    path: str,
+    handler: str,
+    summary: str,
+    *,
+    rate_limit: RatePolicy,
+    body: str,
+    errors: tuple[int, ...],
+    description: str,
+    response: str | None = None,
+    success: int = 200,
+) -> Route:
+    """One of the six auth routes: a POST that `api/auth.py` serves (vercel.json rewrites each path
+    to /api/auth), anonymous (a handler that needs a session reads it itself, see logout), never
+    cached (answers carry tokens), and answering `errors` besides the body's, 429 and upstream ones."""
+    operation = Operation(
+        handler,
+        summary,
+        auth="none",
+        rate_limit=rate_limit,
+        body=body,
+        response=response,
+        success=success,
+        cache_control=NO_STORE,
+        errors=(*WITH_BODY, *errors, 429, *UPSTREAM),
+        tags=("auth",),
+        description=description,
+    )
+    return Route(path, {"POST": operation}, vercel_file="api/auth.py")
 
-VEHICLE = Route(
-    "/api/vehicles/{id}",
-    {
-        "GET": Operation(
-            "lib.resources.vehicles:get_vehicle",
-            "Read one vehicle",
-            rate_limit="read",
-            response="Vehicle",
-            errors=(304, *SIGNED_IN, 404, *UPSTREAM),
-            tags=("vehicles",),
-            headers={"If-None-Match": "ETag from a previous read: 304 when unchanged"},
-        ),
-        "PATCH": Operation(
-            "lib.resources.vehicles:update_vehicle",
-            "Change a vehicle",
-            rate_limit="write",
-            body="VehicleUpdate",
-            response="Vehicle",
-            errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 412, *UPSTREAM),
-            tags=("vehicles",),
-            headers={"If-Match": "ETag from a previous read: 412 and no change when stale"},
-        ),
-        "DELETE": Operation(
-            "lib.resources.vehicles:delete_vehicle",
-            "Delete a vehicle and its maintenance records",
-            rate_limit="write",
-            success=204,
-            errors=(*SIGNED_IN, 403, 404, 412, *UPSTREAM),
-            tags=("vehicles",),
-            headers={"If-Match": "ETag from a previous read: 412 and no change when stale"},
-        ),
-    },
-    vercel_file="api/vehicles/[id]/index.py",
-)
 
-MAINTENANCE = Route(
-    "/api/vehicles/{id}/maintenance",
-    {
-        "GET": Operation(
-            "lib.resources.maintenance:list_records",
-            "List a vehicle's maintenance records, newest first",
-            rate_limit="read",
-            query="PageQuery",
-            response="MaintenancePage",
-            errors=(400, 304, *SIGNED_IN, 404, *UPSTREAM),
-            tags=("maintenance",),
-            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
-        ),
-        "POST": Operation(
-            "lib.resources.maintenance:create_record",
-            "Add a maintenance record",
-            rate_limit="write",
-            body="MaintenanceCreate",
-            response="MaintenanceRecord",
-            success=201,
-            errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 409, *UPSTREAM),
-            tags=("maintenance",),
-            headers={
-                "Idempotency-Key": "1-255 printable ASCII characters; retries replay the first response"
-            },
-        ),
-    },
-    vercel_file="api/vehicles/[id]/maintenance.py",
-)
+# One operation reads as: its handler and summary; who may call it, how often, what it takes and
+# answers; its errors, tags and documented headers; its description. Left to the formatter, each
+# argument would take a line of its own and the table would run to twice its length.
+# fmt: off
+HEALTH = Route("/api/health", vercel_file="api/health.py", operations={
+    "GET": Operation("lib.resources.health:check_health", "Liveness and database reachability",
+        # Every call reaches the database: limited per client IP like any anonymous read.
+        auth="none", rate_limit="read", response="Health", cache_control=NO_STORE,
+        errors=(429, 503, 504), tags=("meta",),
+        description="200 when the database answers through PostgREST, else 503 with status degraded and"
+        " Retry-After."),
+})
 
-MAINTENANCE_RECORD = Route(
-    "/api/vehicles/{id}/maintenance/{record_id}",
-    {
-        "GET": Operation(
-            "lib.resources.maintenance:get_record",
-            "Read one maintenance record",
-            rate_limit="read",
-            response="MaintenanceRecord",
-            errors=(304, *SIGNED_IN, 404, *UPSTREAM),
-            tags=("maintenance",),
-            headers={"If-None-Match": "ETag from a previous read: 304 when unchanged"},
-            description=(
-                "The `Location` that `POST /api/vehicles/{id}/maintenance` answers with. `404` when the"
-                " record does not exist, belongs to another vehicle, or the caller cannot see the vehicle"
-            ),
-        )
-    },
-    # Served by the maintenance function: vercel.json rewrites this path to it (one function fewer).
-    vercel_file="api/vehicles/[id]/maintenance.py",
-)
+VIN = Route("/api/vin/{vin}", vercel_file="api/vin/[vin].py", operations={
+    "GET": Operation("lib.resources.vin:lookup_vin", "Decode a VIN",
+        auth="none", rate_limit="read", response="VinDecoded", cache_control=PUBLIC_CACHE,
+        errors=(422, 429), tags=("vin",),
+        description="Check digit (49 CFR 565) where it applies, maker, region, country, model year."),
+})
 
-ME = Route(
-    "/api/me",
-    {
-        "GET": Operation(
-            "lib.resources.me:me",
-            "Who am I",
-            rate_limit="read",
-            response="Me",
-            errors=SIGNED_IN,
-            tags=("auth",),
-        )
-    },
-    vercel_file="api/me.py",
-)
+VEHICLES = Route("/api/vehicles", vercel_file="api/vehicles/index.py", operations={
+    "GET": Operation("lib.resources.vehicles:list_vehicles", "List the vehicles the caller may see",
+        rate_limit="read", query="VehicleListQuery", response="VehiclePage",
+        errors=(400, 304, *SIGNED_IN, *UPSTREAM), tags=("vehicles",), headers=IF_NONE_MATCH_PAGE),
+    "POST": Operation("lib.resources.vehicles:create_vehicle", "Create a vehicle",
+        rate_limit="write", body="VehicleCreate", response="Vehicle", success=201,
+        errors=(*WITH_BODY, *SIGNED_IN, 403, 409, *UPSTREAM), tags=("vehicles",), headers=IDEMPOTENCY_KEY),
+})
 
-ME_PASSWORD = Route(
-    "/api/me/password",
-    {
-        "PUT": Operation(
-            "lib.resources.me:change_password",
-            "Change my password",
-            rate_limit="write",
-            body="PasswordChange",
-            success=204,
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, *SIGNED_IN, 403, *UPSTREAM),
-            tags=("auth",),
-            description=(
-                "`current_password` is required (wrong or missing: 403 current_password_invalid),"
-                " except within 10 minutes of a `POST /api/auth/verify` of a recovery link that"
-                " started this session. Every other session of the user is revoked; the caller's"
-                " stays. With cookies, send X-CSRF-Token."
-            ),
-        )
-    },
-    # Served by the /api/me function: vercel.json rewrites this path to it.
-    vercel_file="api/me.py",
-)
+VEHICLE = Route("/api/vehicles/{id}", vercel_file="api/vehicles/[id]/index.py", operations={
+    "GET": Operation("lib.resources.vehicles:get_vehicle", "Read one vehicle",
+        rate_limit="read", response="Vehicle",
+        errors=(304, *SIGNED_IN, 404, *UPSTREAM), tags=("vehicles",), headers=IF_NONE_MATCH_READ),
+    "PATCH": Operation("lib.resources.vehicles:update_vehicle", "Change a vehicle",
+        rate_limit="write", body="VehicleUpdate", response="Vehicle",
+        errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 412, *UPSTREAM), tags=("vehicles",), headers=IF_MATCH),
+    "DELETE": Operation("lib.resources.vehicles:delete_vehicle",
+        "Delete a vehicle and its maintenance records",
+        rate_limit="write", success=204,
+        errors=(*SIGNED_IN, 403, 404, 412, *UPSTREAM), tags=("vehicles",), headers=IF_MATCH),
+})
 
-SIGNUP = Route(
-    "/api/auth/signup",
-    {
-        "POST": Operation(
-            "lib.resources.account:signup",
-            "Create an account",
-            auth="none",
-            rate_limit="auth",
-            body="Credentials",
-            response="SignupResult",
-            success=201,
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, 409, 429, *UPSTREAM),
-            tags=("auth",),
-            description=(
-                "With email confirmation on (the hosted default) `session` is null and"
-                " `confirmation_sent` true, also for an address that is already registered (the same"
-                " answer, and no email reveals it). With confirmation off, a session and its cookies,"
-                " and 409 for a registered address. `redirect_to` (an allowed origin's URL, else 422)"
-                " is where the confirmation link leads."
-            ),
-        )
-    },
-    # The six auth routes are one function: vercel.json rewrites each path to /api/auth.
-    vercel_file="api/auth.py",
-)
+MAINTENANCE = Route("/api/vehicles/{id}/maintenance",
+    vercel_file="api/vehicles/[id]/maintenance.py", operations={
+    "GET": Operation("lib.resources.maintenance:list_records",
+        "List a vehicle's maintenance records, newest first",
+        rate_limit="read", query="PageQuery", response="MaintenancePage",
+        errors=(400, 304, *SIGNED_IN, 404, *UPSTREAM), tags=("maintenance",), headers=IF_NONE_MATCH_PAGE),
+    "POST": Operation("lib.resources.maintenance:create_record", "Add a maintenance record",
+        rate_limit="write", body="MaintenanceCreate", response="MaintenanceRecord", success=201,
+        errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 409, *UPSTREAM), tags=("maintenance",),
+        headers=IDEMPOTENCY_KEY),
+})
 
-LOGIN = Route(
-    "/api/auth/login",
-    {
-        "POST": Operation(
-            "lib.resources.account:login",
-            "Sign in with email and password",
-            auth="none",
-            rate_limit="login",
-            body="LoginCredentials",
-            response="Session",
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
-            tags=("auth",),
-            description=(
-                "Sets the sb-access-token, sb-refresh-token and csrf-token cookies. The Session's "
-                "csrf_token is the session's CSRF token (also the csrf-token cookie's value). A wrong "
-                "pair is one generic 401; the right password of an account whose email is not "
-                "confirmed yet is 403 email_not_confirmed."
-            ),
-        )
-    },
-    vercel_file="api/auth.py",
-)
+# Served by the maintenance function: vercel.json rewrites this path to it (one function fewer).
+MAINTENANCE_RECORD = Route("/api/vehicles/{id}/maintenance/{record_id}",
+    vercel_file="api/vehicles/[id]/maintenance.py", operations={
+    "GET": Operation("lib.resources.maintenance:get_record", "Read one maintenance record",
+        rate_limit="read", response="MaintenanceRecord",
+        errors=(304, *SIGNED_IN, 404, *UPSTREAM), tags=("maintenance",), headers=IF_NONE_MATCH_READ,
+        description="The `Location` that `POST /api/vehicles/{id}/maintenance` answers with. `404` when the"
+        " record does not exist, belongs to another vehicle, or the caller cannot see the vehicle"),
+})
 
-REFRESH = Route(
-    "/api/auth/refresh",
-    {
-        "POST": Operation(
-            "lib.resources.account:refresh",
-            "Exchange a refresh token for a new session",
-            auth="none",
-            rate_limit="auth",
-            body="RefreshRequest",
-            response="Session",
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
-            tags=("auth",),
-            description="From the body, or from the refresh cookie with X-CSRF-Token.",
-        )
-    },
-    vercel_file="api/auth.py",
-)
+ME = Route("/api/me", vercel_file="api/me.py", operations={
+    "GET": Operation("lib.resources.me:me", "Who am I",
+        rate_limit="read", response="Me", errors=SIGNED_IN, tags=("auth",)),
+})
 
-LOGOUT = Route(
-    "/api/auth/logout",
-    {
-        "POST": Operation(
-            "lib.resources.account:logout",
-            "Sign out: revoke the session and clear the cookies",
-            # Authenticated by the handler: the refresh cookie alone is enough, so that an
-            # expired access cookie does not strand a 30-day session (docs/api.md §5.1).
-            auth="none",
-            rate_limit="auth",
-            body="EmptyBody",
-            success=204,
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, 401, 403, 429, *UPSTREAM),
-            tags=("auth",),
-            description=(
-                "Revokes the session upstream and clears the sb-access-token, sb-refresh-token and "
-                "csrf-token cookies. Send the access token as a Bearer token, or the session cookies: the "
-                "access cookie, or the refresh cookie alone, either with X-CSRF-Token."
-            ),
-        )
-    },
-    vercel_file="api/auth.py",
-)
+# Served by the /api/me function: vercel.json rewrites this path to it.
+ME_PASSWORD = Route("/api/me/password", vercel_file="api/me.py", operations={
+    "PUT": Operation("lib.resources.me:change_password", "Change my password",
+        rate_limit="write", body="PasswordChange", success=204, cache_control=NO_STORE,
+        errors=(*WITH_BODY, *SIGNED_IN, 403, *UPSTREAM), tags=("auth",),
+        description="`current_password` is required (wrong or missing: 403 current_password_invalid),"
+        " except within 10 minutes of a `POST /api/auth/verify` of a recovery link that"
+        " started this session. Every other session of the user is revoked; the caller's"
+        " stays. With cookies, send X-CSRF-Token."),
+})
 
-RECOVER = Route(
-    "/api/auth/recover",
-    {
-        "POST": Operation(
-            "lib.resources.account:recover",
-            "Send a password-recovery email",
-            auth="none",
-            rate_limit="recover",
-            body="RecoverRequest",
-            response="Accepted",
-            success=202,
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, 429, *UPSTREAM),
-            tags=("auth",),
-            description=(
-                "202 `{}` whether or not the address is registered. Supabase Auth emails a recovery"
-                " link; its token hash goes to `POST /api/auth/verify` with `type` recovery."
-                " `redirect_to` (an allowed origin's URL, else 422) is where the link leads."
-            ),
-        )
-    },
-    vercel_file="api/auth.py",
-)
+# The six auth routes (_auth_route): each a POST that api/auth.py serves, anonymous, never cached.
+SIGNUP = _auth_route("/api/auth/signup", "lib.resources.account:signup", "Create an account",
+    rate_limit="auth", body="Credentials", response="SignupResult", success=201, errors=(409,),
+    description="With email confirmation on (the hosted default) `session` is null and"
+    " `confirmation_sent` true, also for an address that is already registered (the same"
+    " answer, and no email reveals it). With confirmation off, a session and its cookies,"
+    " and 409 for a registered address. `redirect_to` (an allowed origin's URL, else 422)"
+    " is where the confirmation link leads.")
 
-VERIFY = Route(
-    "/api/auth/verify",
-    {
-        "POST": Operation(
-            "lib.resources.account:verify",
-            "Exchange an email link's token hash for a session",
-            auth="none",
-            rate_limit="auth",
-            body="VerifyRequest",
-            response="Session",
-            cache_control=NO_STORE,
-            errors=(*WITH_BODY, 401, 429, *UPSTREAM),
-            tags=("auth",),
-            description=(
-                "The `token_hash` and `type` of a Supabase Auth email link (signup confirmation,"
-                " recovery, magic link, email change, invite): a Session and the session cookies, as"
-                " login. Invalid, used or expired: 401. After `recovery`, `PUT /api/me/password`"
-                " takes no `current_password` for 10 minutes. Under secure email change the first of"
-                " the two links answers 202 `{}`."
-            ),
-        )
-    },
-    vercel_file="api/auth.py",
-)
+LOGIN = _auth_route("/api/auth/login", "lib.resources.account:login", "Sign in with email and password",
+    rate_limit="login", body="LoginCredentials", response="Session", errors=(401, 403),
+    description="Sets the sb-access-token, sb-refresh-token and csrf-token cookies. The Session's "
+    "csrf_token is the session's CSRF token (also the csrf-token cookie's value). A wrong "
+    "pair is one generic 401; the right password of an account whose email is not "
+    "confirmed yet is 403 email_not_confirmed.")
 
-ADMIN_USERS = Route(
-    "/api/admin/users",
-    {
-        "GET": Operation(
-            "lib.resources.admin:list_users",
-            "List users and their roles",
-            rate_limit="read",
-            permission="users.manage",
-            query="PageQuery",
-            response="UserPage",
-            errors=(400, 304, *SIGNED_IN, 403, *UPSTREAM),
-            tags=("admin",),
-            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
-        )
-    },
-    # The three admin routes are one function: vercel.json rewrites each path to /api/admin.
-    vercel_file="api/admin.py",
-)
+REFRESH = _auth_route("/api/auth/refresh", "lib.resources.account:refresh",
+    "Exchange a refresh token for a new session",
+    rate_limit="auth", body="RefreshRequest", response="Session", errors=(401, 403),
+    description="From the body, or from the refresh cookie with X-CSRF-Token.")
 
-ADMIN_USER_ROLE = Route(
-    "/api/admin/users/{id}/role",
-    {
-        "PUT": Operation(
-            "lib.resources.admin:set_role",
-            "Change a user's role",
-            rate_limit="write",
-            permission="users.manage",
-            body="RoleChange",
-            response="RoleAssignment",
-            errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 409, *UPSTREAM),
-            tags=("admin",),
-            description="Takes effect at the user's next token refresh; their sessions are revoked now.",
-        )
-    },
-    vercel_file="api/admin.py",
-)
+# Authenticated by the handler: the refresh cookie alone is enough, so that an expired access
+# cookie does not strand a 30-day session (docs/api.md §5.1).
+LOGOUT = _auth_route("/api/auth/logout", "lib.resources.account:logout",
+    "Sign out: revoke the session and clear the cookies",
+    rate_limit="auth", body="EmptyBody", success=204, errors=(401, 403),
+    description="Revokes the session upstream and clears the sb-access-token, sb-refresh-token and "
+    "csrf-token cookies. Send the access token as a Bearer token, or the session cookies: the "
+    "access cookie, or the refresh cookie alone, either with X-CSRF-Token.")
 
-ADMIN_AUDIT = Route(
-    "/api/admin/audit",
-    {
-        "GET": Operation(
-            "lib.resources.admin:list_audit",
-            "Read the audit log, newest first",
-            rate_limit="read",
-            permission="audit.read",
-            query="AuditQuery",
-            response="AuditPage",
-            errors=(400, 304, *SIGNED_IN, 403, *UPSTREAM),
-            tags=("admin",),
-            headers={"If-None-Match": "ETag of a previous page: 304 when unchanged"},
-        )
-    },
-    vercel_file="api/admin.py",
-)
+RECOVER = _auth_route("/api/auth/recover", "lib.resources.account:recover", "Send a password-recovery email",
+    rate_limit="recover", body="RecoverRequest", response="Accepted", success=202, errors=(),
+    description="202 `{}` whether or not the address is registered. Supabase Auth emails a recovery"
+    " link; its token hash goes to `POST /api/auth/verify` with `type` recovery."
+    " `redirect_to` (an allowed origin's URL, else 422) is where the link leads.")
 
-OPENAPI = Route(
-    "/api/openapi.json",
-    {
-        "GET": Operation(
-            "lib.contract.openapi:serve_document",
-            "This API's OpenAPI 3.1 document",
-            auth="none",
-            cache_control=PUBLIC_CACHE,
-            tags=("meta",),
-        )
-    },
-    vercel_file="api/openapi.py",
-    aliases=("/api/openapi",),
-)
+VERIFY = _auth_route("/api/auth/verify", "lib.resources.account:verify",
+    "Exchange an email link's token hash for a session",
+    rate_limit="auth", body="VerifyRequest", response="Session", errors=(401,),
+    description="The `token_hash` and `type` of a Supabase Auth email link (signup confirmation,"
+    " recovery, magic link, email change, invite): a Session and the session cookies, as"
+    " login. Invalid, used or expired: 401. After `recovery`, `PUT /api/me/password`"
+    " takes no `current_password` for 10 minutes. Under secure email change the first of"
+    " the two links answers 202 `{}`.")
 
-DOCS = Route(
-    "/api/docs",
-    {
-        "GET": Operation(
-            "lib.contract.openapi:serve_docs",
-            "Browsable API documentation (HTML)",
-            auth="none",
-            cache_control=PUBLIC_CACHE,
-            tags=("meta",),
-            content_type="text/html",
-        )
-    },
-    vercel_file="api/docs.py",
-)
+# The three admin routes are one function: vercel.json rewrites each path to /api/admin.
+ADMIN_USERS = Route("/api/admin/users", vercel_file="api/admin.py", operations={
+    "GET": Operation("lib.resources.admin:list_users", "List users and their roles",
+        rate_limit="read", permission="users.manage", query="PageQuery", response="UserPage",
+        errors=(400, 304, *SIGNED_IN, 403, *UPSTREAM), tags=("admin",), headers=IF_NONE_MATCH_PAGE),
+})
+
+ADMIN_USER_ROLE = Route("/api/admin/users/{id}/role", vercel_file="api/admin.py", operations={
+    "PUT": Operation("lib.resources.admin:set_role", "Change a user's role",
+        rate_limit="write", permission="users.manage", body="RoleChange", response="RoleAssignment",
+        errors=(*WITH_BODY, *SIGNED_IN, 403, 404, 409, *UPSTREAM), tags=("admin",),
+        description="Takes effect at the user's next token refresh; their sessions are revoked now."),
+})
+
+ADMIN_AUDIT = Route("/api/admin/audit", vercel_file="api/admin.py", operations={
+    "GET": Operation("lib.resources.admin:list_audit", "Read the audit log, newest first",
+        rate_limit="read", permission="audit.read", query="AuditQuery", response="AuditPage",
+        errors=(400, 304, *SIGNED_IN, 403, *UPSTREAM), tags=("admin",), headers=IF_NONE_MATCH_PAGE),
+})
+
+OPENAPI = Route("/api/openapi.json", vercel_file="api/openapi.py", aliases=("/api/openapi",), operations={
+    "GET": Operation("lib.contract.openapi:serve_document", "This API's OpenAPI 3.1 document",
+        auth="none", cache_control=PUBLIC_CACHE, tags=("meta",)),
+})
+
+DOCS = Route("/api/docs", vercel_file="api/docs.py", operations={
+    "GET": Operation("lib.contract.openapi:serve_docs", "Browsable API documentation (HTML)",
+        auth="none", cache_control=PUBLIC_CACHE, tags=("meta",), content_type="text/html"),
+})
+# fmt: on
 
 ALL_ROUTES: tuple[Route, ...] = (
     HEALTH,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # code -> (status, title). One `type` URI per code, derived from the code.
 CATALOG: dict[str, tuple[int, str]] = {
@@ -61,10 +61,21 @@ class FieldError:
 
 
 class ApiError(Exception):
-    """An error the caller is meant to see; subclasses fix the status."""
+    """An error the caller is meant to see; a subclass names its default code, which fixes its status.
+
+    `class NotFound(ApiError, code="not_found")` answers 404, the status CATALOG gives not_found;
+    an instance may carry another code of the same status (`NotFound(code=...)`), never one of another.
+    """
 
     status: ClassVar[int] = 500
     default_code: ClassVar[str] = "internal_error"
+
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
+        """Set the subclass's default code and, from CATALOG, its status (KeyError: no such code)."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.default_code = code
+            cls.status = CATALOG[code][0]
 
     def __init__(
         self,
@@ -85,95 +96,59 @@ class ApiError(Exception):
         super().__init__(self.detail)
 
 
-class BadRequest(ApiError):
+class BadRequest(ApiError, code="invalid_request"):
     """400: the request is malformed."""
 
-    status = 400
-    default_code = "invalid_request"
 
-
-class Unauthorized(ApiError):
+class Unauthorized(ApiError, code="unauthorized"):
     """401: no usable credentials."""
-
-    status = 401
-    default_code = "unauthorized"
 
     def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
         super().__init__(detail, code=code, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
-class Forbidden(ApiError):
+class Forbidden(ApiError, code="forbidden"):
     """403: authenticated but not permitted."""
 
-    status = 403
-    default_code = "forbidden"
 
-
-class NotFound(ApiError):
+class NotFound(ApiError, code="not_found"):
     """404: absent or invisible to the caller (the same answer either way)."""
 
-    status = 404
-    default_code = "not_found"
 
-
-class MethodNotAllowed(ApiError):
+class MethodNotAllowed(ApiError, code="method_not_allowed"):
     """405 with the Allow header."""
-
-    status = 405
-    default_code = "method_not_allowed"
 
     def __init__(self, allowed: Sequence[str]) -> None:
         allow = ", ".join(allowed)
         super().__init__(f"Allowed methods: {allow}", headers={"Allow": allow})
 
 
-class Conflict(ApiError):
+class Conflict(ApiError, code="conflict"):
     """409: the request conflicts with the current state."""
 
-    status = 409
-    default_code = "conflict"
 
-
-class LengthRequired(ApiError):
+class LengthRequired(ApiError, code="length_required"):
     """411: a body without a Content-Length."""
 
-    status = 411
-    default_code = "length_required"
 
-
-class PreconditionFailed(ApiError):
+class PreconditionFailed(ApiError, code="precondition_failed"):
     """412: If-Match did not match."""
 
-    status = 412
-    default_code = "precondition_failed"
 
-
-class PayloadTooLarge(ApiError):
+class PayloadTooLarge(ApiError, code="payload_too_large"):
     """413: the body is over the limit."""
 
-    status = 413
-    default_code = "payload_too_large"
 
-
-class UriTooLong(ApiError):
+class UriTooLong(ApiError, code="uri_too_long"):
     """414: the request target is over the limit."""
 
-    status = 414
-    default_code = "uri_too_long"
 
-
-class UnsupportedMediaType(ApiError):
+class UnsupportedMediaType(ApiError, code="unsupported_media_type"):
     """415: the body is not JSON."""
 
-    status = 415
-    default_code = "unsupported_media_type"
 
-
-class ValidationFailed(ApiError):
+class ValidationFailed(ApiError, code="validation_error"):
     """422: well-formed but invalid; one `errors[]` entry per field."""
-
-    status = 422
-    default_code = "validation_error"
 
     def __init__(
         self, errors: Sequence[FieldError], *, code: str | None = None, detail: str | None = None
@@ -184,11 +159,8 @@ class ValidationFailed(ApiError):
         super().__init__(summary, code=code, errors=errors)
 
 
-class RateLimited(ApiError):
+class RateLimited(ApiError, code="rate_limited"):
     """429 with Retry-After."""
-
-    status = 429
-    default_code = "rate_limited"
 
     def __init__(self, retry_after: int, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(
@@ -197,46 +169,31 @@ class RateLimited(ApiError):
         )
 
 
-class HeaderFieldsTooLarge(ApiError):
+class HeaderFieldsTooLarge(ApiError, code="header_fields_too_large"):
     """431: too many or too long headers."""
 
-    status = 431
-    default_code = "header_fields_too_large"
 
-
-class InternalError(ApiError):
+class InternalError(ApiError, code="internal_error"):
     """500: generic; the log has the cause under the request id."""
 
-    status = 500
-    default_code = "internal_error"
 
-
-class BadGateway(ApiError):
+class BadGateway(ApiError, code="bad_gateway"):
     """502: an upstream answered nonsense."""
-
-    status = 502
-    default_code = "bad_gateway"
 
 
 # Seconds a 503 asks the caller to wait (Retry-After): an upstream that is down, or degraded health.
 UNAVAILABLE_RETRY_AFTER = 5
 
 
-class ServiceUnavailable(ApiError):
+class ServiceUnavailable(ApiError, code="service_unavailable"):
     """503 with Retry-After: an upstream is down."""
-
-    status = 503
-    default_code = "service_unavailable"
 
     def __init__(self, detail: str | None = None, *, retry_after: int = UNAVAILABLE_RETRY_AFTER) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
-class GatewayTimeout(ApiError):
+class GatewayTimeout(ApiError, code="gateway_timeout"):
     """504: an upstream was too slow."""
-
-    status = 504
-    default_code = "gateway_timeout"
 
 
 def problem_document(error: ApiError, *, instance: str, request_id: str) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lib.contract.inputs import AuditQuery, PageQuery, RoleChange
-from lib.contract.outputs import AuditEntry, RoleAssignment, UserSummary
+from lib.contract.outputs import AuditEntry, Output, RoleAssignment, UserSummary
 from lib.http.problems import NotFound
 from lib.http.response import Response, json_response
 from lib.resources import representation
@@ -12,20 +12,16 @@ from lib.supabase import db_errors
 from lib.supabase.caller import Call
 from lib.supabase.upstream import expect_rows, upstream_call
 
-USERS = Keyset(
-    rpc="list_users",
-    position=("created_at", "id"),
-    after=("p_after_created_at", "p_after_id"),
-    types=(str, str),
-    model=UserSummary,
-)
-AUDIT = Keyset(
-    rpc="list_audit",
-    position=("at", "id"),
-    after=("p_after_at", "p_after_id"),
-    types=(str, int),
-    model=AuditEntry,
-)
+
+def _keyset(rpc: str, model: type[Output], **position: type) -> Keyset:
+    """The list `rpc` pages, ordered by the `position` columns (ending with id) of these types;
+    its RPC takes the previous page's last position as p_after_<column>."""
+    after = tuple(f"p_after_{column}" for column in position)
+    return Keyset(rpc, position=tuple(position), after=after, types=tuple(position.values()), model=model)
+
+
+USERS = _keyset("list_users", UserSummary, created_at=str, id=str)
+AUDIT = _keyset("list_audit", AuditEntry, at=str, id=int)
 _AUDIT_FILTERS = {"table", "record_id", "actor_id"}
 
 

@@ -21,40 +21,33 @@ _TEXT_RULE = (
     "or zero-width characters"
 )
 
+# Rules that two names report (a table's constraint, and the hint of the trigger or function
+# that checks the same rule), and messages too long for a row.
+_MODEL_YEAR_RANGE = ("model_year", "model_year_range", "The model year is out of range")
+_ODOMETER_RANGE = ("odometer_km", "too_large", "Must be between 0 and 2000000")
+_PERFORMED_AT_FUTURE = ("performed_at", "performed_at_future", "Must not be after today (UTC)")
+_VIN_FORMAT = "A VIN has 17 characters from A-Z and 0-9, without I, O and Q"
+_VIN_CHECK_DIGIT = "The check digit (position 9) does not match this North American VIN"
+_PLATE_FORMAT = "1-16 characters from A-Z, 0-9, space and '-', not starting or ending with a space"
+
 # constraint or hint -> (field, code, message)
 _FIELD_RULES: dict[str, tuple[str, str, str]] = {
-    "vehicles_vin_format": (
-        "vin",
-        "vin_format",
-        "A VIN has 17 characters from A-Z and 0-9, without I, O and Q",
-    ),
-    "vehicles_vin_check_digit": (
-        "vin",
-        "vin_check_digit",
-        "The check digit (position 9) does not match this North American VIN",
-    ),
+    "vehicles_vin_format": ("vin", "vin_format", _VIN_FORMAT),
+    "vehicles_vin_check_digit": ("vin", "vin_check_digit", _VIN_CHECK_DIGIT),
     "maintenance_description_text": ("description", "invalid", f"At most 2000 characters; {_TEXT_RULE}"),
     "vehicles_make_check": ("make", "invalid", f"1-64 characters; {_TEXT_RULE}"),
     "vehicles_model_check": ("model", "invalid", f"1-64 characters; {_TEXT_RULE}"),
-    "vehicles_model_year_check": ("model_year", "model_year_range", "The model year is out of range"),
-    "model_year_range": ("model_year", "model_year_range", "The model year is out of range"),
-    "vehicles_plate_format": (
-        "plate",
-        "plate_format",
-        "1-16 characters from A-Z, 0-9, space and '-', not starting or ending with a space",
-    ),
+    "vehicles_model_year_check": _MODEL_YEAR_RANGE,
+    "model_year_range": _MODEL_YEAR_RANGE,
+    "vehicles_plate_format": ("plate", "plate_format", _PLATE_FORMAT),
     "vehicles_color_check": ("color", "invalid", f"1-32 characters; {_TEXT_RULE}"),
-    "vehicles_odometer_range": ("odometer_km", "too_large", "Must be between 0 and 2000000"),
-    "maintenance_odometer_range": ("odometer_km", "too_large", "Must be between 0 and 2000000"),
+    "vehicles_odometer_range": _ODOMETER_RANGE,
+    "maintenance_odometer_range": _ODOMETER_RANGE,
     "maintenance_description_length": ("description", "too_long", "At most 2000 characters"),
     "maintenance_cost_nonnegative": ("cost_cents", "too_small", "Must not be negative"),
     "maintenance_currency_format": ("currency", "currency_format", "Three upper-case letters, e.g. USD"),
-    "performed_at_future": ("performed_at", "performed_at_future", "Must not be after today (UTC)"),
-    "maintenance_performed_at_not_future": (
-        "performed_at",
-        "performed_at_future",
-        "Must not be after today (UTC)",
-    ),
+    "performed_at_future": _PERFORMED_AT_FUTURE,
+    "maintenance_performed_at_not_future": _PERFORMED_AT_FUTURE,
     "vin_immutable": ("vin", "immutable", "The VIN cannot be changed"),
     "id_immutable": ("id", "immutable", "The id cannot be changed"),
     "vehicle_id_immutable": ("vehicle_id", "immutable", "A record cannot move to another vehicle"),

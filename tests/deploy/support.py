@@ -22,9 +22,9 @@ RATE_COUNTER = re.compile(r";r=\d+;t=\d+")
 _CLIENT_IPS = (f"198.19.{n // 250}.{n % 250 + 1}" for n in itertools.count())
 
 
-@dataclass
+@dataclass(frozen=True)
 class World:
-    """Users and rows the representative requests need."""
+    """Users and rows the representative requests need; a module's tests share it, so none may change it."""
 
     member: User
     admin: User

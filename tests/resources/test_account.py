@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 from supabase_auth.errors import AuthApiError
 
-from lib.contract.inputs import (
-    Credentials,
-    EmptyBody,
-    LoginCredentials,
-    RecoverRequest,
-    RefreshRequest,
-    VerifyRequest,
-)
 from lib.contract.outputs import Session
+from lib.contract.routes import ALL_ROUTES
 from lib.http.problems import Conflict, Forbidden, RateLimited, Unauthorized
 from lib.resources import account
 from lib.supabase.caller import csrf_token
@@ -27,21 +20,30 @@ from tests.resources.fake_auth import FakeAuth, session
 CREDENTIALS = {"email": "driver@example.com", "password": "correct horse battery staple"}
 
 
+# handler ("module:function") -> the body model its operation declares
+BODY_MODELS = {
+    operation.handler: operation.body for route in ALL_ROUTES for operation in route.operations.values()
+}
+
+
 def post(
     auth: FakeAuth,
     handler: Any,
-    body: Any,
+    body: dict[str, Any],
     values: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
 ) -> Any:
+    """Call `handler` with `body` validated as the endpoint would, by the model its route declares."""
+    model = BODY_MODELS[f"{handler.__module__}:{handler.__name__}"]
+    assert model is not None, handler
     request = fakes.request("POST", "/api/auth/x", values={"Host": "localhost:3000", **(values or {})})
     request.cookies = cookies or {}
-    return handler(fakes.anonymous(fakes.deps(auth=auth), body, req=request))
+    return handler(fakes.anonymous(fakes.deps(auth=auth), model.model_validate(body), req=request))
 
 
 def test_login_answers_a_session_with_cookies_and_forwards_the_callers_ip() -> None:
     auth = FakeAuth(answer=SimpleNamespace(session=session("manager"), user=None))
-    response = post(auth, account.login, LoginCredentials.model_validate(CREDENTIALS))
+    response = post(auth, account.login, CREDENTIALS)
     body = json.loads(response.body)
     assert Session.model_validate(body).model_dump(mode="json") == body
     assert body["user"] == {"id": fakes.USER_ID, "email": "driver@example.com", "role": "manager"}
@@ -57,27 +59,27 @@ def test_login_answers_a_session_with_cookies_and_forwards_the_callers_ip() -> N
 def test_a_wrong_pair_is_one_generic_401_and_an_unconfirmed_email_403() -> None:
     auth = FakeAuth(fail={"sign_in_with_password": AuthApiError("bad", 400, "invalid_credentials")})
     with pytest.raises(Unauthorized):
-        post(auth, account.login, LoginCredentials.model_validate(CREDENTIALS))
+        post(auth, account.login, CREDENTIALS)
     auth = FakeAuth(fail={"sign_in_with_password": AuthApiError("no", 400, "email_not_confirmed")})
     with pytest.raises(Forbidden) as refused:
-        post(auth, account.login, LoginCredentials.model_validate(CREDENTIALS))
+        post(auth, account.login, CREDENTIALS)
     assert refused.value.code == "email_not_confirmed"
     auth = FakeAuth()
     with pytest.raises(Unauthorized):
-        post(auth, account.login, LoginCredentials.model_validate({**CREDENTIALS, "email": "a\x00b"}))
+        post(auth, account.login, {**CREDENTIALS, "email": "a\x00b"})
     assert auth.calls == []
 
 
 def test_auths_429_stays_a_429() -> None:
     auth = FakeAuth(fail={"sign_in_with_password": AuthApiError("slow down", 429, "over_request_rate_limit")})
     with pytest.raises(RateLimited):
-        post(auth, account.login, LoginCredentials.model_validate(CREDENTIALS))
+        post(auth, account.login, CREDENTIALS)
 
 
 def test_signup_awaiting_confirmation_and_with_a_session() -> None:
     user = SimpleNamespace(id=fakes.USER_ID, email="driver@example.com")
     auth = FakeAuth(answer=SimpleNamespace(user=user, session=None))
-    response = post(auth, account.signup, Credentials.model_validate(CREDENTIALS))
+    response = post(auth, account.signup, CREDENTIALS)
     assert response.status == 201
     assert json.loads(response.body) == {
         "user": {"id": fakes.USER_ID, "email": "driver@example.com"},
@@ -86,16 +88,16 @@ def test_signup_awaiting_confirmation_and_with_a_session() -> None:
     }
     assert response.cookies == []
     auth = FakeAuth(answer=SimpleNamespace(user=user, session=session()))
-    response = post(auth, account.signup, Credentials.model_validate(CREDENTIALS))
+    response = post(auth, account.signup, CREDENTIALS)
     assert json.loads(response.body)["confirmation_sent"] is False
     assert len(response.cookies) == 3
     auth = FakeAuth(fail={"sign_up": AuthApiError("taken", 422, "user_already_exists")})
     with pytest.raises(Conflict):
-        post(auth, account.signup, Credentials.model_validate(CREDENTIALS))
+        post(auth, account.signup, CREDENTIALS)
 
 
 def test_recover_is_202_whatever_auth_says_about_the_address() -> None:
-    body = RecoverRequest.model_validate({"email": "driver@example.com"})
+    body = {"email": "driver@example.com"}
     assert post(FakeAuth(), account.recover, body).status == 202
     limited = FakeAuth(
         fail={"reset_password_for_email": AuthApiError("wait", 429, "over_email_send_rate_limit")}
@@ -105,10 +107,10 @@ def test_recover_is_202_whatever_auth_says_about_the_address() -> None:
 
 def test_verify_and_the_first_half_of_a_secure_email_change() -> None:
     auth = FakeAuth(answer=SimpleNamespace(session=session(), user=None))
-    body = VerifyRequest.model_validate({"token_hash": "hash", "type": "recovery"})
+    body = {"token_hash": "hash", "type": "recovery"}
     assert post(auth, account.verify, body).status == 200
     auth = FakeAuth(answer=SimpleNamespace(session=None, user=None))
-    half = VerifyRequest.model_validate({"token_hash": "hash", "type": "email_change"})
+    half = {"token_hash": "hash", "type": "email_change"}
     assert post(auth, account.verify, half).status == 202
     with pytest.raises(Unauthorized):
         post(auth, account.verify, body)
@@ -116,14 +118,14 @@ def test_verify_and_the_first_half_of_a_secure_email_change() -> None:
 
 def test_refresh_from_the_body_sets_no_cookie_and_from_the_cookie_needs_csrf() -> None:
     auth = FakeAuth(answer=SimpleNamespace(session=session(), user=None))
-    response = post(auth, account.refresh, RefreshRequest.model_validate({"refresh_token": "r-1"}))
+    response = post(auth, account.refresh, {"refresh_token": "r-1"})
     assert response.cookies == []
     assert auth.calls[0][2] == "r-1"
     cookie = {"sb-refresh-token": f"{fakes.SESSION_ID}.r-2"}
     with pytest.raises(Forbidden):
-        post(auth, account.refresh, RefreshRequest.model_validate({}), cookies=cookie)
+        post(auth, account.refresh, {}, cookies=cookie)
     csrf = {"X-CSRF-Token": csrf_token(fakes.SESSION_ID, fakes.settings())}
-    response = post(auth, account.refresh, RefreshRequest.model_validate({}), csrf, cookie)
+    response = post(auth, account.refresh, {}, csrf, cookie)
     assert len(response.cookies) == 3
     assert auth.calls[-1][2] == "r-2"
 
@@ -131,9 +133,9 @@ def test_refresh_from_the_body_sets_no_cookie_and_from_the_cookie_needs_csrf() -
 def test_logout_revokes_the_bearers_session_and_clears_the_cookies() -> None:
     auth = FakeAuth()
     bearer = {"Authorization": f"Bearer {fakes.token()}"}
-    response = post(auth, account.logout, EmptyBody.model_validate({}), bearer)
+    response = post(auth, account.logout, {}, bearer)
     assert response.status == 204
     assert auth.calls == [("sign_out", "192.0.2.10", "local")]
     assert all("Max-Age=0" in cookie for cookie in response.cookies)
     with pytest.raises(Unauthorized):
-        post(FakeAuth(), account.logout, EmptyBody.model_validate({}))
+        post(FakeAuth(), account.logout, {})
