@@ -273,37 +273,37 @@ class Pool:
         return response
 
 
+_UNSENT = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)  # closed before it all left
+
+
+def _failure(error: Exception, phase: str, *, unprocessed: tuple[type[Exception], ...]) -> Exception:
+    """What to raise for `error` during `phase`: `_Retry` when it proves the request was not processed."""
+    if isinstance(error, TimeoutError):
+        return ReadTimedOut(f"{phase}: timed out")
+    if isinstance(error, unprocessed):
+        return _Retry()
+    return ExchangeFailed(f"{phase}: {type(error).__name__}")
+
+
 def _send_and_read(
     connection: http.client.HTTPConnection, outgoing: _Outgoing, *, reused: bool
 ) -> tuple[Response, bool]:
+    # Only a reused connection may prove stale; a GET/HEAD that got no byte back is safe to repeat
+    # (RemoteDisconnected is a ConnectionResetError), a POST that left may have been acted on.
+    unsent = _UNSENT if reused else ()
+    unanswered = (ConnectionResetError,) if reused and outgoing.method in _RETRYABLE_AFTER_SEND else ()
     try:
         connection.request(outgoing.method, outgoing.target, body=outgoing.body, headers=outgoing.headers)
-    except TimeoutError as error:
-        raise ReadTimedOut("sending the request timed out") from error
-    except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as error:
-        # The server had closed the connection: the request never fully left.
-        if reused:
-            raise _Retry from error
-        raise ExchangeFailed(f"sending the request failed: {type(error).__name__}") from error
     except (OSError, http.client.HTTPException) as error:
-        raise ExchangeFailed(f"sending the request failed: {type(error).__name__}") from error
+        raise _failure(error, "sending the request", unprocessed=unsent) from error
     try:
         answer = connection.getresponse()
-    except TimeoutError as error:
-        raise ReadTimedOut("no answer within the read timeout") from error
-    except ConnectionResetError as error:
-        # No byte of the answer came back (RemoteDisconnected is one of these).
-        if reused and outgoing.method in _RETRYABLE_AFTER_SEND:
-            raise _Retry from error
-        raise ExchangeFailed(f"closed without an answer: {type(error).__name__}") from error
     except (OSError, http.client.HTTPException) as error:
-        raise ExchangeFailed(f"invalid answer: {type(error).__name__}") from error
+        raise _failure(error, "waiting for the answer", unprocessed=unanswered) from error
     try:
         content = answer.read()
-    except TimeoutError as error:
-        raise ReadTimedOut("the answer's body did not arrive within the read timeout") from error
     except (OSError, http.client.HTTPException) as error:
-        raise ExchangeFailed(f"the answer's body was cut short: {type(error).__name__}") from error
+        raise _failure(error, "reading the answer's body", unprocessed=()) from error
     path = outgoing.target.partition("?")[0]
     response = Response(answer.status, answer.reason, answer.headers, content, path)
     # http.client closes (and forgets) the socket itself when the answer says it will close.
