@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from lib.http.problems import (
     ApiError,
     BadGateway,
@@ -35,6 +33,9 @@ class EmailSendLimited(RateLimited):
 
 
 def transport_problem(error: Exception) -> ApiError:
+    """Auth unreachable or too slow (AuthRetryableError, its httpx cause) as 503/504/502."""
+    import httpx  # what supabase_auth raises over; loaded only once Auth is called (not by GET /api/me)
+
     cause = error.__cause__
     if isinstance(cause, httpx.TimeoutException) and not isinstance(cause, httpx.ConnectTimeout):
         return GatewayTimeout("The authentication service did not answer in time")
@@ -56,6 +57,7 @@ def rate_limited(error: Any) -> RateLimited:
 @contextmanager
 def auth_errors(on_api_error: Callable[[Any], ApiError]) -> Iterator[None]:
     """Map what Auth raises: 429 and outages as themselves, other 4xx answers by `on_api_error`."""
+    import httpx
     from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError, AuthWeakPasswordError
 
     try:

@@ -330,7 +330,11 @@ headers["Authorization"] = "Bearer " + os.environ["TEST_TOKEN"]
 target = "/api/vehicles/" + os.environ["TEST_VEHICLE"]
 def status(target, headers, route):
     return handle(Incoming("GET", target, headers, "192.0.2.10", io.BytesIO(b"")), [route]).status
-statuses = [status(target, headers, routes.VEHICLE), status("/api/health", Message(), routes.HEALTH)]
+statuses = [
+    status(target, headers, routes.VEHICLE),
+    status("/api/health", Message(), routes.HEALTH),
+    status("/api/me", headers, routes.ME),  # /api/me's module also holds the Auth-calling password change
+]
 # The JWKS fetch (a JWKS URL instead of a shared secret) goes through the same pool.
 jwks._http_fetcher("sb_publishable_unit0001")(os.environ["SUPABASE_URL"] + "/auth/v1/.well-known/jwks.json")
 heavy = ("postgrest", "httpx", "httpcore", "h11", "supabase_auth")
@@ -344,6 +348,10 @@ def _stub_postgrest(request: Seen) -> Answer:
         return Answer(200, b'{"granted": 1, "remaining": 99, "reset": 60}')
     if request.target.startswith("/rest/v1/rpc/healthcheck"):
         return Answer(200, b"true")
+    if request.target.startswith("/rest/v1/rpc/me"):
+        return Answer(
+            200, b'{"id": "00000000-0000-4000-8000-000000000001", "email": "a@example.com", "role": "member"}'
+        )
     if request.target.startswith("/auth/v1/.well-known/jwks.json"):
         return Answer(200, b'{"keys": []}')
     return Answer(200, b"[]")  # the vehicle: not there, 404
@@ -371,8 +379,9 @@ def test_a_data_request_imports_neither_postgrest_nor_httpx() -> None:
         )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"statuses": [404, 200], "loaded": []}, done.stderr
+    assert result == {"statuses": [404, 200, 200], "loaded": []}, done.stderr
     targets = [request.target.partition("?")[0] for request in recording.seen]
     assert "/rest/v1/vehicles" in targets
     assert "/rest/v1/rpc/healthcheck" in targets
+    assert "/rest/v1/rpc/me" in targets
     assert "/auth/v1/.well-known/jwks.json" in targets
