@@ -321,8 +321,12 @@ def test_the_10m_run_renders_its_rows_and_plans_from_its_own_file(tmp_path: Path
 
 
 def test_the_committed_results_still_render() -> None:
-    page = report.render(ROOT / "bench" / "results")
-    assert len(target_rows(page)) == 9
+    results = ROOT / "bench" / "results"
+    page = report.render(results)
+    # Eight rows from the main run; the 10M list is one "not measured yet" row, or two (page 1 and
+    # page 1000) once `make bench-10m` has written its own file.
+    ten_million_rows = 2 if (results / "scale-10m.json").exists() else 1
+    assert len(target_rows(page)) == 8 + ten_million_rows
 
 
 def test_summarise_keeps_the_plan_and_drops_the_query_text() -> None:
