@@ -45,6 +45,13 @@ def test_each_handler_takes_what_its_operation_declares(operation: Operation) ->
     assert query is (operation.query or type(None)), (operation.handler, query, operation.query)
 
 
+def _fresh_interpreter(code: str) -> str:
+    """What `code` prints in a new interpreter at the repo root (nothing imported before it)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def test_importing_the_route_table_and_the_endpoint_loads_no_model_and_no_upstream_library() -> None:
     code = (
         "import sys\n"
@@ -54,9 +61,7 @@ def test_importing_the_route_table_and_the_endpoint_loads_no_model_and_no_upstre
         " 'lib.contract.openapi', 'lib.supabase.clients', 'lib.supabase.tokens')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(light)))\n"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    loaded = _fresh_interpreter(code)
     assert loaded == "[]"
 
 
@@ -73,7 +78,5 @@ def test_a_validation_builds_only_its_model_and_looks_for_no_pydantic_plugin() -
         "built = sorted(m.__name__ for m in models if m.__pydantic_complete__)\n"
         "print(built, 'importlib.metadata' in sys.modules)\n"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    loaded = _fresh_interpreter(code)
     assert loaded == "['VehicleListQuery'] False"
