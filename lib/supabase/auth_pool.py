@@ -7,11 +7,26 @@ so a data request never imports httpx (about 180 ms of a cold start without byte
 from __future__ import annotations
 
 import functools
-
-import httpx
+import sys
 
 from lib.config import get_settings
 from lib.supabase.clients import GATEWAY_FAILURES, KEEPALIVE_EXPIRY, MAX_IDLE_PER_ORIGIN
+
+# httpcore imports its HTTP/2 connection when it is imported and `h2` is installed (supabase-auth
+# requires httpx[http2]): h2, hpack and hyperframe, about 0.15 s of an Auth cold start compiled
+# from source, for a protocol this pool never speaks (http2=False). A None in sys.modules makes
+# `import h2` raise ImportError, which httpcore takes for a missing h2 while it loads. The
+# entry is removed right after: httpcore imports HTTP/2 again, lazily, if a client made with
+# http2=True ever negotiates it, so nothing else in the process loses it.
+_REFUSE_H2 = "h2" not in sys.modules and "httpcore" not in sys.modules
+if _REFUSE_H2:
+    sys.modules["h2"] = None  # type: ignore[assignment]  # the import system's "not importable"
+try:
+    import httpcore  # noqa: F401  # httpx imports it only when the first client is built
+    import httpx
+finally:
+    if _REFUSE_H2:
+        del sys.modules["h2"]  # our None: while it stands, `import h2` cannot load the real one
 
 
 def _raise_gateway_failures(response: httpx.Response) -> None:

@@ -147,9 +147,9 @@ def auth_headers(client_ip: str | None) -> dict[str, str]:
 
 def auth_client(client_ip: str | None = None) -> SyncGoTrueClient:
     """A Supabase Auth client for one caller (their IP forwarded); no session storage or refresh."""
+    # auth_pool first: it imports httpx without HTTP/2, before supabase_auth would import it.
+    from lib.supabase.auth_pool import auth_http_client  # isort: skip
     from supabase_auth import SyncGoTrueClient
-
-    from lib.supabase.auth_pool import auth_http_client
 
     settings = get_settings()
     return SyncGoTrueClient(

@@ -140,3 +140,43 @@ def test_an_api_key_is_never_accepted_as_a_users_token(settings: Settings, token
 )
 def test_upstream_headers(api_key: str, token: str | None, expected: dict[str, str]) -> None:
     assert clients.upstream_headers(api_key, token) == expected
+
+
+# Building the Auth client in a fresh interpreter, as a cold Auth request does: httpx loads
+# without HTTP/2 (h2, hpack, hyperframe: never spoken by the pool), and the refusal does not
+# outlive the import: h2 can still be imported and an http2=True client still be built.
+AUTH_CLIENT_BUILD = """
+import json, sys
+from lib.supabase import clients
+clients.auth_client("192.0.2.10")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("h2", "hpack", "hyperframe"))
+import h2, httpx
+httpx.Client(http2=True).close()
+print(json.dumps({"loaded": loaded, "h2_after": h2.__name__}))
+"""
+
+
+def test_the_auth_client_loads_httpx_without_http2_and_leaves_h2_importable() -> None:
+    import json
+    import subprocess
+    import sys
+
+    env = {
+        "APP_ENV": "development",
+        "SUPABASE_URL": SUPABASE_URL,
+        "SUPABASE_JWT_SECRET": JWT_SECRET,
+        "PATH": "/usr/bin:/bin",
+        **NEW_KEYS,
+    }
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", AUTH_CLIENT_BUILD],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"loaded": [], "h2_after": "h2"}
