@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lib.contract.inputs import PageQuery
 from lib.contract.outputs import Output
 from lib.http.conditional import conditional_response
 from lib.http.response import Response
@@ -20,6 +19,10 @@ from lib.supabase import db_errors, idempotency
 from lib.supabase.caller import Call
 from lib.supabase.cursor import decode_position, list_context, next_page
 from lib.supabase.upstream import expect_object, expect_rows, upstream_call
+
+if TYPE_CHECKING:
+    # annotations only, as in lib.resources.vehicles
+    from lib.contract.inputs import PageQuery
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lib.contract.inputs import MaintenanceCreate, PageQuery
 from lib.contract.outputs import MaintenanceRecord
 from lib.http.conditional import conditional_response
 from lib.http.problems import NotFound
@@ -14,6 +13,10 @@ from lib.resources.collection import Keyset, idempotent_create, keyset_page
 from lib.supabase import db_errors
 from lib.supabase.caller import Call
 from lib.supabase.upstream import expect_rows, upstream_call
+
+if TYPE_CHECKING:
+    # annotations only, as in lib.resources.vehicles
+    from lib.contract.inputs import MaintenanceCreate, PageQuery
 
 RECORDS = Keyset(
     rpc="list_maintenance",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lib.contract.inputs import PasswordChange
 from lib.contract.outputs import Me
 from lib.http.problems import ApiError, FieldError, Forbidden, Unauthorized, ValidationFailed
 from lib.http.response import Response, empty_response, json_response
@@ -13,6 +12,10 @@ from lib.resources import representation
 from lib.resources.auth_service import auth_errors, sign_out
 from lib.supabase.caller import Call, Caller, verified_claims
 from lib.supabase.upstream import expect_object, upstream_call
+
+if TYPE_CHECKING:
+    # annotations only, as in lib.resources.vehicles
+    from lib.contract.inputs import PasswordChange
 
 
 def me(call: Call[None, None]) -> Response:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.contract import inputs
 from lib.contract.routes import ALL_ROUTES
 from lib.contract.routing import Operation
 from lib.http.request import Request
@@ -28,7 +29,8 @@ OPERATIONS = [
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_each_handler_takes_what_its_operation_declares(operation: Operation) -> None:
-    hints = typing.get_type_hints(operation.resolve())
+    # Resource modules import the input models for annotations only (TYPE_CHECKING): resolve them there.
+    hints = typing.get_type_hints(operation.resolve(), localns=vars(inputs))
     returned = hints.pop("return")
     assert returned.__name__ == "Response", operation.handler
     (annotation,) = hints.values()
