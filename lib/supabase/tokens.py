@@ -258,6 +258,26 @@ def _check_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> 
     )
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose structure and signature passed, with what they were checked against."""
+
+    settings: Settings
+    header: Mapping[str, Any]
+    algorithm: str
+    key: Any
+    claims: Mapping[str, Any]
+
+
+# Tokens verified by this instance. A caller sends the same token with every request until it
+# refreshes, and parsing it (strictly, then again in python-jose) and checking its signature was
+# about a sixth of a warm request's CPU. Only what does not depend on time is kept, and only for
+# the same settings and the same key: the kid is looked up again on every call, so a rotated or
+# revoked JWKS key misses, and exp, iat and nbf are checked against the clock every time.
+_verified: dict[str, _Verified] = {}
+_VERIFIED_MAX = 256
+
+
 def verify_access_token(
     token: str,
     settings: Settings,
@@ -267,10 +287,19 @@ def verify_access_token(
 ) -> Claims:
     """Verify a Supabase access token's signature and claims into Claims; raises only InvalidToken."""
     current = time.time() if now is None else now
+    seen = _verified.get(token) if isinstance(token, str) else None
+    if seen is not None and seen.settings is settings:
+        algorithm, key = _select_key(seen.header, settings, keys)
+        if algorithm == seen.algorithm and key is seen.key:
+            return _check_claims(seen.claims, settings, current)
     header = _parse(token, settings)
     algorithm, key = _select_key(header, settings, keys)
     claims = _decode(token, key, algorithm, settings)
-    return _check_claims(claims, settings, current)
+    verified = _check_claims(claims, settings, current)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()  # a bound, not an LRU: a burst of new tokens costs one re-verification each
+    _verified[token] = _Verified(settings, header, algorithm, key, claims)
+    return verified
 
 
 # InvalidToken, KeySource and default_key_source live in lib.supabase.jwks; importing them

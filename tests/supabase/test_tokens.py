@@ -1144,3 +1144,46 @@ def test_messages_never_contain_the_token_or_secret(settings: Settings) -> None:
     error = rejected(token, settings)
     assert str(error)
     assert JWT_SECRET not in str(error)
+
+
+# --- tokens verified before ----------------------------------------------------------
+
+
+def test_a_token_verified_once_is_not_decoded_again(settings: Settings, decode_calls: list[Any]) -> None:
+    token = hs256(claims())
+    first = verify_access_token(token, settings, now=NOW)
+    assert verify_access_token(token, settings, now=NOW + 10) == first
+    assert decode_calls == [["HS256"]]
+
+
+def test_a_token_verified_before_still_expires(settings: Settings) -> None:
+    token = hs256(claims(exp=NOW + 60))
+    assert verify_access_token(token, settings, now=NOW).sub == USER_ID
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_access_token(token, settings, now=NOW + 60)
+
+
+def test_a_token_verified_under_other_settings_is_verified_again(settings: Settings, tmp_path: Path) -> None:
+    token = hs256(claims())
+    assert verify_access_token(token, settings, now=NOW).sub == USER_ID
+    other_secret = resolve_settings(
+        {**BASE_ENV, "SUPABASE_JWT_SECRET": "another-secret-that-is-at-least-32-characters"}, root=tmp_path
+    )
+    rejected(token, other_secret, "python-jose rejected")
+
+
+def test_a_token_whose_jwks_key_was_rotated_away_is_verified_again(
+    settings: Settings,
+    ec_key: ec.EllipticCurvePrivateKey,
+    ec_key_2: ec.EllipticCurvePrivateKey,
+    es256: Callable[..., str],
+) -> None:
+    # The project replaced the key behind kid ec-1: a token it signed is not trusted from memory.
+    fetch = FakeFetch({"keys": [ec_jwk(ec_key, "ec-1")]})
+    clock = FakeClock()
+    keys = KeySource(settings, fetch=fetch, clock=clock, ttl=60)
+    token = es256(claims())
+    assert verify_access_token(token, settings, now=NOW, keys=keys).sub == USER_ID
+    fetch.document = {"keys": [ec_jwk(ec_key_2, "ec-1")]}
+    clock.now += 61  # the cached set is stale: the next lookup fetches the new one
+    rejected(token, settings, "python-jose rejected", keys=keys)
