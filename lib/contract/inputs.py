@@ -1,4 +1,4 @@
-"""Request models: bodies and query parameters, as docs/api.md §3 and §4 define them.
+"""Request bodies, as docs/api.md §3 and §4 define them (query parameters: lib.contract.queries).
 
 Inputs reject unknown fields and coerce nothing; their field types and rules are in
 lib.contract.fields. The same models generate the OpenAPI document.
@@ -6,7 +6,7 @@ lib.contract.fields. The same models generate the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import (
@@ -25,14 +25,11 @@ from lib.contract.fields import (
     MAX_COST_CENTS,
     MAX_LOGIN_EMAIL,
     MAX_LOGIN_PASSWORD,
-    AnyInt,
     AppRole,
     Color,
     Currency,
-    Cursor,
     Description,
     Email,
-    Limit,
     MaintenanceKind,
     ModelYear,
     Name,
@@ -41,7 +38,6 @@ from lib.contract.fields import (
     PerformedAt,
     Plate,
     RedirectTo,
-    SortKey,
     VehicleStatus,
     VerifyType,
     Vin,
@@ -227,41 +223,3 @@ class RoleChange(Input):
     """Body of PUT /api/admin/users/{id}/role."""
 
     role: AppRole
-
-
-# --- query parameters -------------------------------------------------------
-
-
-class Query(BaseModel):
-    """Base of query parameter models: strings in, types out, unknown names rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # as Input's
-
-
-class PageQuery(Query):
-    """limit and cursor, shared by every list."""
-
-    limit: Limit = 20
-    cursor: Cursor | None = None
-
-
-class VehicleListQuery(PageQuery):
-    """Filters and sort of GET /api/vehicles."""
-
-    status: VehicleStatus | None = None
-    make: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    model: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    model_year: AnyInt | None = None
-    year_min: AnyInt | None = None
-    year_max: AnyInt | None = None
-    owner_id: UUID | None = None
-    q: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    sort: SortKey = "-created_at"
-
-
-class AuditQuery(PageQuery):
-    """Filters of GET /api/admin/audit."""
-
-    table: Literal["vehicles", "maintenance_records", "user_roles"] | None = None
-    record_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    actor_id: UUID | None = None

@@ -34,7 +34,7 @@ NO_STORE = "no-store"
 class ModelField:
     """An Operation field holding a model, declared as the class or as its name in `module`.
 
-    Request models (body, query) live in lib.contract.inputs, response models in
+    Request bodies live in lib.contract.inputs, query models in lib.contract.queries, response models in
     lib.contract.outputs. A name is resolved on first read, so importing the route table
     loads neither pydantic nor the models: each function pays for them only when it validates.
     """
@@ -72,7 +72,7 @@ class Operation:
     auth: AuthMode = "required"
     rate_limit: RatePolicy | None = None
     body: ModelField = ModelField("lib.contract.inputs")  # a model, or its name there
-    query: ModelField = ModelField("lib.contract.inputs")
+    query: ModelField = ModelField("lib.contract.queries")
     response: ModelField = ModelField("lib.contract.outputs")
     success: int = 200
     errors: tuple[int, ...] = ()

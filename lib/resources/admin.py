@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from lib.contract.inputs import AuditQuery, PageQuery, RoleChange
+from lib.contract.inputs import RoleChange
 from lib.contract.outputs import AuditEntry, Output, RoleAssignment, UserSummary
+from lib.contract.queries import AuditQuery, PageQuery
 from lib.http.problems import NotFound
 from lib.http.response import Response, json_response
 from lib.resources import representation

@@ -22,7 +22,7 @@ from lib.supabase.upstream import expect_object, expect_rows, upstream_call
 
 if TYPE_CHECKING:
     # annotations only, as in lib.resources.vehicles
-    from lib.contract.inputs import PageQuery
+    from lib.contract.queries import PageQuery
 
 
 @dataclass(frozen=True)

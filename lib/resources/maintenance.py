@@ -16,7 +16,8 @@ from lib.supabase.upstream import expect_rows, upstream_call
 
 if TYPE_CHECKING:
     # annotations only, as in lib.resources.vehicles
-    from lib.contract.inputs import MaintenanceCreate, PageQuery
+    from lib.contract.inputs import MaintenanceCreate
+    from lib.contract.queries import PageQuery
 
 RECORDS = Keyset(
     rpc="list_maintenance",

@@ -17,7 +17,8 @@ from lib.supabase.upstream import expect_rows, upstream_call
 if TYPE_CHECKING:
     # Annotations only: the pipeline validates with the model the route names, so a request
     # that takes no input (GET one, GET /api/me) never imports the input models.
-    from lib.contract.inputs import VehicleCreate, VehicleListQuery, VehicleUpdate
+    from lib.contract.inputs import VehicleCreate, VehicleUpdate
+    from lib.contract.queries import VehicleListQuery
 
 COLLECTION = "/api/vehicles"
 _FILTERS = ("status", "make", "model", "model_year", "year_min", "year_max", "owner_id", "q")

@@ -1,4 +1,4 @@
-"""lib.contract.inputs and validation: login credentials, null for defaults, cursor bounds, the text rule."""
+"""lib.contract.inputs, queries and validation: credentials, nulls, cursor bounds, the text rule."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from typing import Any
 import pytest
 
 from lib.contract.inputs import (
-    AuditQuery,
     Credentials,
     LoginCredentials,
     MaintenanceCreate,
-    PageQuery,
     VehicleCreate,
-    VehicleListQuery,
     VehicleUpdate,
 )
+from lib.contract.queries import AuditQuery, PageQuery, VehicleListQuery
 from lib.contract.validation import FORBIDDEN, TRIMMED, validate_body, validate_query
 from lib.http.problems import BadRequest, ValidationFailed
 from tests.contract.test_validation import members

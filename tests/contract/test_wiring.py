@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.contract import inputs
+from lib.contract import inputs, queries
 from lib.contract.routes import ALL_ROUTES
 from lib.contract.routing import Operation
 from lib.http.request import Request
@@ -29,8 +29,8 @@ OPERATIONS = [
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_each_handler_takes_what_its_operation_declares(operation: Operation) -> None:
-    # Resource modules import the input models for annotations only (TYPE_CHECKING): resolve them there.
-    hints = typing.get_type_hints(operation.resolve(), localns=vars(inputs))
+    # Resource modules import the input and query models for annotations only (TYPE_CHECKING).
+    hints = typing.get_type_hints(operation.resolve(), localns={**vars(inputs), **vars(queries)})
     returned = hints.pop("return")
     assert returned.__name__ == "Response", operation.handler
     (annotation,) = hints.values()
@@ -59,8 +59,8 @@ def test_importing_the_route_table_and_the_endpoint_loads_no_model_and_no_upstre
         "import sys\n"
         "import lib.contract.routes, lib.http.endpoint, lib.pipeline\n"
         "heavy = ('pydantic', 'httpx', 'postgrest', 'supabase_auth', 'jose', 'vininfo')\n"
-        "light = ('lib.resources', 'lib.contract.fields', 'lib.contract.inputs', 'lib.contract.outputs',"
-        " 'lib.contract.openapi', 'lib.supabase.clients', 'lib.supabase.tokens')\n"
+        "light = ('lib.resources', 'lib.contract.fields', 'lib.contract.inputs', 'lib.contract.queries',"
+        " 'lib.contract.outputs', 'lib.contract.openapi', 'lib.supabase.clients', 'lib.supabase.tokens')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(light)))\n"
     )
     loaded = _fresh_interpreter(code)
@@ -73,12 +73,13 @@ def test_a_validation_builds_only_its_model_and_looks_for_no_pydantic_plugin() -
     code = (
         "import sys\n"
         "from pydantic import BaseModel\n"
-        "from lib.contract import inputs, outputs\n"
-        "inputs.VehicleListQuery.model_validate({})\n"
-        "models = {m for module in (inputs, outputs) for m in vars(module).values()"
+        "from lib.contract import outputs, queries\n"
+        "queries.VehicleListQuery.model_validate({})\n"
+        "models = {m for module in (queries, outputs) for m in vars(module).values()"
         " if isinstance(m, type) and issubclass(m, BaseModel)}\n"
         "built = sorted(m.__name__ for m in models if m.__pydantic_complete__)\n"
-        "print(built, 'importlib.metadata' in sys.modules)\n"
+        "print(built, 'importlib.metadata' in sys.modules, 'lib.contract.inputs' in sys.modules)\n"
     )
     loaded = _fresh_interpreter(code)
-    assert loaded == "['VehicleListQuery'] False"
+    # A list's query defines the query models, not the request bodies (lib.contract.inputs).
+    assert loaded == "['VehicleListQuery'] False False"

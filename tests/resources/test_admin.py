@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from lib.contract.inputs import AuditQuery, PageQuery, RoleChange
+from lib.contract.inputs import RoleChange
+from lib.contract.queries import AuditQuery, PageQuery
 from lib.contract.validation import validate_query
 from lib.http.problems import NotFound
 from lib.resources import admin

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from lib.contract.inputs import MaintenanceCreate, PageQuery
+from lib.contract.inputs import MaintenanceCreate
+from lib.contract.queries import PageQuery
 from lib.contract.validation import validate_query
 from lib.http.problems import NotFound
 from lib.resources import maintenance

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from lib.contract.inputs import VehicleCreate, VehicleListQuery, VehicleUpdate
+from lib.contract.inputs import VehicleCreate, VehicleUpdate
+from lib.contract.queries import VehicleListQuery
 from lib.contract.validation import validate_query
 from lib.http.problems import ApiError, BadGateway, BadRequest, Forbidden, NotFound, PreconditionFailed
 from lib.http.response import Response
