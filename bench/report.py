@@ -106,8 +106,9 @@ class Report(ScaleReport):
                     "back status, `Content-Type` and body, with no JWT check, validation, log or limit. "
                     "A second instance of the API's dev server (`python -m devstack.devserver --root "
                     "bench/peers/floor`, the API's environment) serves it in its own process, so it and our "
-                    "API differ only in the function's code; it is rotated with the other targets in "
-                    "every round."
+                    "API differ only in the function's code (and the API's `vercel.json` rewrites, which the "
+                    "router checks per request; the floor's root has none); it is rotated with the other "
+                    "targets in every round."
                 ]
                 if self.has_floor()
                 else []
@@ -301,7 +302,7 @@ class Report(ScaleReport):
             f"CPU per request, ours {fmt_ms(api_cpu)} ms. The floor's ratios to direct PostgREST are what "
             "one Python hop costs on this machine whatever the function does; our API's ratios to the "
             "floor are what its own work (JWT verification, validation, the limiter's local check, the "
-            "log line, its PostgREST client) adds.",
+            "log line, its PostgREST client, the `vercel.json` rewrites its router checks) adds.",
             "",
         ]
 
