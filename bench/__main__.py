@@ -130,7 +130,10 @@ def measure_all(world: Any, quick: bool, phases: Phases) -> dict[str, Any]:
     scale["large"] = run_scale(world, f"{large // 1000}k", (1, 500, 1000), budget, _log)
     phases.done("scale large")
 
-    _log("== CRUD scenarios (as the fleet member) against our API, direct PostgREST and the naive peer")
+    _log(
+        "== CRUD scenarios (as the fleet member) against our API, direct PostgREST and the naive peer"
+        " (GET one vehicle also against the floor function)"
+    )
     deep_page = 1000 if large // data.FLEET_SHARE > 1000 * 20 else 50
     crud = run_crud(world, budget, _log, deep_page)
     phases.done("crud")
@@ -177,7 +180,7 @@ def write_results(out: Path, results: dict[str, Any], phases: Phases) -> None:
 
 def run(quick: bool) -> Path:
     """The whole benchmark; returns the directory it wrote."""
-    from bench.environment import bench_settings, create_actors, naive_peer
+    from bench.environment import bench_settings, create_actors, floor_peer, naive_peer
     from bench.world import World
     from devstack.stack import running_stack
 
@@ -185,8 +188,8 @@ def run(quick: bool) -> Path:
     phases = Phases()
     settings = bench_settings()
     _log(f"== starting a throwaway stack in {settings.data_dir}")
-    with running_stack(settings) as stack, naive_peer(settings) as peer:
-        world = World(stack, create_actors(stack), peer)
+    with running_stack(settings) as stack, naive_peer(settings) as peer, floor_peer(settings) as floor:
+        world = World(stack, create_actors(stack), peer, floor)
         phases.done("stack start")
         results = measure_all(world, quick, phases)
         write_results(out, results, phases)

@@ -1,4 +1,4 @@
-"""The benchmark's own throwaway stack, its actors and the naive peer process."""
+"""The benchmark's own throwaway stack, its actors and the peer processes (naive peer, floor function)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from devstack.stack_settings import StackSettings, free_port, throwaway_settings
 from tests.factories import User, create_user
 
 ROOT = Path(__file__).resolve().parent.parent
+# A dev server root holding only the floor function (api/vehicles/[id].py), no vercel.json.
+FLOOR_ROOT = ROOT / "bench" / "peers" / "floor"
 
 # Throughput runs must measure the API, not its limiter: the ceilings are the
 # highest the settings accept (1,000,000 per window). Reads then reserve up to
@@ -108,6 +110,33 @@ def naive_peer(settings: StackSettings) -> Iterator[Peer]:
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", process)
+        yield Peer(f"http://127.0.0.1:{port}", process.pid)
+    finally:
+        terminate(process)
+
+
+@contextmanager
+def floor_peer(settings: StackSettings) -> Iterator[Peer]:
+    """Serve bench/peers/floor with a second API dev server, started as the stack starts the API's.
+
+    Same module, arguments and environment as the API's dev server (devstack/stack.py), only
+    `--root` differs: the request path through the server is the same, the function is not.
+    Raises RuntimeError if it does not answer.
+    """
+    port = free_port()
+    log = settings.data_dir / "logs" / "floor-peer.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    args = ["-m", "devstack.devserver", "--root", str(FLOOR_ROOT), "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **settings.api_environment()},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", process)  # the router's own 404 once it listens
         yield Peer(f"http://127.0.0.1:{port}", process.pid)
     finally:
         terminate(process)

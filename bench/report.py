@@ -10,8 +10,11 @@ from bench.report_coldstart import imports_section
 from bench.report_format import cell, fmt_ms, fmt_range, fmt_x, per_round_ratio
 from bench.report_scale import ScaleReport
 from bench.report_targets import GET_ONE_TARGET
-from bench.scenarios import CRUD, TARGET_LABELS, TARGETS
+from bench.scenarios import CRUD, FLOOR, TARGET_LABELS, scenario_targets
 
+FLOOR_FILE = "`bench/peers/floor/api/vehicles/[id].py`"
+# The processes whose CPU a target's own column leaves out: the other targets' servers, idle then.
+IDLE_SERVERS = {"api": ("naive", FLOOR), "postgrest": ("naive", FLOOR), FLOOR: ("naive", "api")}
 # The owner's label before lib/tokens.py moved to lib/supabase/ (older profile.json files).
 OLD_TOKENS = ("lib/tokens.py (JWT checks)",)
 
@@ -95,6 +98,21 @@ class Report(ScaleReport):
             "the *naive peer* `bench/peers/naive.py`, a `BaseHTTPRequestHandler` on a "
             "`ThreadingHTTPServer` in its own process that builds `create_client(url, key)` per request, "
             "reads bodies with `int(Content-Length)` and reuses no connection.",
+            *(
+                [
+                    "- **Floor function** (GET one vehicle only): the least any Python function can do "
+                    f"for that route, {FLOOR_FILE}: it forwards the caller's `Authorization` and the "
+                    "publishable key to the same PostgREST query over a keep-alive connection and copies "
+                    "back status, `Content-Type` and body, with no JWT check, validation, log or limit. "
+                    "A second instance of the API's dev server (`python -m devstack.devserver --root "
+                    "bench/peers/floor`, the API's environment) serves it in its own process, so it and our "
+                    "API differ only in the function's code (and the API's `vercel.json` rewrites, which the "
+                    "router checks per request; the floor's root has none); it is rotated with the other "
+                    "targets in every round."
+                ]
+                if self.has_floor()
+                else []
+            ),
             "- **Load**: a closed-loop Python client (`bench/load.py`) with 1 or 8 threads, each sending "
             "its next request when the last one ends, over a fresh TCP connection per request for every "
             f"target alike. Each cell runs for {budget['seconds']:.0f} s (at most {budget['requests_c1']} "
@@ -122,25 +140,32 @@ class Report(ScaleReport):
             "Latency in ms; throughput in requests per second; *DB/req* is PostgREST requests "
             "counted by the gateway per request; *CPU/req* is the CPU milliseconds per request of the "
             "process that serves it: the API dev server (routing and the function) for our API, "
-            "PostgREST for direct PostgREST, the peer's process for the naive peer.",
+            "PostgREST for direct PostgREST, the peer's process for the naive peer"
+            + (", the floor function's dev server for the floor function." if self.has_floor() else "."),
             "",
         ]
         for scenario in CRUD:
             routes = SCENARIO_ROUTES[scenario]
+            targets = [t for t in scenario_targets(scenario) if t in self.summary[scenario]]
+            floor = (
+                f"; floor function: {routes[0]} to {FLOOR_FILE}, which sends {routes[1]}"
+                if FLOOR in targets
+                else ""
+            )
             lines += [
                 f"### {SCENARIO_LABELS[scenario]}",
                 "",
-                f"Our API: {routes[0]}; direct PostgREST: {routes[1]}; naive peer: {routes[2]}.",
+                f"Our API: {routes[0]}; direct PostgREST: {routes[1]}; naive peer: {routes[2]}{floor}.",
                 "",
                 "| clients | target | p50 | p95 | p99 | p50 min\u2013max | req/s | req/s min\u2013max "
                 "| DB/req | CPU/req |",
                 "|---|---|---|---|---|---|---|---|---|---|",
             ]
             for concurrency in (1, 8):
-                for target in TARGETS:
+                for target in targets:
                     run = self.run(scenario, target, concurrency)
-                    process = {"api": "api", "naive": "naive", "postgrest": "postgrest"}[target]
-                    cpu = run["cpu_ms_per_request"].get(process, math.nan)
+                    # Each target's CPU/req is that of the process serving it, named as the target.
+                    cpu = run["cpu_ms_per_request"].get(target, math.nan)
                     lines.append(
                         f"| {concurrency} | {TARGET_LABELS[target]} | {fmt_ms(cell(run, 'p50_ms'))} "
                         f"| {fmt_ms(cell(run, 'p95_ms'))} | {fmt_ms(cell(run, 'p99_ms'))} "
@@ -181,7 +206,6 @@ class Report(ScaleReport):
         run = self.run("get_one", "api", 1)
         rest = self.run("get_one", "postgrest", 1)
         cpu = run["cpu_ms_per_request"]
-        rest_cpu = rest["cpu_ms_per_request"]
         shares = self.profile.get("shares", {}) if self.profile else {}
         waiting = shares.get(NETWORK, math.nan)
         client_owners = [name for name in CLIENT_STACK if shares.get(name)]
@@ -195,18 +219,12 @@ class Report(ScaleReport):
             "## What bounds the API against direct PostgREST",
             "",
             f"GET one vehicle with one client: {fmt_x(ratio)} of direct PostgREST. Direct PostgREST is the "
-            "floor: the API makes exactly the request a direct caller makes, behind one more HTTP hop. "
+            "baseline: the API makes exactly the request a direct caller makes, behind one more HTTP hop. "
             "CPU per request by process in this run (ms):",
             "",
-            "| process | our API | direct PostgREST |",
-            "|---|---|---|",
-            *(
-                f"| {name} | {fmt_ms(cpu.get(name, math.nan))} | {fmt_ms(rest_cpu.get(name, math.nan))} |"
-                for name in ("api", "gateway", "postgrest", "postgres", "client")
-            ),
-            f"| **total** | {fmt_ms(sum(v for k, v in cpu.items() if k != 'naive'))} "
-            f"| {fmt_ms(sum(v for k, v in rest_cpu.items() if k != 'naive'))} |",
+            *self.cpu_table(),
             "",
+            *self.floor_paragraph(),
             "With one client the request's path is serial, so latency is roughly the sum of this CPU "
             "plus the hops. The API adds its own process (the dev server's routing and the function: "
             "`http.server` parsing, JWT verification, the PostgREST call through `lib/supabase/rest.py` "
@@ -230,6 +248,61 @@ class Report(ScaleReport):
             "| owner | share of wall time |",
             "|---|---|",
             *share_rows,
+            "",
+        ]
+
+    def cpu_table(self) -> list[str]:
+        """CPU per request of each process while GET one vehicle ran against each hop (one client)."""
+        targets = ["api", *([FLOOR] if self.has_floor() else []), "postgrest"]
+        cpus = {t: self.run("get_one", t, 1)["cpu_ms_per_request"] for t in targets}
+        names = ["api", *([FLOOR] if self.has_floor() else []), "gateway", "postgrest", "postgres", "client"]
+        labels = {"api": "api (our API's dev server)", FLOOR: "floor (the floor function's dev server)"}
+        totals = [fmt_ms(sum(v for k, v in cpus[t].items() if k not in IDLE_SERVERS[t])) for t in targets]
+        return [
+            "| process | " + " | ".join(TARGET_LABELS[t] for t in targets) + " |",
+            "|---|" + "---|" * len(targets),
+            *(
+                f"| {labels.get(name, name)} | "
+                + " | ".join(fmt_ms(cpus[t].get(name, math.nan)) for t in targets)
+                + " |"
+                for name in names
+            ),
+            "| **total** | " + " | ".join(totals) + " |",
+        ]
+
+    def floor_paragraph(self) -> list[str]:
+        """The floor function against direct PostgREST and our API against the floor, in this run."""
+        if not self.has_floor():
+            return []
+        p50 = {t: cell(self.run("get_one", t, 1), "p50_ms") for t in ("api", FLOOR, "postgrest")}
+        rps = {t: cell(self.run("get_one", t, 8), "throughput_rps") for t in ("api", FLOOR, "postgrest")}
+        floor_p50, floor_p50_rounds = self.ratio_of(FLOOR, "postgrest", 1, "p50_ms")
+        api_p50, api_p50_rounds = self.ratio_of("api", FLOOR, 1, "p50_ms")
+        floor_rps, floor_rps_rounds = self.ratio_of(FLOOR, "postgrest", 8, "throughput_rps")
+        api_rps, api_rps_rounds = self.ratio_of("api", FLOOR, 8, "throughput_rps")
+        floor_cpu = self.run("get_one", FLOOR, 1)["cpu_ms_per_request"].get(FLOOR, math.nan)
+        api_cpu = self.run("get_one", "api", 1)["cpu_ms_per_request"].get("api", math.nan)
+        return [
+            "The hop by itself, measured: the *floor function* "
+            f"({FLOOR_FILE}, served by a second instance of the same dev server) forwards the same "
+            "request to PostgREST and copies the answer back, and does nothing else. In the same rounds:",
+            "",
+            "| | p50, 1 client | ÷ direct PostgREST | req/s, 8 clients | ÷ direct PostgREST |",
+            "|---|---|---|---|---|",
+            f"| direct PostgREST | {fmt_ms(p50['postgrest'])} | 1.00\u00d7 | {rps['postgrest']:.0f} "
+            "| 1.00\u00d7 |",
+            f"| floor function | {fmt_ms(p50[FLOOR])} | {fmt_x(floor_p50)} ({fmt_range(floor_p50_rounds)}) "
+            f"| {rps[FLOOR]:.0f} | {fmt_x(floor_rps)} ({fmt_range(floor_rps_rounds)}) |",
+            f"| our API | {fmt_ms(p50['api'])} | {fmt_x(p50['api'] / p50['postgrest'])} "
+            f"| {rps['api']:.0f} | {fmt_x(rps['api'] / rps['postgrest'])} |",
+            "",
+            f"Our API against the floor: {fmt_x(api_p50)} its p50 (rounds {fmt_range(api_p50_rounds)}, "
+            f"{p50['api'] - p50[FLOOR]:+.2f} ms) and {fmt_x(api_rps)} its req/s at 8 clients "
+            f"(rounds {fmt_range(api_rps_rounds)}); the floor's dev server spends {fmt_ms(floor_cpu)} ms of "
+            f"CPU per request, ours {fmt_ms(api_cpu)} ms. The floor's ratios to direct PostgREST are what "
+            "one Python hop costs on this machine whatever the function does; our API's ratios to the "
+            "floor are what its own work (JWT verification, validation, the limiter's local check, the "
+            "log line, its PostgREST client, the `vercel.json` rewrites its router checks) adds.",
             "",
         ]
 

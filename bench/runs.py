@@ -20,12 +20,12 @@ from bench.scenarios import (
     CONCURRENCY,
     CRUD,
     PAGE_SIZE,
-    TARGETS,
     Spec,
     always,
     crud_specs,
     list_calls,
     position,
+    scenario_targets,
     verify_page,
 )
 from bench.world import World, cpu_seconds
@@ -77,15 +77,16 @@ def measure(
 
 
 def run_crud(world: World, budget: Budget, log: Callable[[str], None], deep_page: int) -> dict[str, Any]:
-    """Every CRUD scenario x target x concurrency, `budget.rounds` times, targets rotated per round."""
+    """Every CRUD scenario x its targets x concurrency, `budget.rounds` times, targets rotated per round."""
     specs = crud_specs(world, deep_page)
     processes = world.processes()
     runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
-        s: {t: {str(c): [] for c in CONCURRENCY} for t in TARGETS} for s in CRUD
+        s: {t: {str(c): [] for c in CONCURRENCY} for t in scenario_targets(s)} for s in CRUD
     }
     for round_no in range(budget.rounds):
-        order = TARGETS[round_no % len(TARGETS) :] + TARGETS[: round_no % len(TARGETS)]
         for scenario in CRUD:
+            targets = scenario_targets(scenario)
+            order = targets[round_no % len(targets) :] + targets[: round_no % len(targets)]
             for concurrency in CONCURRENCY:
                 for target in order:
                     summary = measure(

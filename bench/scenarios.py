@@ -16,11 +16,15 @@ from bench.world import World
 from tests.factories import User, north_american_vin
 
 TARGETS = ("api", "postgrest", "naive")
+# The floor function (bench/peers/floor): one Python hop and nothing else, for GET one vehicle only.
+FLOOR = "floor"
+EXTRA_TARGETS = {"get_one": (FLOOR,)}
 
 TARGET_LABELS = {
     "api": "our API",
     "postgrest": "direct PostgREST",
     "naive": "naive peer",
+    FLOOR: "floor function (one Python hop, no checks)",
     "offset": "PostgREST, OFFSET",
     "offset_count": "PostgREST, OFFSET + count=exact",
 }
@@ -30,6 +34,11 @@ CRUD = ("get_one", "list_first", "list_deep", "create", "patch")
 CONCURRENCY = (1, 8)
 
 PAGE_SIZE = 20
+
+
+def scenario_targets(scenario: str) -> tuple[str, ...]:
+    """The targets one CRUD scenario runs against: the three, plus the floor for GET one vehicle."""
+    return TARGETS + EXTRA_TARGETS.get(scenario, ())
 
 
 @dataclass
@@ -118,6 +127,18 @@ def verify_page(world: World, calls: dict[str, Call], where: Position) -> None:
             raise RuntimeError(f"{target} page {where.page} starts at {got}, expected {where.first_id}")
 
 
+def verify_one(world: World, target: str, call: Call, vehicle: str) -> None:
+    """The target must answer 200 with that vehicle (PostgREST and the floor: a one-row array).
+
+    Raises RuntimeError otherwise.
+    """
+    answer = world.target(target).send(call)
+    body = answer.json() if answer.status == 200 else None
+    row = body[0] if isinstance(body, list) and len(body) == 1 else body
+    if not isinstance(row, dict) or row.get("id") != vehicle:
+        raise RuntimeError(f"{target} {call.path}: {answer.status} {answer.body[:300]!r}")
+
+
 @dataclass
 class PatchState:
     """One vehicle per client thread, its last known version and odometer."""
@@ -155,8 +176,10 @@ def crud_specs(world: World, deep_page: int) -> dict[str, dict[str, Spec]]:
 
         return script
 
-    for target in TARGETS:
+    for target in scenario_targets("get_one"):
         specs["get_one"][target] = Spec(get_one(target))
+        verify_one(world, target, get_one(target)(0, 0), read_ids[0])
+    for target in TARGETS:
         for name, where in (("list_first", first), ("list_deep", deep)):
             calls = list_calls(world, fleet, where)
             verify_page(world, {t: c for t, c in calls.items() if t in TARGETS}, where)

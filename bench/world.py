@@ -20,6 +20,7 @@ class World:
     stack: Stack
     actors: Actors
     peer: Peer
+    floor: Peer | None = None  # the floor function's dev server (GET one vehicle only)
     targets: dict[str, load.Target] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -29,6 +30,8 @@ class World:
             "postgrest": load.Target(s.supabase_url),
             "naive": load.Target(self.peer.url),
         }
+        if self.floor is not None:
+            self.targets["floor"] = load.Target(self.floor.url)
 
     def target(self, name: str) -> load.Target:
         """Where a target listens (the offset baselines are PostgREST queries)."""
@@ -67,6 +70,8 @@ class World:
             "postgrest": stack.postgrest.process.pid if stack.postgrest and stack.postgrest.process else None,
         }
         pids["naive"] = self.peer.pid
+        if self.floor is not None:
+            pids["floor"] = self.floor.pid
         found = {name: psutil.Process(pid) for name, pid in pids.items() if pid is not None}
         found["client"] = psutil.Process()
         return found

@@ -18,7 +18,7 @@ from bench.report_coldstart import AUTH_FUNCTIONS, DATA_FUNCTIONS, others
 from bench.report_targets import Targets
 from bench.runs import SCALE_TARGETS
 from bench.scale10m import check_disk, parse_sizes
-from bench.scenarios import CRUD, TARGETS
+from bench.scenarios import CRUD, FLOOR, TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 X = "\u00d7"  # the times sign the report writes after a ratio
@@ -123,8 +123,12 @@ def write_results(
     xlarge: bool = False,
     plans: bool = True,
     api_p50: float = 6.0,
+    floor: tuple[float, float] | None = None,
 ) -> Path:
-    """A complete synthetic bench/results directory; the API at `api_p50` against PostgREST's 5 ms."""
+    """A complete synthetic bench/results directory; the API at `api_p50` against PostgREST's 5 ms.
+
+    floor: the floor function's (p50 ms, req/s) in GET one vehicle; None writes results from before it.
+    """
     sizes = {"small": 10_000, "large": 1_000_000}
     loads: dict[str, Any] = {
         "small": {"rows": 10_000, "copy_s": 1.0},
@@ -143,6 +147,13 @@ def write_results(
         }
         for s in CRUD
     }
+    if floor is not None:
+        floor_cell = crud_cell(*floor)
+        floor_cell["cpu_ms_per_request"] = {**floor_cell["cpu_ms_per_request"], "floor": 0.8, "api": 0.0}
+        summary["get_one"][FLOOR] = {str(c): floor_cell for c in (1, 8)}
+        runs["get_one"][FLOOR] = {
+            str(c): [{"p50_ms": floor[0], "throughput_rps": floor[1]}] * 3 for c in (1, 8)
+        }
     files: dict[str, Any] = {
         "environment": {
             "date": "2026-12-03 00:00 UTC",
@@ -286,6 +297,61 @@ def test_verdicts_follow_the_ratios_and_unmet_rows_link_the_profile(tmp_path: Pa
     assert "#what-bounds-the-api-against-direct-postgrest" in throughput
     fast = target_rows(report.render(write_results(tmp_path, cold=None, api_p50=6.0)))
     assert f"| **met** | {D} |" in row_with(fast, f"GET one vehicle ≤ 1.3{X}")
+
+
+def test_the_floor_function_bounds_the_unmet_rows_when_one_hop_alone_misses_the_target(
+    tmp_path: Path,
+) -> None:
+    # PostgREST 5 ms and 200 req/s; the floor 7 ms and 150 req/s; our API 9 ms and 100 req/s.
+    page = report.render(write_results(tmp_path, cold=None, api_p50=9.0, floor=(7.0, 150.0)))
+    rows = target_rows(page)
+    get = row_with(rows, f"GET one vehicle ≤ 1.3{X}")
+    assert f"alone is **1.40{X}** direct PostgREST's p50 (rounds 1.40{X}{D}1.40{X})" in get
+    assert f"our API is **1.29{X}** the floor's (rounds 1.29{X}{D}1.29{X}, +2.00 ms)" in get
+    assert f"one Python hop alone is above 1.3{X}, so the hop bounds this target" in get
+    assert "#what-bounds-the-api-against-direct-postgrest" in get
+    throughput = row_with(rows, "throughput at 8 clients")
+    assert f"alone reaches **0.75{X}** direct PostgREST's req/s (rounds 0.75{X}{D}0.75{X})" in throughput
+    assert f"our API **0.67{X}** the floor's (rounds 0.67{X}{D}0.67{X})" in throughput
+    assert f"one Python hop alone is below 0.8{X}, so the hop bounds this target" in throughput
+    assert "On two shared cores" in throughput
+    get_table = page.split("### GET one vehicle", 1)[1].split("###", 1)[0]
+    assert "floor function: `GET /api/vehicles/{id}` to `bench/peers/floor/api/vehicles/[id].py`" in get_table
+    assert "| 1 | floor function (one Python hop, no checks) | 7.00 |" in get_table
+    assert "| 8 | floor function (one Python hop, no checks) | 7.00 |" in get_table
+    assert "| 150.0 |" in get_table
+    assert "floor function" not in page.split("### list, first page", 1)[1].split("## What bounds", 1)[0]
+    bounds = page.split("## What bounds the API against direct PostgREST", 1)[1].split("## Against", 1)[0]
+    assert "| process | our API | floor function (one Python hop, no checks) | direct PostgREST |" in bounds
+    assert f"| floor (the floor function's dev server) | {D} | 0.80 | {D} |" in bounds
+    assert (
+        f"| floor function | 7.00 | 1.40{X} (1.40{X}{D}1.40{X}) | 150 | 0.75{X} (0.75{X}{D}0.75{X}) |"
+        in bounds
+    )
+    assert f"Our API against the floor: 1.29{X} its p50" in bounds
+    assert "**Floor function** (GET one vehicle only)" in page
+
+
+def test_a_floor_within_the_targets_leaves_the_rest_to_the_api(tmp_path: Path) -> None:
+    page = report.render(write_results(tmp_path, cold=None, api_p50=9.0, floor=(5.5, 190.0)))
+    rows = target_rows(page)
+    get = row_with(rows, f"GET one vehicle ≤ 1.3{X}")
+    assert f"**1.10{X}** direct PostgREST's p50" in get
+    assert f"one Python hop alone is within 1.3{X}, so the rest is our API's own work" in get
+    throughput = row_with(rows, "throughput at 8 clients")
+    assert f"one Python hop alone reaches 0.8{X}, so the rest is our API's own work" in throughput
+    met = target_rows(report.render(write_results(tmp_path, cold=None, api_p50=6.0, floor=(5.5, 190.0))))
+    assert f"| **met** | {D} |" in row_with(met, f"GET one vehicle ≤ 1.3{X}")
+
+
+def test_results_from_before_the_floor_render_without_it(tmp_path: Path) -> None:
+    page = report.render(write_results(tmp_path, cold=None, api_p50=9.0))
+    assert "floor function" not in page
+    assert "The hop by itself" not in page
+    get = row_with(target_rows(page), f"GET one vehicle ≤ 1.3{X}")
+    assert "| one more HTTP hop plus 1.00 ms of the API's Python CPU per request" in get
+    throughput = row_with(target_rows(page), "throughput at 8 clients")
+    assert "| on two shared cores the API process's CPU per request is the ceiling" in throughput
 
 
 def test_the_10m_run_renders_its_rows_and_plans_from_its_own_file(tmp_path: Path) -> None:
