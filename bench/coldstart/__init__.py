@@ -13,8 +13,12 @@ hashing, queries) that differs between functions. Runs are interleaved (every
 variant once per round, rotating the order) and the median of each is reported.
 
 Baselines, measured the same way in the same run:
-  floor  a bare BaseHTTPRequestHandler answering hello (nothing else imported)
-  naive  `from supabase import create_client; client = create_client(...)` at import
+  floor       a bare BaseHTTPRequestHandler answering hello (nothing else imported)
+  floor+card  the same, whose first request verifies one HS256 token with python-jose and
+              validates one pydantic model: what the design card forces on a data function
+  floor+auth  the same, whose first request builds supabase_auth's client over httpx and
+              makes one Auth call: what "supabase_auth is the Auth client" forces
+  naive       `from supabase import create_client; client = create_client(...)` at import
 
 Target: every function's import at most 0.5x the naive baseline's; issue #16's cold-cost
 targets (per function group, against naive) are judged in docs/performance.md's Targets table.

@@ -10,7 +10,7 @@ import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from bench.coldstart.variants import ROOT, log
+from bench.coldstart.variants import BASELINES, ROOT, log
 
 HERE = Path(__file__).resolve().parent
 EXCLUDED = ("__pycache__", "*.pyc")
@@ -49,8 +49,8 @@ def deployment_copy(dest: Path, *, bytecode: bool = False, root: Path = ROOT) ->
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, target)
     files = vendor(dest / "_vendor")
-    shutil.copy2(HERE / "floor_function.py", dest / "bench_floor.py")
-    shutil.copy2(HERE / "naive_function.py", dest / "bench_naive.py")
+    for _, shipped, source, _ in BASELINES:
+        shutil.copy2(HERE / source, dest / shipped)
     shutil.copy2(HERE / "child.py", dest / "bench_child.py")
     compiled = [p for p in dest.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
     if compiled:

@@ -13,7 +13,16 @@ from typing import Any
 from bench.coldstart.deployment import deployment_copy
 from bench.coldstart.imports import profile_imports
 from bench.coldstart.results import results_document
-from bench.coldstart.variants import Request, Samples, Variant, chosen_variants, log, variants
+from bench.coldstart.variants import (
+    AUTH_FLOOR,
+    CARD_FLOOR,
+    Request,
+    Samples,
+    Variant,
+    chosen_variants,
+    log,
+    variants,
+)
 from bench.coldstart.workload import Requests, child_environment, maybe_stack
 
 
@@ -59,11 +68,11 @@ def run(
 def first_request_imports(
     python: Path, copy: Path, chosen: Sequence[Variant], requests: Requests, round_no: int
 ) -> dict[str, Any]:
-    """Each function's first-request imports by owner (`-X importtime`), with a round's fresh users."""
+    """Each function's and design-card floor's first-request imports by owner (`-X importtime`)."""
     env = child_environment(requests)
     found = {}
     for variant in chosen:
-        if variant.is_baseline:
+        if variant.is_baseline and variant.name not in (CARD_FLOOR, AUTH_FLOOR):
             continue
         pair = [requests.for_variant(variant.function, round_no) for _ in range(2)]
         found[variant.name] = profile_imports(python, copy, variant, env, pair)

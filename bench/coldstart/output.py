@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.coldstart.against import AGAINST_LIMIT
 from bench.coldstart.results import TARGET
-from bench.coldstart.variants import ROOT, log
+from bench.coldstart.variants import BASELINES, ROOT, log
 
 RESULTS = ROOT / "bench" / "results" / "coldstart.json"
 RESULTS_BYTECODE = ROOT / "bench" / "results" / "coldstart-bytecode.json"
@@ -27,12 +27,12 @@ def table(document: Mapping[str, Any]) -> str:
         head += " first request (ms) | warm request (ms) | cold cost (ms) | vs naive |"
         rule += "---:|---:|---:|---:|"
     lines = [head, rule]
-    order = ["floor", "naive", *sorted(k for k in rows if k.startswith("api/"))]
+    # Results from before the design card's floors have only floor and naive.
+    labels = {name: label for name, _, _, label in BASELINES if name in rows}
+    order = [*labels, *sorted(k for k in rows if k.startswith("api/"))]
     for name in order:
         row = rows[name]
-        label = {"floor": "**floor** (bare handler)", "naive": "**naive** (`create_client` at import)"}.get(
-            name, f"`{name}`"
-        )
+        label = labels.get(name, f"`{name}`")
         line = f"| {label} | {_fmt(row['import_ms'])} | {_fmt(row['import_vs_naive'], 2)}x |"
         if with_requests:
             line += (

@@ -23,7 +23,7 @@ class Variant:
 
     @property
     def is_baseline(self) -> bool:
-        """True for the floor and naive baselines."""
+        """True for the baselines (floor, the design card's floors, naive)."""
         return not self.name.startswith("api/")
 
     @property
@@ -49,14 +49,36 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+# The baselines in table order: name, the file it ships as in the deployment copy (its
+# module is the file's stem), the source file in bench/coldstart/, and its label.
+BASELINES: tuple[tuple[str, str, str, str], ...] = (
+    ("floor", "bench_floor.py", "floor_function.py", "**floor** (bare handler)"),
+    (
+        "floor+card",
+        "bench_floor_card.py",
+        "card_floor_function.py",
+        "**floor+card** (bare handler; first request: pydantic validates one model, "
+        "python-jose verifies one HS256 token)",
+    ),
+    (
+        "floor+auth",
+        "bench_floor_auth.py",
+        "auth_floor_function.py",
+        "**floor+auth** (bare handler; first request: supabase_auth's client over httpx, one Auth call)",
+    ),
+    ("naive", "bench_naive.py", "naive_function.py", "**naive** (`create_client` at import)"),
+)
+# The design card's floors: what a function must pay because the fixed design says so.
+# Their first requests are profiled like the functions' (what the floor is made of).
+CARD_FLOOR = "floor+card"
+AUTH_FLOOR = "floor+auth"
+
+
 def variants() -> list[Variant]:
-    """The two baselines, then every route file in lib.contract.routes."""
+    """The baselines, then every route file in lib.contract.routes."""
     from devstack.vercel_check import route_files
 
-    found = [
-        Variant("floor", "bench_floor.py", "bench_floor"),
-        Variant("naive", "bench_naive.py", "bench_naive"),
-    ]
+    found = [Variant(name, file, file.removesuffix(".py")) for name, file, _, _ in BASELINES]
     for file in route_files(ROOT):
         name = file.removesuffix(".py")
         found.append(Variant(name, file, name.replace("/", ".")))

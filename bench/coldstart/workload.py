@@ -84,6 +84,23 @@ class Requests:
         """The API settings pointing at this stack."""
         return dict(self.stack.settings.api_environment())
 
+    def hs256_token(self) -> str:
+        """A fresh user access token signed HS256 with the stack's JWT secret (Auth's default)."""
+        import uuid
+
+        from jose import jwt
+
+        now = int(time.time())
+        claims = {
+            "sub": str(uuid.uuid4()),
+            "aud": "authenticated",
+            "role": "authenticated",
+            "iss": f"{self.stack.settings.supabase_url}/auth/v1",
+            "iat": now,
+            "exp": now + 3600,
+        }
+        return str(jwt.encode(claims, self.stack.settings.jwt_secret, algorithm="HS256"))
+
     def for_variant(self, name: str, round_no: int) -> Request:
         """The request `name` serves in round `round_no`; a fresh session or email where it consumes one."""
         a = self.actors(round_no)
@@ -92,6 +109,10 @@ class Requests:
         vid = a.vehicle
         builders: dict[str, Callable[[], Request]] = {
             "floor": lambda: _get("/"),
+            # The card floor verifies a token it can check offline (HS256, the stack's JWT
+            # secret) whatever key the stack's Auth signs with; the auth floor asks Auth.
+            "floor+card": lambda: _get("/", {"Authorization": f"Bearer {self.hs256_token()}"}),
+            "floor+auth": lambda: _get("/", member),
             "naive": lambda: _get("/"),
             "api/health": lambda: _get("/api/health"),
             "api/vin/[vin]": lambda: _get("/api/vin/1HGCM82633A004352?vin=1HGCM82633A004352"),

@@ -95,12 +95,16 @@ def cold_variant(ratio: float, samples: list[float] | None) -> dict[str, Any]:
     return row
 
 
-def coldstart(ratios: dict[str, float], samples: bool = True) -> dict[str, Any]:
-    """A coldstart.json with naive at 1000 ms and each function at its ratio."""
+def coldstart(
+    ratios: dict[str, float], samples: bool = True, floors: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """A coldstart.json with naive at 1000 ms, each function at its ratio, and the design card's `floors`."""
     variants = {
         "floor": cold_variant(0.05, [50.0, 50.0, 50.0] if samples else None),
         "naive": cold_variant(1.0, [1000.0, 1000.0, 1000.0] if samples else None),
     }
+    for name, ratio in (floors or {}).items():
+        variants[name] = cold_variant(ratio, [ratio * 1000] * 3 if samples else None)
     for name, ratio in ratios.items():
         variants[name] = cold_variant(ratio, [ratio * 900, ratio * 1000, ratio * 1100] if samples else None)
     return {
@@ -266,6 +270,57 @@ def test_cold_cost_groups_name_each_function_the_worst_and_the_spread(tmp_path: 
     auth = row_with(rows, "auth and admin")
     assert f"**0.65{X}** worst (`api/auth`" in auth
     assert f"| **met** | {D} |" in auth
+
+
+def test_the_cold_rows_are_bounded_by_the_design_cards_floors_of_the_same_run(tmp_path: Path) -> None:
+    ratios = {
+        **dict.fromkeys(DATA, 0.3),
+        "api/me": 0.6,
+        "api/health": 0.12,
+        "api/auth": 0.9,
+        "api/admin": 0.5,
+    }
+    floors = {"floor+card": 0.42, "floor+auth": 0.8}
+    rows = target_rows(report.render(write_results(tmp_path, cold=coldstart(ratios, floors=floors))))
+    data = row_with(rows, "health and VIN")
+    assert "| **not met** | card floor (`floor+card`: " in data
+    assert (
+        f"pydantic model and verifies one HS256 token with python-jose, nothing else): **0.42{X}** naive"
+        in data
+    )
+    assert f"(rounds 0.42{X}{D}0.42{X})" in data
+    assert f"worst function `api/me` 0.60{X}, 1.43{X} the floor" in data
+    assert f"`api/health` 0.29{X}" in data  # below the floor: health verifies no token
+    assert f"The floor is within the 0.5{X} target: what the worst function adds above it" in data
+    assert "coldstart.md#what-the-first-request-still-pays" in data
+    auth = row_with(rows, "auth and admin")
+    assert "auth floor (`floor+auth`: " in auth
+    assert f"**0.80{X}** naive" in auth
+    assert f"worst function `api/auth` 0.90{X}, 1.12{X} the floor" in auth
+    assert f"`api/admin` 0.62{X}" in auth
+    assert f"The floor alone is over the 0.7{X} target" in auth
+    assert "**not met**" in auth
+
+
+def test_the_cold_start_table_lists_the_floors_only_when_measured(tmp_path: Path) -> None:
+    ratios = dict.fromkeys(DATA + AUTH, 0.4)
+    with_floors = coldstart(ratios, floors={"floor+card": 0.3, "floor+auth": 0.5})
+    page = report.render(write_results(tmp_path, cold=with_floors))
+    section = page.split("## Cold start", 1)[1]
+    labels = ["**floor** (bare", "**floor+card** (bare", "**floor+auth** (bare", "**naive** ("]
+    at = [section.index(f"| {label}") for label in labels]
+    assert at == sorted(at)  # the baselines first, in that order
+    # Met with a floor measured: the bound cell still names the floor, without a why.
+    met = row_with(target_rows(page), "health and VIN")
+    assert "| **met** | card floor (`floor+card`" in met
+    assert f"**0.30{X}** naive" in met
+    assert "The floor" not in met
+    old = report.render(write_results(tmp_path, cold=coldstart(ratios)))
+    old_section = old.split("## Cold start", 1)[1]
+    assert "**floor** (bare handler)" in old_section
+    assert "floor+card" not in old
+    assert "floor+auth" not in old
+    assert f"| **met** | {D} |" in row_with(target_rows(old), "health and VIN")
 
 
 def test_results_from_before_the_new_fields_render_not_measured(tmp_path: Path) -> None:
@@ -465,11 +520,16 @@ def test_the_cold_start_section_shows_the_import_profile(tmp_path: Path) -> None
     cold["first_request_imports"] = {
         "api/health": summary({"httpx": 120.0, "lib": 30.0}),
         "api/docs": {"error": "Traceback"},
+        "floor+card": summary({"pydantic": 90.0, "jose": 10.0}),
     }
     page = report.render(write_results(tmp_path, cold=cold))
     assert "### What the first request imports" in page
     assert f"| `api/health` | ≤ 0.5{X} | 150 | `httpx` 80%, `lib` 20%, others 0% |" in page
     assert "| `api/docs` | no target | failed |" in page
+    assert (
+        f"| `floor+card` | baseline: floor of ≤ 0.5{X} | 100 | `pydantic` 90%, `jose` 10%, others 0% |"
+        in page
+    )
     old = report.render(write_results(tmp_path, cold=coldstart(dict.fromkeys(DATA + AUTH, 0.8))))
     assert "no import profile recorded" in old
 
