@@ -13,8 +13,20 @@ from http.server import BaseHTTPRequestHandler
 
 
 def _client() -> object:
-    # Imported and built on the first request (as the API's auth flows do).
-    import httpx
+    # Imported and built on the first request (as the API's auth flows do). HTTP/2 is not
+    # something the design forces: `import h2` is refused while httpcore loads, as
+    # lib/supabase/auth_pool.py does, so the floor pays for no more than the API must.
+    import sys
+
+    refuse_h2 = "h2" not in sys.modules
+    if refuse_h2:
+        sys.modules["h2"] = None  # type: ignore[assignment]
+    try:
+        import httpcore  # noqa: F401
+        import httpx
+    finally:
+        if refuse_h2:
+            del sys.modules["h2"]
     from supabase_auth import SyncGoTrueClient
 
     return SyncGoTrueClient(
