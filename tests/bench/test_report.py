@@ -477,8 +477,10 @@ def test_function_groups() -> None:
     [
         (f"{profile.STDLIB}/http/client.py", profile.STDLIB_HTTP_CLIENT),
         (f"{profile.STDLIB}/http/server.py", "http.server (request line, headers)"),
-        (f"{profile.ROOT}/lib/supabase/rest.py", "lib/ (pipeline, PostgREST client, response, log)"),
-        (f"{profile.ROOT}/lib/http/endpoint.py", "lib/ (pipeline, PostgREST client, response, log)"),
+        (f"{profile.ROOT}/lib/supabase/rest.py", profile.PGRST_CLIENT),
+        (f"{profile.ROOT}/lib/supabase/transport.py", profile.PGRST_CLIENT),
+        (f"{profile.ROOT}/lib/http/endpoint.py", profile.LIB_PIPELINE),
+        (f"{profile.ROOT}/lib/pipeline.py", profile.LIB_PIPELINE),
         (f"{profile.ROOT}/lib/supabase/tokens.py", profile.TOKENS),
         ("/x/site-packages/httpcore/_sync/connection.py", profile.HTTP_CLIENT),
         (f"{profile.STDLIB}/json/decoder.py", "caller"),
