@@ -67,8 +67,26 @@ def cold_ratio_rounds(variants: Mapping[str, Any], function: str, base: str = "n
     return [a / b for a, b in zip(mine, theirs, strict=False) if b]
 
 
+def _imports_above_floor(imports: Mapping[str, Any], function: str, floor: str) -> str:
+    """What `function`'s first request imports beyond its floor's, from the same run's -X importtime."""
+    mine, theirs = imports.get(function), imports.get(floor)
+    if not mine or not theirs:
+        return ""
+    own = dict(mine.get("owners") or [])
+    lib = f", `lib` {own['lib']:.0f} ms of it" if "lib" in own else ""
+    above = mine["total_ms"] - theirs["total_ms"]
+    return (
+        f" Its first request imports {mine['total_ms']:.0f} ms of modules (`-X importtime`, compiling "
+        f"included) against the floor's {theirs['total_ms']:.0f} ms: {above:+.0f} ms{lib}."
+    )
+
+
 def floor_bound(
-    variants: Mapping[str, Any], group: Group, measured: Mapping[str, float], ok: bool
+    variants: Mapping[str, Any],
+    group: Group,
+    measured: Mapping[str, float],
+    ok: bool,
+    imports: Mapping[str, Any] | None = None,
 ) -> str | None:
     """The group's floor against naive and each function against the floor, all from this run.
 
@@ -94,6 +112,7 @@ def floor_bound(
         + (f" (rounds {fmt_range(rounds)})" if rounds else "")
         + f"; worst function `{worst}` {fmt_x(measured[worst])}{worst_above}; "
         f"each function \u00f7 its floor: {each}{others}."
+        + _imports_above_floor(imports or {}, worst, group.floor_of(worst))
     )
     if ok:
         return facts
@@ -105,7 +124,8 @@ def floor_bound(
     else:
         why = (
             f"The floor is within the {group.target}\u00d7 target: what the worst function adds above "
-            "it is its own first request (the HTTP client, the contract's models)."
+            "it is its own first request (the modules it imports beyond the floor's, building the models "
+            "it uses, its first upstream connections and the rate limiter's first batch)."
         )
     return f"{facts} {why}"
 
@@ -132,7 +152,7 @@ def group_row(cold: Mapping[str, Any] | None, group: Group) -> str:
     spread = f"; rounds {fmt_range(rounds)}" if rounds else "; spread over rounds not recorded in this run"
     missing = sorted(set(ratios) - set(measured))
     ok = within == len(measured) and not missing
-    floor = floor_bound(variants, group, measured, ok)
+    floor = floor_bound(variants, group, measured, ok, (cold or {}).get("first_request_imports"))
     if floor is not None:
         bound = f"{floor} See {COLD_PROFILE_LINK} |"
     elif ok:

@@ -281,7 +281,12 @@ def test_the_cold_rows_are_bounded_by_the_design_cards_floors_of_the_same_run(tm
         "api/admin": 0.5,
     }
     floors = {"floor+card": 0.42, "floor+auth": 0.8}
-    rows = target_rows(report.render(write_results(tmp_path, cold=coldstart(ratios, floors=floors))))
+    cold = coldstart(ratios, floors=floors)
+    cold["first_request_imports"] = {
+        "api/me": {"total_ms": 560.0, "owners": [["pydantic", 190.0], ["lib", 76.0]], "other_ms": 0.0},
+        "floor+card": {"total_ms": 460.0, "owners": [["pydantic", 185.0]], "other_ms": 0.0},
+    }
+    rows = target_rows(report.render(write_results(tmp_path, cold=cold)))
     data = row_with(rows, "health and VIN")
     assert "| **not met** | card floor (`floor+card`: " in data
     assert (
@@ -290,6 +295,8 @@ def test_the_cold_rows_are_bounded_by_the_design_cards_floors_of_the_same_run(tm
     )
     assert f"(rounds 0.42{X}{D}0.42{X})" in data
     assert f"worst function `api/me` 0.60{X}, 1.43{X} its floor" in data
+    assert "Its first request imports 560 ms of modules" in data
+    assert "against the floor's 460 ms: +100 ms, `lib` 76 ms of it." in data
     assert f"`api/health` 0.29{X}" in data  # below the floor: health verifies no token
     assert f"The floor is within the 0.5{X} target: what the worst function adds above it" in data
     assert "coldstart.md#what-the-first-request-still-pays" in data
