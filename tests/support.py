@@ -201,3 +201,23 @@ def served(server: TCPServer, host: str = "127.0.0.1") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def fresh_interpreter_json(code: str, env: dict[str, str]) -> Any:
+    """The JSON `code` prints last, run by a new interpreter at the repo root with only `env`."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -157,9 +157,7 @@ print(json.dumps({"loaded": loaded, "h2_after": h2.__name__}))
 
 
 def test_the_auth_client_loads_httpx_without_http2_and_leaves_h2_importable() -> None:
-    import json
-    import subprocess
-    import sys
+    from tests.support import fresh_interpreter_json
 
     env = {
         "APP_ENV": "development",
@@ -168,15 +166,4 @@ def test_the_auth_client_loads_httpx_without_http2_and_leaves_h2_importable() ->
         "PATH": "/usr/bin:/bin",
         **NEW_KEYS,
     }
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", AUTH_CLIENT_BUILD],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"loaded": [], "h2_after": "h2"}
+    assert fresh_interpreter_json(AUTH_CLIENT_BUILD, env) == {"loaded": [], "h2_after": "h2"}

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +26,7 @@ from lib.supabase.rest import RestClient, RestError
 from lib.supabase.transport import ConnectFailed, Pool
 from lib.supabase.upstream import upstream_call
 from tests.supabase.loopback import Answer, Recording, Seen, upstream
+from tests.support import fresh_interpreter_json
 
 BASE = "http://db.example/rest/v1"
 HEADERS = {"apikey": "sb_publishable_x", "Authorization": "Bearer eyJ.user.jwt"}
@@ -369,18 +368,8 @@ def test_a_request_without_input_loads_neither_postgrest_nor_httpx_nor_the_input
             "TEST_VEHICLE": VEHICLE,
             "PATH": "/usr/bin:/bin",
         }
-        done = subprocess.run(
-            [sys.executable, "-c", DATA_REQUEST],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"statuses": [404, 200, 200], "loaded": []}, done.stderr
+        result = fresh_interpreter_json(DATA_REQUEST, env)
+    assert result == {"statuses": [404, 200, 200], "loaded": []}
     targets = [request.target.partition("?")[0] for request in recording.seen]
     assert "/rest/v1/vehicles" in targets
     assert "/rest/v1/rpc/healthcheck" in targets
